@@ -1,0 +1,32 @@
+/*
+ * The C shim: the parts of the Apache/APR API that exist only as C macros
+ * (logging with the module index, bucket-brigade ring operations, the http
+ * scheme hook). Everything else is called directly from Rust through bindgen.
+ */
+#ifndef RWSGI_SHIM_H
+#define RWSGI_SHIM_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_buckets.h"
+
+/* Logging through Apache's macros so that `LogLevel rwsgi:LEVEL` applies.
+ * `msg` is always passed as a "%s" argument, never as a format. */
+void rwsgi_log_error(const server_rec *s, int level, apr_status_t status, const char *msg);
+void rwsgi_log_rerror(const request_rec *r, int level, apr_status_t status, const char *msg);
+/* Whether a message at `level` would be written for this server/request. */
+int rwsgi_server_log_enabled(const server_rec *s, int level);
+int rwsgi_request_log_enabled(const request_rec *r, int level);
+
+/* Brigade construction. Each appends one bucket to the tail of `bb`. */
+void rwsgi_brigade_append_transient(apr_bucket_brigade *bb, const char *data, apr_size_t len);
+void rwsgi_brigade_append_flush(apr_bucket_brigade *bb);
+void rwsgi_brigade_append_eos(apr_bucket_brigade *bb);
+int rwsgi_brigade_is_empty(apr_bucket_brigade *bb);
+
+/* ap_http_scheme(r) is a macro over a hook. */
+const char *rwsgi_http_scheme(request_rec *r);
+
+#endif

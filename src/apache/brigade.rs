@@ -1,0 +1,72 @@
+//! Output through a bucket brigade, as Apache's filters expect it.
+
+use crate::ffi;
+
+use super::request::Request;
+
+/// A brigade allocated from the request pool, reused for every write of a response.
+pub struct Brigade(*mut ffi::apr_bucket_brigade);
+
+// SAFETY: the brigade is only used on the request's own thread; it is moved into
+// `Python::detach` closures that run on that same thread while the GIL is released.
+unsafe impl Send for Brigade {}
+
+impl Brigade {
+    pub fn new(r: &Request) -> Brigade {
+        // SAFETY: r is live; the brigade lives in r->pool with the connection's allocator.
+        unsafe {
+            let raw = r.as_ptr();
+            Brigade(ffi::apr_brigade_create((*raw).pool, (*(*raw).connection).bucket_alloc))
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut ffi::apr_bucket_brigade {
+        self.0
+    }
+
+    /// Passes `data` down the output filters, optionally flushing.
+    ///
+    /// The data is wrapped in a transient bucket: filters that must keep it past
+    /// this call copy it, so `data` only has to live until this returns.
+    pub fn write(&mut self, r: &Request, data: &[u8], flush: bool) -> Result<(), ffi::apr_status_t> {
+        // SAFETY: r and the brigade are live; the transient bucket borrows `data`,
+        // which outlives the pass; the brigade is emptied before returning.
+        unsafe {
+            if !data.is_empty() {
+                ffi::rwsgi_brigade_append_transient(self.0, data.as_ptr() as *const _, data.len());
+            }
+            if flush {
+                ffi::rwsgi_brigade_append_flush(self.0);
+            }
+            self.pass(r)
+        }
+    }
+
+    /// Passes a region of an open file (sendfile-capable when EnableSendfile is on).
+    pub fn write_file(&mut self, r: &Request, file: *mut ffi::apr_file_t, offset: u64, len: u64) -> Result<(), ffi::apr_status_t> {
+        // SAFETY: `file` belongs to r->pool (see wsgi::file_wrapper); apr_brigade_insert_file
+        // splits regions larger than APR's bucket limit.
+        unsafe {
+            ffi::apr_brigade_insert_file(self.0, file, offset as ffi::apr_off_t, len as ffi::apr_off_t, (*r.as_ptr()).pool);
+            self.pass(r)
+        }
+    }
+
+    /// Sends the end-of-stream marker; nothing may be written after it.
+    pub fn finish(&mut self, r: &Request) -> Result<(), ffi::apr_status_t> {
+        // SAFETY: live brigade and request.
+        unsafe {
+            ffi::rwsgi_brigade_append_eos(self.0);
+            self.pass(r)
+        }
+    }
+
+    unsafe fn pass(&mut self, r: &Request) -> Result<(), ffi::apr_status_t> {
+        // SAFETY (caller): r is live and the brigade holds buckets for it.
+        unsafe {
+            let rv = ffi::ap_pass_brigade((*r.as_ptr()).output_filters, self.0);
+            ffi::apr_brigade_cleanup(self.0 as *mut _);
+            if rv == ffi::APR_SUCCESS as i32 { Ok(()) } else { Err(rv) }
+        }
+    }
+}

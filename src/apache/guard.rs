@@ -1,0 +1,38 @@
+//! Panic containment for every `extern "C"` entry point.
+//!
+//! A panic that unwinds into Apache's C frames aborts the process, which would
+//! take every in-flight request of that child with it (or the whole server in
+//! the parent). Each entry point runs its body through [`contain`], which turns
+//! a panic into the caller's safe fallback value and an error-log line.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::log::{self, Level};
+
+fn describe(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}
+
+/// Runs `body`; if it panics, logs `what` with the panic message and returns `fallback`.
+pub fn contain<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            log::server(None, Level::Crit, &format!("internal error (panic caught) in {what}: {}", describe(payload.as_ref())));
+            fallback
+        }
+    }
+}
+
+/// Installs a panic hook that keeps Rust's default stderr message out of the
+/// error log; [`contain`] logs caught panics itself, with Apache's formatting.
+pub fn install_quiet_panic_hook() {
+    std::panic::set_hook(Box::new(|_| {}));
+}

@@ -1,0 +1,258 @@
+//! `request_rec`: what the handler reads from and writes to a request.
+//!
+//! A `Request` is only valid on the thread running the request and until the
+//! handler returns; Python-visible objects that need it go through
+//! `crate::wsgi::request_handle`, which enforces both.
+
+use std::ffi::c_void;
+
+use super::pool::{Pool, cstr};
+use super::server::Server;
+use super::table::Table;
+use crate::ffi;
+
+#[derive(Clone, Copy)]
+pub struct Request(*mut ffi::request_rec);
+
+// SAFETY: a Request is moved into `Python::detach` closures that run on the
+// request's own thread; it is never used from another thread (see request_handle).
+unsafe impl Send for Request {}
+
+/// What kind of object a request's filename names, after Apache's directory walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Missing,
+    Regular,
+    Directory,
+    Other,
+}
+
+impl Request {
+    /// # Safety
+    /// `r` must be the live request_rec passed to the current hook invocation.
+    pub unsafe fn from_raw(r: *mut ffi::request_rec) -> Request {
+        Request(r)
+    }
+
+    pub fn as_ptr(&self) -> *mut ffi::request_rec {
+        self.0
+    }
+
+    fn raw(&self) -> &ffi::request_rec {
+        // SAFETY: constructed from the live request_rec of the current hook call.
+        unsafe { &*self.0 }
+    }
+
+    pub fn pool(&self) -> Pool {
+        // SAFETY: r->pool lives as long as the request.
+        unsafe { Pool::from_raw(self.raw().pool) }
+    }
+
+    pub fn server(&self) -> Server {
+        // SAFETY: r->server is the live (virtual) server handling this request.
+        unsafe { Server::from_raw(self.raw().server) }
+    }
+
+    pub fn uri(&self) -> &[u8] {
+        // SAFETY: request strings live in r->pool.
+        unsafe { cstr(self.raw().uri) }.unwrap_or_default()
+    }
+
+    pub fn filename(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().filename) }.unwrap_or_default()
+    }
+
+    pub fn path_info(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().path_info) }.unwrap_or_default()
+    }
+
+    pub fn handler(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().handler) }.unwrap_or_default()
+    }
+
+    pub fn method(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().method) }.unwrap_or_default()
+    }
+
+    /// True for HEAD: Apache's filters drop any body we send.
+    pub fn header_only(&self) -> bool {
+        self.raw().header_only != 0
+    }
+
+    pub fn is_main(&self) -> bool {
+        self.raw().main.is_null()
+    }
+
+    pub fn set_filename(&self, path: &[u8]) {
+        let p = self.pool().memdup(path);
+        // SAFETY: the string is in r->pool, as Apache requires.
+        unsafe { (*self.0).filename = p as *mut _ }
+    }
+
+    pub fn set_handler(&self, name: &'static std::ffi::CStr) {
+        // SAFETY: a 'static string outlives the request.
+        unsafe { (*self.0).handler = name.as_ptr() }
+    }
+
+    pub fn file_kind(&self) -> FileKind {
+        match self.raw().finfo.filetype {
+            ffi::apr_filetype_e_APR_NOFILE => FileKind::Missing,
+            ffi::apr_filetype_e_APR_REG => FileKind::Regular,
+            ffi::apr_filetype_e_APR_DIR => FileKind::Directory,
+            _ => FileKind::Other,
+        }
+    }
+
+    /// Modification time of the file Apache resolved, in microseconds.
+    pub fn file_mtime(&self) -> i64 {
+        self.raw().finfo.mtime
+    }
+
+    /// True when the request's path info is refused (`AcceptPathInfo Off`).
+    pub fn path_info_rejected(&self) -> bool {
+        self.raw().used_path_info == ffi::AP_REQ_REJECT_PATH_INFO
+    }
+
+    pub fn exec_cgi_allowed(&self) -> bool {
+        // SAFETY: live request.
+        (unsafe { ffi::ap_allow_options(self.0) } & ffi::OPT_EXECCGI) != 0
+    }
+
+    pub fn headers_in(&self) -> Table {
+        // SAFETY: request tables live in r->pool.
+        unsafe { Table::from_raw(self.raw().headers_in) }
+    }
+
+    pub fn headers_out(&self) -> Table {
+        // SAFETY: as above.
+        unsafe { Table::from_raw(self.raw().headers_out) }
+    }
+
+    pub fn err_headers_out(&self) -> Table {
+        // SAFETY: as above.
+        unsafe { Table::from_raw(self.raw().err_headers_out) }
+    }
+
+    pub fn subprocess_env(&self) -> Table {
+        // SAFETY: as above.
+        unsafe { Table::from_raw(self.raw().subprocess_env) }
+    }
+
+    pub fn notes(&self) -> Table {
+        // SAFETY: as above.
+        unsafe { Table::from_raw(self.raw().notes) }
+    }
+
+    /// This module's merged per-directory configuration for the request.
+    pub fn dir_config(&self) -> *mut c_void {
+        // SAFETY: per_dir_config is the merged config vector for this request.
+        unsafe { crate::module_config_slot(self.raw().per_dir_config) }
+    }
+
+    /// This module's per-request scratch slot (`r->request_config`).
+    pub fn request_config(&self) -> *mut c_void {
+        // SAFETY: request_config is the per-request vector, one slot per module.
+        unsafe { crate::module_config_slot(self.raw().request_config) }
+    }
+
+    pub fn set_request_config(&self, value: *mut c_void) {
+        // SAFETY: writing our own slot of the per-request vector.
+        unsafe { crate::set_module_config_slot(self.raw().request_config, value) }
+    }
+
+    /// Fills `subprocess_env` with the CGI variables Apache computes.
+    pub fn add_cgi_variables(&self) {
+        // SAFETY: live request; both functions only write r->subprocess_env.
+        unsafe {
+            ffi::ap_add_common_vars(self.0);
+            ffi::ap_add_cgi_vars(self.0);
+        }
+    }
+
+    pub fn http_scheme(&self) -> &[u8] {
+        // SAFETY: the hook returns a static or pool string.
+        unsafe { cstr(ffi::rwsgi_http_scheme(self.0)) }.unwrap_or(b"http")
+    }
+
+    pub fn server_port(&self) -> u16 {
+        // SAFETY: live request.
+        unsafe { ffi::ap_get_server_port(self.0) }
+    }
+
+    pub fn server_name(&self) -> &[u8] {
+        // SAFETY: live request; the name lives in a pool at least as long as r.
+        unsafe { cstr(ffi::ap_get_server_name(self.0)) }.unwrap_or_default()
+    }
+
+    /// Prepares to read the body; returns an HTTP status to answer with on refusal
+    /// (411 for a chunked body when `dechunk` is false, 413, 400 ...).
+    pub fn setup_body(&self, dechunk: bool) -> Result<(), i32> {
+        let policy = if dechunk { ffi::REQUEST_CHUNKED_DECHUNK } else { ffi::REQUEST_CHUNKED_ERROR };
+        // SAFETY: live request, called once before any read.
+        let rv = unsafe { ffi::ap_setup_client_block(self.0, policy) };
+        if rv == ffi::OK { Ok(()) } else { Err(rv) }
+    }
+
+    /// Whether a body is expected; on the first read the HTTP_IN filter sends
+    /// `100 Continue` if the client asked for it.
+    pub fn should_read_body(&self) -> bool {
+        // SAFETY: live request, after setup_body.
+        unsafe { ffi::ap_should_client_block(self.0) != 0 }
+    }
+
+    /// Reads up to `buf.len()` body bytes: Ok(0) at the end of the body.
+    pub fn read_body(&self, buf: &mut [u8]) -> Result<usize, ()> {
+        // SAFETY: live request; the buffer is writable for its length.
+        let n = unsafe { ffi::ap_get_client_block(self.0, buf.as_mut_ptr() as *mut _, buf.len()) };
+        if n < 0 { Err(()) } else { Ok(n as usize) }
+    }
+
+    pub fn set_status(&self, code: i32, line: &[u8]) {
+        let line = self.pool().memdup(line);
+        // SAFETY: the status line is a pool copy.
+        unsafe {
+            (*self.0).status = code;
+            (*self.0).status_line = line;
+        }
+    }
+
+    pub fn set_content_type(&self, value: &[u8]) {
+        let v = self.pool().memdup(value);
+        // SAFETY: the value is a pool copy.
+        unsafe { ffi::ap_set_content_type(self.0, v) }
+    }
+
+    pub fn set_content_length(&self, len: u64) {
+        // SAFETY: live request.
+        unsafe { ffi::ap_set_content_length(self.0, len as ffi::apr_off_t) }
+    }
+
+    pub fn client_aborted(&self) -> bool {
+        // SAFETY: r->connection lives longer than the request.
+        unsafe { (*self.raw().connection).aborted != 0 }
+    }
+
+    /// Ends the connection after this response (used when a response is cut short,
+    /// so the client can tell it is incomplete).
+    pub fn close_connection(&self) {
+        // SAFETY: as above; keepalive is a plain enum field.
+        unsafe { (*self.raw().connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE }
+    }
+
+    /// Marks the connection aborted so no further output (not even the final
+    /// chunk of a chunked response) is written.
+    pub fn abort_connection(&self) {
+        // SAFETY: as above.
+        unsafe { (*self.raw().connection).aborted = 1 }
+    }
+
+    /// Stops Apache from sending `100 Continue` once a final response is under way.
+    pub fn clear_expecting_100(&self) {
+        // SAFETY: plain field write on the live request.
+        unsafe { (*self.0).expecting_100 = 0 }
+    }
+}

@@ -1,0 +1,51 @@
+//! Creation and merging of per-directory and per-server configuration.
+
+use std::ffi::{c_char, c_void};
+
+use crate::apache::{Pool, guard};
+use crate::config::{DirConfig, ServerConfig};
+use crate::ffi;
+
+pub unsafe extern "C" fn create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+    guard::contain("create_dir_config", std::ptr::null_mut(), || {
+        // SAFETY: Apache passes the pool the config must live in.
+        unsafe { Pool::from_raw(p) }.alloc_copy(DirConfig::default()) as *mut c_void
+    })
+}
+
+pub unsafe extern "C" fn merge_dir_config(p: *mut ffi::apr_pool_t, base: *mut c_void, over: *mut c_void) -> *mut c_void {
+    guard::contain("merge_dir_config", std::ptr::null_mut(), || {
+        // SAFETY: both are DirConfigs from create_dir_config/merge_dir_config; they are
+        // only read (Apache requires merges not to modify their inputs).
+        let merged = unsafe { DirConfig::merge(&*(base as *const DirConfig), &*(over as *const DirConfig)) };
+        // SAFETY: Apache passes the pool the merged config must live in.
+        unsafe { Pool::from_raw(p) }.alloc_copy(merged) as *mut c_void
+    })
+}
+
+pub unsafe extern "C" fn create_server_config(p: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) -> *mut c_void {
+    guard::contain("create_server_config", std::ptr::null_mut(), || {
+        // SAFETY: p is pconf; the config is dropped when pconf is cleared.
+        unsafe { Pool::from_raw(p) }.adopt(ServerConfig::default()) as *mut c_void
+    })
+}
+
+pub unsafe extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut c_void, over: *mut c_void) -> *mut c_void {
+    guard::contain("merge_server_config", std::ptr::null_mut(), || {
+        // SAFETY: both are ServerConfigs from create_server_config, only read here.
+        let (base, over) = unsafe { (&*(base as *const ServerConfig), &*(over as *const ServerConfig)) };
+        // A virtual host's aliases are tried first, then the main server's (as mod_wsgi does).
+        let mut aliases = over.aliases.clone();
+        aliases.extend(base.aliases.iter().cloned());
+        let merged = ServerConfig { aliases, python: base.python.clone() };
+        // SAFETY: p is pconf.
+        unsafe { Pool::from_raw(p) }.adopt(merged) as *mut c_void
+    })
+}
+
+/// The ServerConfig of a server.
+pub fn server_config<'a>(s: crate::apache::Server) -> &'a ServerConfig {
+    // SAFETY: the slot holds a ServerConfig from create/merge_server_config, which
+    // lives (unmodified after startup) for the configuration generation.
+    unsafe { &*(s.module_config() as *const ServerConfig) }
+}

@@ -1,0 +1,73 @@
+//! The content handler for `wsgi-script`: checks that Apache mapped the request
+//! to a runnable script, then serves it.
+
+use std::ffi::c_int;
+
+use crate::apache::{DECLINED, Level, Request, guard, log, request::FileKind};
+use crate::config::{DirConfig, ScriptAlias};
+use crate::ffi;
+use crate::wsgi::{app, route::Route};
+
+pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
+    guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes the live request.
+        let r = unsafe { Request::from_raw(r) };
+        handle(&r)
+    })
+}
+
+fn handle(r: &Request) -> c_int {
+    let handler = r.handler();
+    if handler != b"wsgi-script" && handler != b"application/x-httpd-wsgi" {
+        return DECLINED;
+    }
+    let filename = String::from_utf8_lossy(r.filename()).into_owned();
+    // SAFETY: set by translate_name to an alias of the server config, or null.
+    let alias = unsafe { (r.request_config() as *const ScriptAlias).as_ref() };
+    if alias.is_none() && !r.exec_cgi_allowed() {
+        log::request(r, Level::Error, &format!("mod_rwsgi: Options ExecCGI is off in this directory: {filename}"));
+        return ffi::HTTP_FORBIDDEN;
+    }
+    match r.file_kind() {
+        FileKind::Regular => {}
+        FileKind::Missing => {
+            log::request(r, Level::Error, &format!("mod_rwsgi: Target WSGI script not found or unable to stat: {filename}"));
+            return ffi::HTTP_NOT_FOUND;
+        }
+        FileKind::Directory => {
+            log::request(r, Level::Error, &format!("mod_rwsgi: Attempt to invoke directory as WSGI application: {filename}"));
+            return ffi::HTTP_FORBIDDEN;
+        }
+        FileKind::Other => {
+            log::request(r, Level::Error, &format!("mod_rwsgi: Target WSGI script is not a regular file: {filename}"));
+            return ffi::HTTP_FORBIDDEN;
+        }
+    }
+    if r.path_info_rejected() && !r.path_info().is_empty() {
+        log::request(r, Level::Error, &format!("mod_rwsgi: AcceptPathInfo is off; path info not allowed: {filename}"));
+        return ffi::HTTP_NOT_FOUND;
+    }
+    // SAFETY: the merged per-directory config is a DirConfig from our merge hook.
+    let dir = unsafe { (r.dir_config() as *const DirConfig).as_ref() }.copied().unwrap_or_default();
+    let route = Route::resolve(r, &dir, alias.map(|a| &a.options));
+    if !route.process_group.is_empty() {
+        log::request(
+            r,
+            Level::Error,
+            &format!("mod_rwsgi: No WSGI daemon process called '{}' has been configured: {filename}", route.process_group),
+        );
+        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if let Err(status) = r.setup_body(route.chunked_request) {
+        if status == ffi::HTTP_LENGTH_REQUIRED {
+            log::request(r, Level::Error, "mod_rwsgi: chunked request bodies are refused (WSGIChunkedRequest Off)");
+        }
+        return status;
+    }
+    if let Err(e) = super::lifecycle::python_ready() {
+        log::request(r, Level::Error, &format!("mod_rwsgi: cannot run {filename}: {e}"));
+        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r.add_cgi_variables();
+    app::run(r, &route)
+}

@@ -1,0 +1,57 @@
+//! mod_rwsgi: an Apache HTTP Server 2.4 module that runs Python WSGI applications.
+//!
+//! This file holds only the module definition Apache loads; the hooks are in
+//! `hooks`, the directive table in `hooks::directives`.
+
+pub mod apache;
+pub mod config;
+pub mod ffi;
+mod hooks;
+mod python;
+mod wsgi;
+
+use std::ffi::{c_ulong, c_void};
+use std::ptr::null_mut;
+
+/// The module record `LoadModule rwsgi_module …/mod_rwsgi.so` looks up. Apache
+/// writes into it (index, load handle, list link), so it must be a mutable static.
+#[unsafe(no_mangle)]
+pub static mut rwsgi_module: ffi::module = ffi::module {
+    version: ffi::MODULE_MAGIC_NUMBER_MAJOR as _,
+    minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as _,
+    module_index: -1,
+    name: c"mod_rwsgi.c".as_ptr(),
+    dynamic_load_handle: null_mut(),
+    next: null_mut(),
+    magic: ffi::MODULE_MAGIC_COOKIE as c_ulong,
+    rewrite_args: None,
+    create_dir_config: Some(hooks::config::create_dir_config),
+    merge_dir_config: Some(hooks::config::merge_dir_config),
+    create_server_config: Some(hooks::config::create_server_config),
+    merge_server_config: Some(hooks::config::merge_server_config),
+    cmds: &raw const hooks::directives::COMMANDS as *const ffi::command_rec,
+    register_hooks: Some(hooks::register),
+    flags: 0,
+};
+
+/// The index Apache assigned to this module when it was loaded.
+fn module_index() -> usize {
+    // SAFETY: Apache writes module_index once, at load time, before any hook runs.
+    unsafe { (*(&raw const rwsgi_module)).module_index as usize }
+}
+
+/// Reads this module's slot of a configuration vector (what `ap_get_module_config` does).
+///
+/// # Safety
+/// `vector` must be a live `ap_conf_vector_t` built after this module was loaded.
+pub(crate) unsafe fn module_config_slot(vector: *mut ffi::ap_conf_vector_t) -> *mut c_void {
+    unsafe { *(vector as *mut *mut c_void).add(module_index()) }
+}
+
+/// Writes this module's slot of a configuration vector (`ap_set_module_config`).
+///
+/// # Safety
+/// As for [`module_config_slot`]; the vector must be writable by the caller.
+pub(crate) unsafe fn set_module_config_slot(vector: *mut ffi::ap_conf_vector_t, value: *mut c_void) {
+    unsafe { *(vector as *mut *mut c_void).add(module_index()) = value }
+}

@@ -1,0 +1,143 @@
+//! Starting CPython inside a child process (never the Apache parent).
+
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+use std::path::Path;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::config::{HashSeed, PythonSettings};
+
+/// The interpreter this module was built against (PYO3_PYTHON at build time).
+const BUILD_PYTHON: &str = env!("RWSGI_BUILD_PYTHON");
+
+/// Where Python should find its standard library and prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Prefix {
+    /// Derive everything from this executable (the build interpreter or a venv's python).
+    Executable(String),
+    /// An explicit PYTHONHOME that is not a virtual environment.
+    Home(String),
+}
+
+/// A virtual environment (it has `pyvenv.cfg`) is entered through its own
+/// `bin/python`, so that `sys.prefix` is the venv and the base standard library is
+/// found through the file's `home =` key; any other directory is a PYTHONHOME.
+pub fn locate_prefix(home: Option<&str>) -> Prefix {
+    match home {
+        None => Prefix::Executable(BUILD_PYTHON.to_string()),
+        Some(home) => {
+            let home = home.trim_end_matches('/');
+            if Path::new(home).join("pyvenv.cfg").is_file() {
+                let bin = Path::new(home).join("bin");
+                let exe = ["python3", "python"].iter().map(|n| bin.join(n)).find(|p| p.exists()).unwrap_or_else(|| bin.join("python3"));
+                Prefix::Executable(exe.to_string_lossy().into_owned())
+            } else {
+                Prefix::Home(home.to_string())
+            }
+        }
+    }
+}
+
+/// Initialises the interpreter and leaves the GIL released.
+pub fn initialize(settings: &PythonSettings) -> Result<(), String> {
+    // SAFETY: called once per process from child_init (or daemon start), on the
+    // process's main thread, before any other thread can use Python.
+    unsafe {
+        if ffi::Py_IsInitialized() != 0 {
+            return Ok(());
+        }
+        let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let cfg = config.as_mut_ptr();
+        // Apache owns the process's signals.
+        (*cfg).install_signal_handlers = 0;
+        (*cfg).parse_argv = 0;
+        if let Some(level) = settings.optimize {
+            (*cfg).optimization_level = level as i32;
+        }
+        match settings.hash_seed {
+            Some(HashSeed::Fixed(seed)) => {
+                (*cfg).use_hash_seed = 1;
+                (*cfg).hash_seed = seed as _;
+            }
+            Some(HashSeed::Random) => (*cfg).use_hash_seed = 0,
+            None => {}
+        }
+        if settings.dont_write_bytecode == Some(true) {
+            (*cfg).write_bytecode = 0;
+        }
+        let status = match locate_prefix(settings.home.as_deref()) {
+            Prefix::Executable(exe) => set_string(cfg, &raw mut (*cfg).program_name, &exe),
+            Prefix::Home(home) => set_string(cfg, &raw mut (*cfg).home, &home)
+                .and_then(|_| set_string(cfg, &raw mut (*cfg).program_name, BUILD_PYTHON)),
+        };
+        if let Err(e) = status {
+            ffi::PyConfig_Clear(cfg);
+            return Err(e);
+        }
+        let status = ffi::Py_InitializeFromConfig(cfg);
+        ffi::PyConfig_Clear(cfg);
+        if ffi::PyStatus_Exception(status) != 0 {
+            return Err(status_message(&status));
+        }
+        let setup = Python::attach(|py| after_start(py, settings));
+        // Release the GIL taken by initialisation; request threads attach on their own.
+        ffi::PyEval_SaveThread();
+        setup.map_err(|e| format!("Python start-up failed: {e}"))
+    }
+}
+
+unsafe fn set_string(cfg: *mut ffi::PyConfig, field: *mut *mut libc::wchar_t, value: &str) -> Result<(), String> {
+    let c = CString::new(value).map_err(|_| format!("'{value}' contains a NUL byte"))?;
+    // SAFETY: (caller) cfg is an initialised PyConfig and field one of its strings.
+    let status = unsafe { ffi::PyConfig_SetBytesString(cfg, field, c.as_ptr()) };
+    if unsafe { ffi::PyStatus_Exception(status) } != 0 { Err(status_message(&status)) } else { Ok(()) }
+}
+
+fn status_message(status: &ffi::PyStatus) -> String {
+    let msg = if status.err_msg.is_null() {
+        "unknown error".to_string()
+    } else {
+        // SAFETY: err_msg is a static C string set by CPython.
+        unsafe { CStr::from_ptr(status.err_msg) }.to_string_lossy().into_owned()
+    };
+    if status.func.is_null() {
+        msg
+    } else {
+        // SAFETY: as above.
+        format!("{}: {msg}", unsafe { CStr::from_ptr(status.func) }.to_string_lossy())
+    }
+}
+
+/// Process-wide Python set-up that needs a running interpreter.
+fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    sys.setattr("argv", vec!["mod_wsgi"])?;
+    crate::wsgi::errors::install_stdio(py, settings)?;
+    let site = py.import("site")?;
+    for dir in &settings.paths {
+        site.call_method1("addsitedir", (dir,))?;
+    }
+    crate::wsgi::install_mod_wsgi_module(py)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn venv_is_entered_through_its_python() {
+        let dir = std::env::temp_dir().join(format!("rwsgi-venv-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(dir.join("bin/python3"), "").unwrap();
+        let found = locate_prefix(Some(&format!("{}/", dir.display())));
+        assert_eq!(found, Prefix::Executable(format!("{}/bin/python3", dir.display())));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(locate_prefix(Some("/opt/python")), Prefix::Home("/opt/python".into()));
+        assert_eq!(locate_prefix(None), Prefix::Executable(BUILD_PYTHON.into()));
+    }
+}

@@ -1,0 +1,8 @@
+//! The embedded CPython: start-up in a child process, per-thread thread
+//! states, and loading/reloading of WSGI script files.
+
+pub mod interpreter;
+pub mod script;
+pub mod thread;
+
+pub use thread::attach;

@@ -1,0 +1,88 @@
+//! Loading WSGI script files as modules, and reloading them when they change.
+//!
+//! As with mod_wsgi, a script is executed as a module named `_mod_wsgi_` plus
+//! the MD5 hex digest of its path, recorded in `sys.modules`; the module's
+//! `__mtime__` is the file's modification time when it was loaded.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyModule};
+
+struct Loaded {
+    module: Py<PyModule>,
+    mtime: i64,
+}
+
+/// Scripts loaded in this process, keyed by (application group, path).
+static LOADED: Mutex<Option<HashMap<(String, Vec<u8>), Loaded>>> = Mutex::new(None);
+
+/// Serialises loading: a Python lock, so that a thread waiting for it releases the GIL.
+static LOAD_LOCK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The module name for a script: `_mod_wsgi_<md5(path)>` in the main
+/// application group, with the group name mixed in for the others (they share
+/// one interpreter until sub-interpreters exist).
+fn module_name(py: Python<'_>, group: &str, path: &[u8]) -> PyResult<String> {
+    let mut key = Vec::new();
+    if !group.is_empty() {
+        key.extend_from_slice(group.as_bytes());
+        key.push(b'|');
+    }
+    key.extend_from_slice(path);
+    let digest: String =
+        py.import("hashlib")?.call_method1("md5", (PyBytes::new(py, &key),))?.call_method0("hexdigest")?.extract()?;
+    Ok(format!("_mod_wsgi_{digest}"))
+}
+
+/// Returns the module for `path`, (re)loading it when it is not loaded yet or,
+/// with `reload` set, when the file's mtime differs from the loaded one.
+pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> PyResult<Py<PyModule>> {
+    let key = (group.to_string(), path.to_vec());
+    if let Some(module) = cached(py, &key, mtime, reload) {
+        return Ok(module);
+    }
+    let lock = LOAD_LOCK.get_or_try_init(py, || py.import("threading")?.call_method0("RLock").map(Bound::unbind))?.bind(py);
+    lock.call_method0("acquire")?;
+    let result = (|| {
+        // Another thread may have loaded it while we waited.
+        if let Some(module) = cached(py, &key, mtime, reload) {
+            return Ok(module);
+        }
+        let module = execute(py, group, path, mtime)?;
+        LOADED.lock().get_or_insert_with(HashMap::new).insert(key.clone(), Loaded { module: module.clone_ref(py), mtime });
+        Ok(module)
+    })();
+    lock.call_method0("release")?;
+    result
+}
+
+fn cached(py: Python<'_>, key: &(String, Vec<u8>), mtime: i64, reload: bool) -> Option<Py<PyModule>> {
+    let guard = LOADED.lock();
+    let entry = guard.as_ref()?.get(key)?;
+    if reload && entry.mtime != mtime { None } else { Some(entry.module.clone_ref(py)) }
+}
+
+/// Runs the script file as a fresh module, replacing any previous one.
+fn execute(py: Python<'_>, group: &str, path: &[u8], mtime: i64) -> PyResult<Py<PyModule>> {
+    let name = module_name(py, group, path)?;
+    let path_str = String::from_utf8_lossy(path).into_owned();
+    let source = std::fs::read(std::ffi::OsStr::new(std::str::from_utf8(path).unwrap_or(&path_str)))
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot read WSGI script '{path_str}': {e}")))?;
+    let builtins = py.import("builtins")?;
+    let code = builtins.call_method1("compile", (PyBytes::new(py, &source), &path_str, "exec", 0, true))?;
+    let module = PyModule::new(py, &name)?;
+    module.setattr("__file__", &path_str)?;
+    let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
+    modules.set_item(&name, &module)?;
+    let globals = module.dict();
+    globals.set_item("__builtins__", &builtins)?;
+    if let Err(err) = builtins.call_method1("exec", (code, &globals)) {
+        modules.del_item(&name).ok();
+        return Err(err);
+    }
+    module.setattr("__mtime__", mtime as f64 / 1_000_000.0)?;
+    Ok(module.unbind())
+}

@@ -1,0 +1,95 @@
+//! `wsgi.file_wrapper`: when an application returns `FileWrapper(f)` for a real
+//! file, the file goes out as an APR file bucket (sendfile when Apache's
+//! EnableSendfile is on) instead of through Python reads.
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::response::{FileRegion, SendFile};
+use crate::apache::Request;
+use crate::ffi;
+
+#[pyclass(module = "mod_wsgi", name = "FileWrapper", frozen)]
+pub struct FileWrapper {
+    filelike: Py<PyAny>,
+    blksize: usize,
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, blksize = 8192))]
+    fn new(filelike: Py<PyAny>, blksize: i64) -> FileWrapper {
+        FileWrapper { filelike, blksize: blksize.max(1) as usize }
+    }
+
+    #[getter]
+    fn filelike(&self, py: Python<'_>) -> Py<PyAny> {
+        self.filelike.clone_ref(py)
+    }
+
+    #[getter]
+    fn blksize(&self) -> usize {
+        self.blksize
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let data = self.filelike.bind(py).call_method1("read", (self.blksize,))?;
+        let empty = match data.cast::<PyBytes>() {
+            Ok(b) => b.as_bytes().is_empty(),
+            Err(_) => data.len().map(|n| n == 0).unwrap_or(false),
+        };
+        if empty { Err(PyStopIteration::new_err(())) } else { Ok(data) }
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let f = self.filelike.bind(py);
+        if f.hasattr("close")? {
+            f.call_method0("close")?;
+        }
+        Ok(())
+    }
+}
+
+/// If `result` is a FileWrapper over a regular file with a descriptor, returns
+/// the region from the file's current position to its end, backed by a
+/// duplicate descriptor owned by the request pool. Anything else: `None`, and
+/// the caller iterates the wrapper like any other response.
+pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>, r: &Request) -> Option<FileRegion> {
+    let wrapper = result.cast::<FileWrapper>().ok()?;
+    let filelike = wrapper.get().filelike.bind(py);
+    let fd: i32 = filelike.call_method0("fileno").ok()?.extract().ok()?;
+    // Flush buffered writes so the descriptor sees them (harmless for readers).
+    if filelike.hasattr("flush").unwrap_or(false) {
+        filelike.call_method0("flush").ok();
+    }
+    let offset: u64 = if filelike.hasattr("tell").unwrap_or(false) { filelike.call_method0("tell").ok()?.extract().ok()? } else { 0 };
+    // SAFETY: fstat on a descriptor the application handed us; a zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
+        return None;
+    }
+    let size = st.st_size as u64;
+    let len = size.saturating_sub(offset);
+    // SAFETY: wrap the application's descriptor without taking ownership, then
+    // dup it into a file whose close is registered on r->pool, so the bytes can be
+    // sent after the application closes its own file object.
+    unsafe {
+        let mut os_fd: ffi::apr_os_file_t = fd;
+        let mut borrowed: *mut ffi::apr_file_t = std::ptr::null_mut();
+        let pool = r.pool().as_ptr();
+        if ffi::apr_os_file_put(&mut borrowed, &mut os_fd, (ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED) as i32, pool) != 0 {
+            return None;
+        }
+        let mut owned: *mut ffi::apr_file_t = std::ptr::null_mut();
+        if ffi::apr_file_dup(&mut owned, borrowed, pool) != 0 {
+            return None;
+        }
+        Some(FileRegion { file: SendFile(owned), offset, len })
+    }
+}

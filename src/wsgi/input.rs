@@ -1,0 +1,193 @@
+//! `wsgi.input`: the request body, streamed from Apache as the application reads.
+//!
+//! Nothing is read before the application asks, so `100 Continue` is only sent
+//! (by Apache's HTTP_IN filter) on the first read, and memory stays bounded by
+//! what the application requests.
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyOSError, PyStopIteration};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use super::request_handle::RequestHandle;
+use crate::apache::Request;
+
+/// Bytes asked of Apache per read when the application gives no size.
+const CHUNK: usize = 64 * 1024;
+
+struct Body {
+    buffer: Vec<u8>,
+    start: usize,
+    started: bool,
+    finished: bool,
+}
+
+impl Body {
+    fn buffered(&self) -> &[u8] {
+        &self.buffer[self.start..]
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.buffer.len() - self.start);
+        let out = self.buffer[self.start..self.start + n].to_vec();
+        self.start += n;
+        if self.start == self.buffer.len() {
+            self.buffer.clear();
+            self.start = 0;
+        }
+        out
+    }
+}
+
+#[pyclass(module = "mod_wsgi", name = "Input", frozen)]
+pub struct Input {
+    request: RequestHandle,
+    body: Mutex<Body>,
+}
+
+impl Input {
+    pub fn new(request: RequestHandle) -> Input {
+        Input { request, body: Mutex::new(Body { buffer: Vec::new(), start: 0, started: false, finished: false }) }
+    }
+
+    /// Appends up to `max` more body bytes to the buffer, with the GIL released.
+    /// Returns the number read; 0 means the body is complete.
+    fn fill(&self, py: Python<'_>, r: Request, body: &mut Body, max: usize) -> PyResult<usize> {
+        if body.finished {
+            return Ok(0);
+        }
+        if !body.started {
+            body.started = true;
+            if !r.should_read_body() {
+                body.finished = true;
+                return Ok(0);
+            }
+        }
+        if body.start > 0 && body.start == body.buffer.len() {
+            body.buffer.clear();
+            body.start = 0;
+        }
+        let old_len = body.buffer.len();
+        body.buffer.resize(old_len + max, 0);
+        let dst = SendSlice(body.buffer[old_len..].as_mut_ptr(), max);
+        let result = py.detach(move || {
+            let dst = dst;
+            // SAFETY: dst points into the buffer resized above, which is not
+            // touched until detach returns.
+            r.read_body(unsafe { std::slice::from_raw_parts_mut(dst.0, dst.1) })
+        });
+        match result {
+            Ok(n) => {
+                body.buffer.truncate(old_len + n);
+                if n == 0 {
+                    body.finished = true;
+                }
+                Ok(n)
+            }
+            Err(()) => {
+                body.buffer.truncate(old_len);
+                body.finished = true;
+                r.close_connection();
+                Err(PyOSError::new_err("request data read error"))
+            }
+        }
+    }
+
+    fn read_exact_or_eof(&self, py: Python<'_>, size: Option<usize>) -> PyResult<Vec<u8>> {
+        let r = self.request.require("wsgi.input")?;
+        let mut body = self.body.lock();
+        match size {
+            None => {
+                while self.fill(py, r, &mut body, CHUNK)? > 0 {}
+                let n = body.buffered().len();
+                Ok(body.take(n))
+            }
+            Some(size) => {
+                while body.buffered().len() < size {
+                    let want = size - body.buffered().len();
+                    if self.fill(py, r, &mut body, want.min(CHUNK * 16))? == 0 {
+                        break;
+                    }
+                }
+                Ok(body.take(size))
+            }
+        }
+    }
+
+    fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
+        let r = self.request.require("wsgi.input")?;
+        let mut body = self.body.lock();
+        let mut searched = 0;
+        loop {
+            let (found, available) = {
+                let buffered = body.buffered();
+                let window = &buffered[..limit.map_or(buffered.len(), |l| l.min(buffered.len()))];
+                (memchr::memchr(b'\n', &window[searched..]).map(|pos| searched + pos + 1), window.len())
+            };
+            if let Some(n) = found {
+                return Ok(body.take(n));
+            }
+            searched = available;
+            if let Some(l) = limit.filter(|&l| available >= l) {
+                return Ok(body.take(l));
+            }
+            if self.fill(py, r, &mut body, 8192)? == 0 {
+                let n = body.buffered().len();
+                return Ok(body.take(n));
+            }
+        }
+    }
+}
+
+/// A raw buffer region handed to the reader while the GIL is released.
+struct SendSlice(*mut u8, usize);
+// SAFETY: only used by the request's own thread inside `Python::detach`.
+unsafe impl Send for SendSlice {}
+
+/// Python's convention: None or a negative size means "all".
+fn size_arg(size: Option<i64>) -> Option<usize> {
+    size.filter(|&s| s >= 0).map(|s| s as usize)
+}
+
+#[pymethods]
+impl Input {
+    #[pyo3(signature = (size = None))]
+    fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.read_exact_or_eof(py, size_arg(size))?))
+    }
+
+    #[pyo3(signature = (size = None))]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.read_line(py, size_arg(size))?))
+    }
+
+    #[pyo3(signature = (hint = None))]
+    fn readlines<'py>(&self, py: Python<'py>, hint: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+        let hint = size_arg(hint).filter(|&h| h > 0);
+        let lines = PyList::empty(py);
+        let mut total = 0;
+        loop {
+            let line = self.read_line(py, None)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            lines.append(PyBytes::new(py, &line))?;
+            if hint.is_some_and(|h| total >= h) {
+                break;
+            }
+        }
+        Ok(lines)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let line = self.read_line(py, None)?;
+        if line.is_empty() { Err(PyStopIteration::new_err(())) } else { Ok(PyBytes::new(py, &line)) }
+    }
+
+    fn close(&self) {}
+}

@@ -1,0 +1,27 @@
+//! The WSGI side of a request (PEP 3333): environ, input, errors,
+//! start_response and the response, file_wrapper.
+
+pub mod app;
+pub mod environ;
+pub mod errors;
+pub mod file_wrapper;
+pub mod headers;
+pub mod input;
+pub mod request_handle;
+pub mod response;
+pub mod route;
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+/// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that
+/// applications that detect it (or use `mod_wsgi.FileWrapper`) keep working.
+pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
+    let m = PyModule::new(py, "mod_wsgi")?;
+    m.add("version", environ::MOD_WSGI_COMPAT_VERSION)?;
+    m.add("process_group", "")?;
+    m.add("application_group", "")?;
+    m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
+    py.import("sys")?.getattr("modules")?.set_item("mod_wsgi", m)?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Which script, callable and groups serve a request: the alias options win
+//! over the directory configuration, which wins over the defaults.
+
+use crate::apache::Request;
+use crate::config::{AliasOptions, DirConfig, GroupContext, GroupSpec};
+
+pub struct Route {
+    pub script: Vec<u8>,
+    pub script_name: Vec<u8>,
+    pub process_group: String,
+    pub application_group: String,
+    pub callable_object: String,
+    pub pass_authorization: bool,
+    pub script_reloading: bool,
+    pub chunked_request: bool,
+}
+
+struct RequestGroups<'a> {
+    r: &'a Request,
+    script_name: &'a [u8],
+}
+
+impl GroupContext for RequestGroups<'_> {
+    fn server_name(&self) -> String {
+        String::from_utf8_lossy(self.r.server_name()).into_owned()
+    }
+    fn server_port(&self) -> u16 {
+        self.r.server_port()
+    }
+    fn host_header(&self) -> Option<String> {
+        self.r.headers_in().get("Host").map(|h| String::from_utf8_lossy(h).into_owned())
+    }
+    fn script_name(&self) -> String {
+        String::from_utf8_lossy(self.script_name).into_owned()
+    }
+    fn lookup_env(&self, name: &str) -> Option<String> {
+        self.r
+            .notes()
+            .get(name)
+            .or_else(|| self.r.subprocess_env().get(name))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
+/// SCRIPT_NAME for the request: the URI without its path info, with no trailing slash.
+pub fn script_name(r: &Request) -> Vec<u8> {
+    let uri = r.uri();
+    let path_info = r.path_info();
+    let mut base = if !path_info.is_empty() && uri.ends_with(path_info) { &uri[..uri.len() - path_info.len()] } else { uri };
+    while let Some(stripped) = base.strip_suffix(b"/") {
+        base = stripped;
+    }
+    base.to_vec()
+}
+
+impl Route {
+    pub fn resolve(r: &Request, dir: &DirConfig, alias: Option<&AliasOptions>) -> Route {
+        let alias = alias.copied().unwrap_or_default();
+        let script_name = script_name(r);
+        let ctx = RequestGroups { r, script_name: &script_name };
+        let process_group = alias.process_group.or(dir.process_group.get()).unwrap_or(GroupSpec::Global).resolve(&ctx);
+        let application_group =
+            alias.application_group.or(dir.application_group.get()).unwrap_or(GroupSpec::Resource).resolve(&ctx);
+        let callable = alias.callable_object.or(dir.callable_object.get()).unwrap_or("application");
+        let callable_object = match callable.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')) {
+            Some(name) => ctx.lookup_env(name).unwrap_or_else(|| "application".to_string()),
+            None => callable.to_string(),
+        };
+        Route {
+            script: r.filename().to_vec(),
+            script_name,
+            process_group,
+            application_group,
+            callable_object,
+            pass_authorization: alias.pass_authorization.or(dir.pass_authorization.get()).unwrap_or(false),
+            script_reloading: dir.script_reloading.or(true),
+            chunked_request: dir.chunked_request.or(false),
+        }
+    }
+}
