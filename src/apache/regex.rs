@@ -17,11 +17,12 @@ pub fn compile(pool: Pool, pattern: &str) -> Result<NonNull<c_void>, String> {
     NonNull::new(re as *mut c_void).ok_or_else(|| format!("'{pattern}' is not a valid regular expression"))
 }
 
-/// If `subject` matches, returns `template` with `$0`..`$9` substituted.
+/// If `subject` matches, returns `template` with `$0`..`$9` substituted, and
+/// the offset in `subject` where the match ended.
 ///
 /// # Safety
 /// `re` must come from [`compile`] with a pool that is still live.
-pub unsafe fn substitute(re: NonNull<c_void>, pool: Pool, template: &str, subject: &[u8]) -> Option<Vec<u8>> {
+pub unsafe fn substitute(re: NonNull<c_void>, pool: Pool, template: &str, subject: &[u8]) -> Option<(Vec<u8>, usize)> {
     let subject = CString::new(subject).ok()?;
     let template = CString::new(template).ok()?;
     let mut matches = [ffi::ap_regmatch_t::default(); MAX_MATCHES];
@@ -32,6 +33,7 @@ pub unsafe fn substitute(re: NonNull<c_void>, pool: Pool, template: &str, subjec
             return None;
         }
         let out = ffi::ap_pregsub(pool.as_ptr(), template.as_ptr(), subject.as_ptr(), MAX_MATCHES, matches.as_mut_ptr());
-        cstr(out).map(<[u8]>::to_vec)
+        let end = matches[0].rm_eo.max(0) as usize;
+        cstr(out).map(|s| (s.to_vec(), end))
     }
 }

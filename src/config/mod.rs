@@ -125,6 +125,8 @@ pub struct PythonSettings {
 pub struct ServerConfig {
     pub aliases: Vec<ScriptAlias>,
     pub python: PythonSettings,
+    /// Where daemon-mode sockets are created (`WSGISocketPrefix`).
+    pub socket_prefix: Option<String>,
 }
 
 #[cfg(test)]

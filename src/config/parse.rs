@@ -145,14 +145,21 @@ pub fn match_prefix<'u>(alias: &str, uri: &'u [u8]) -> Option<&'u [u8]> {
             u += 1;
         }
     }
-    let rest = &uri[u..];
+    match_rest(&uri[u..])
+}
+
+/// The rest of a URI after an alias matched, if the match ended at a segment boundary.
+pub fn match_rest(rest: &[u8]) -> Option<&[u8]> {
     if rest.is_empty() || rest[0] == b'/' { Some(rest) } else { None }
 }
 
 /// The filename a prefix alias maps a request to: the target plus the rest of
 /// the URI, so Apache's directory walk can split off PATH_INFO.
 pub fn alias_filename(target: &str, rest: &[u8]) -> Vec<u8> {
-    let target = target.as_bytes();
+    alias_filename_bytes(target.as_bytes(), rest)
+}
+
+pub fn alias_filename_bytes(target: &[u8], rest: &[u8]) -> Vec<u8> {
     let trimmed = if rest.is_empty() { target } else { target.strip_suffix(b"/").unwrap_or(target) };
     let mut out = Vec::with_capacity(trimmed.len() + rest.len());
     out.extend_from_slice(trimmed);

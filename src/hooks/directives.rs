@@ -36,7 +36,7 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<17> = CommandTable([
+pub static COMMANDS: CommandTable<18> = CommandTable([
     argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
     argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
@@ -53,6 +53,7 @@ pub static COMMANDS: CommandTable<17> = CommandTable([
     flag(c"WSGIRestrictStdin", restrict_stdin, SERVER, c"On to make reading sys.stdin an error"),
     flag(c"WSGIRestrictStdout", restrict_stdout, SERVER, c"On to make writing sys.stdout an error"),
     flag(c"WSGILazyInitialization", lazy_initialization, SERVER, c"Accepted for compatibility; Python always starts in the children"),
+    take1(c"WSGISocketPrefix", socket_prefix, SERVER, c"Path prefix for daemon-mode sockets"),
     END,
 ]);
 
@@ -195,6 +196,11 @@ unsafe extern "C" fn restrict_stdin(cmd: *mut cmd_parms, _: *mut c_void, on: c_i
 
 unsafe extern "C" fn restrict_stdout(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
     global(cmd, |_, c| Ok(c.python.restrict_stdout = Some(on != 0)))
+}
+
+unsafe extern "C" fn socket_prefix(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+    // SAFETY: TAKE1 argument.
+    global(cmd, |_, c| Ok(c.socket_prefix = Some(unsafe { arg(w) }?.to_string())))
 }
 
 unsafe extern "C" fn lazy_initialization(cmd: *mut cmd_parms, _: *mut c_void, _on: c_int) -> *const c_char {

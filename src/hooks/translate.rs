@@ -25,7 +25,9 @@ fn translate(r: &Request) -> c_int {
             AliasPattern::Prefix(prefix) => parse::match_prefix(prefix, uri).map(|rest| parse::alias_filename(&alias.target, rest)),
             AliasPattern::Regex(_) => alias.compiled.and_then(|re| {
                 // SAFETY: compiled in pconf, which outlives every request of the generation.
-                unsafe { crate::apache::regex::substitute(re, r.pool(), &alias.target, uri) }
+                let (target, end) = unsafe { crate::apache::regex::substitute(re, r.pool(), &alias.target, uri) }?;
+                // What follows the match becomes path info, as with a prefix alias.
+                parse::match_rest(&uri[end..]).map(|rest| parse::alias_filename_bytes(&target, rest))
             }),
         };
         if let Some(filename) = filename {

@@ -22,18 +22,12 @@ static LOADED: Mutex<Option<HashMap<(String, Vec<u8>), Loaded>>> = Mutex::new(No
 /// Serialises loading: a Python lock, so that a thread waiting for it releases the GIL.
 static LOAD_LOCK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// The module name for a script: `_mod_wsgi_<md5(path)>` in the main
-/// application group, with the group name mixed in for the others (they share
-/// one interpreter until sub-interpreters exist).
-fn module_name(py: Python<'_>, group: &str, path: &[u8]) -> PyResult<String> {
-    let mut key = Vec::new();
-    if !group.is_empty() {
-        key.extend_from_slice(group.as_bytes());
-        key.push(b'|');
-    }
-    key.extend_from_slice(path);
+/// The module name for a script, as mod_wsgi names it: `_mod_wsgi_<md5(path)>`.
+/// Application groups that share this interpreter each get their own module
+/// object (see `LOADED`); `sys.modules` holds the one loaded last.
+fn module_name(py: Python<'_>, path: &[u8]) -> PyResult<String> {
     let digest: String =
-        py.import("hashlib")?.call_method1("md5", (PyBytes::new(py, &key),))?.call_method0("hexdigest")?.extract()?;
+        py.import("hashlib")?.call_method1("md5", (PyBytes::new(py, path),))?.call_method0("hexdigest")?.extract()?;
     Ok(format!("_mod_wsgi_{digest}"))
 }
 
@@ -51,7 +45,7 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
         if let Some(module) = cached(py, &key, mtime, reload) {
             return Ok(module);
         }
-        let module = execute(py, group, path, mtime)?;
+        let module = execute(py, path, mtime)?;
         LOADED.lock().get_or_insert_with(HashMap::new).insert(key.clone(), Loaded { module: module.clone_ref(py), mtime });
         Ok(module)
     })();
@@ -66,8 +60,8 @@ fn cached(py: Python<'_>, key: &(String, Vec<u8>), mtime: i64, reload: bool) -> 
 }
 
 /// Runs the script file as a fresh module, replacing any previous one.
-fn execute(py: Python<'_>, group: &str, path: &[u8], mtime: i64) -> PyResult<Py<PyModule>> {
-    let name = module_name(py, group, path)?;
+fn execute(py: Python<'_>, path: &[u8], mtime: i64) -> PyResult<Py<PyModule>> {
+    let name = module_name(py, path)?;
     let path_str = String::from_utf8_lossy(path).into_owned();
     let source = std::fs::read(std::ffi::OsStr::new(std::str::from_utf8(path).unwrap_or(&path_str)))
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot read WSGI script '{path_str}': {e}")))?;

@@ -50,7 +50,8 @@ pub fn log_exception(py: Python<'_>, r: &Request, route: &Route, err: &PyErr) {
         &format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{script}'.", std::process::id()),
     );
     let formatted: PyResult<Vec<String>> = (|| {
-        py.import("traceback")?.call_method1("format_exception", (err.value(py),))?.extract()
+        let tb = err.traceback(py).map(|t| t.into_any()).unwrap_or_else(|| py.None().into_bound(py));
+        py.import("traceback")?.call_method1("format_exception", (err.get_type(py), err.value(py), tb))?.extract()
     })();
     match formatted {
         Ok(chunks) => {

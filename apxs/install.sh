@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds mod_rwsgi and installs it into Apache's module directory
+# (`apxs -q LIBEXECDIR`), with Debian's mods-available files when present.
+# Then: a2dismod wsgi; a2enmod rwsgi; systemctl restart apache2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APXS=${APXS:-apxs}
+export PYO3_PYTHON=${PYO3_PYTHON:-/usr/bin/python3}
+cargo build --release --locked
+libexec=$("$APXS" -q LIBEXECDIR)
+sysconf=$("$APXS" -q SYSCONFDIR)
+install -m 644 target/release/libmod_rwsgi.so "$libexec/mod_rwsgi.so"
+echo "installed $libexec/mod_rwsgi.so"
+if [ -d "$sysconf/mods-available" ]; then
+    sed "s#/usr/lib/apache2/modules#$libexec#" conf/rwsgi.load >"$sysconf/mods-available/rwsgi.load"
+    install -m 644 conf/rwsgi.conf "$sysconf/mods-available/rwsgi.conf"
+    echo "installed $sysconf/mods-available/rwsgi.{load,conf}; enable with: a2dismod wsgi; a2enmod rwsgi"
+else
+    echo "add to httpd.conf: LoadModule rwsgi_module $libexec/mod_rwsgi.so"
+fi
