@@ -211,6 +211,35 @@ impl Request {
         if n < 0 { Err(()) } else { Ok(n as usize) }
     }
 
+    /// When Apache read the request line, in microseconds since the epoch.
+    pub fn request_time(&self) -> i64 {
+        self.raw().request_time
+    }
+
+    /// The local address and port the request arrived on.
+    pub fn listener(&self) -> (&[u8], u16) {
+        // SAFETY: the connection and its addresses live longer than the request.
+        unsafe {
+            let c = &*self.raw().connection;
+            let port = if c.local_addr.is_null() { 0 } else { (*c.local_addr).port };
+            (cstr(c.local_ip).unwrap_or_default(), port)
+        }
+    }
+
+    /// Apache's request log id (`%L`), generating it if no module has yet.
+    pub fn log_id(&self) -> &[u8] {
+        // SAFETY: live request; the generated id is allocated in r->pool, and log_id
+        // is the field Apache itself fills in this way (ap_log_rerror does too).
+        unsafe {
+            if self.raw().log_id.is_null() {
+                let mut id: *const std::ffi::c_char = std::ptr::null();
+                ffi::ap_run_generate_log_id(self.raw().connection, self.0, &mut id);
+                (*self.0).log_id = id;
+            }
+            cstr(self.raw().log_id).unwrap_or_default()
+        }
+    }
+
     pub fn set_status(&self, code: i32, line: &[u8]) {
         let line = self.pool().memdup(line);
         // SAFETY: the status line is a pool copy.

@@ -22,7 +22,8 @@ struct RequestGroups<'a> {
 
 impl GroupContext for RequestGroups<'_> {
     fn server_name(&self) -> String {
-        String::from_utf8_lossy(self.r.server_name()).into_owned()
+        // The configured ServerName (as mod_wsgi uses), not the client's Host.
+        self.r.server().hostname().to_string()
     }
     fn server_port(&self) -> u16 {
         self.r.server_port()
