@@ -27,17 +27,17 @@ fn c_message(msg: &str) -> CString {
     CString::new(msg.replace('\0', "\\0")).expect("NULs were replaced")
 }
 
-/// Logs against a server (or the main error log when `None`).
+/// Logs against a server (the main server when `None`, so its LogLevel applies).
 pub fn server(s: Option<Server>, level: Level, msg: &str) {
     let msg = c_message(msg);
-    let sp = s.map_or(std::ptr::null(), |s| s.as_ptr() as *const _);
+    let sp = s.or_else(Server::main).map_or(std::ptr::null(), |s| s.as_ptr() as *const _);
     // SAFETY: `sp` is null or a live server_rec; the shim passes `msg` as a "%s" argument.
     unsafe { ffi::rwsgi_log_error(sp, level as i32, 0, msg.as_ptr()) }
 }
 
 /// Whether a server-level message at `level` would be written.
 pub fn server_enabled(s: Option<Server>, level: Level) -> bool {
-    let sp: *const ffi::server_rec = s.map_or(std::ptr::null(), |s| s.as_ptr() as *const _);
+    let sp: *const ffi::server_rec = s.or_else(Server::main).map_or(std::ptr::null(), |s| s.as_ptr() as *const _);
     if sp.is_null() {
         return level <= Level::Notice;
     }

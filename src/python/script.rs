@@ -45,6 +45,13 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
         if let Some(module) = cached(py, &key, mtime, reload) {
             return Ok(module);
         }
+        crate::server_log!(
+            None,
+            crate::apache::Level::Info,
+            "mod_rwsgi (pid={}, application='{group}'): Loading Python script file '{}'.",
+            std::process::id(),
+            String::from_utf8_lossy(path)
+        );
         let module = execute(py, path, mtime)?;
         LOADED.lock().get_or_insert_with(HashMap::new).insert(key.clone(), Loaded { module: module.clone_ref(py), mtime });
         Ok(module)

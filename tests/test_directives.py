@@ -1,0 +1,89 @@
+"""Directive parsing: every malformed value or unknown option fails
+`apache2 -t` with a message naming the directive, the option and the line."""
+
+import pytest
+
+from harness import ApacheServer
+
+BAD = [
+    ("WSGIScriptAlias /app", r"WSGIScriptAlias takes a URL path and a script file or directory"),
+    ("WSGIScriptAlias /app /srv/app.wsgi foo=bar", r"WSGIScriptAlias: unknown option 'foo'"),
+    ("WSGIScriptAlias /app /srv/app.wsgi junk", r"WSGIScriptAlias: invalid option 'junk'"),
+    ("WSGIScriptAlias /app /srv/app.wsgi pass-authorization=maybe", r"option 'pass-authorization': 'maybe' must be On or Off"),
+    ("WSGIScriptAlias /app /srv/app.wsgi callable-object=not.valid", r"option 'callable-object': 'not.valid' is not a Python identifier"),
+    ("WSGIScriptAlias /app /srv/app.wsgi process-group=", r"option 'process-group' needs a value"),
+    ("WSGIScriptAlias /app /srv/app.wsgi application-group=%{NOPE}", r"option 'application-group': invalid value '%\{NOPE\}'"),
+    ("WSGIScriptAliasMatch ^/(unclosed /srv/$1.wsgi", r"WSGIScriptAliasMatch: '\^/\(unclosed' is not a valid regular expression"),
+    ("WSGIApplicationGroup %{BOGUS}", r"WSGIApplicationGroup: invalid value '%\{BOGUS\}'"),
+    ("WSGIProcessGroup %{ENV:}", r"WSGIProcessGroup: invalid value"),
+    ("WSGICallableObject 1abc", r"WSGICallableObject: '1abc' is not a Python identifier"),
+    ("WSGIPythonOptimize 3", r"WSGIPythonOptimize: '3' is not 0, 1 or 2"),
+    ("WSGIPythonHashSeed abc", r"WSGIPythonHashSeed: 'abc' is not 'random' or an integer"),
+    ("WSGIChunkedRequest maybe", r"WSGIChunkedRequest must be On or Off"),
+    ("WSGIScriptReloading 1", r"WSGIScriptReloading must be On or Off"),
+    ("WSGIApplicationGroup", r"WSGIApplicationGroup takes one argument"),
+    ("<VirtualHost 127.0.0.1:1>\nWSGIPythonHome /usr\n</VirtualHost>", r"WSGIPythonHome cannot occur within <VirtualHost> section"),
+    ("<Location /x>\nWSGIScriptAlias /x /srv/x.wsgi\n</Location>", r"WSGIScriptAlias not allowed in <Location> context"),
+    ("WSGINoSuchDirective On", r"Invalid command 'WSGINoSuchDirective'"),
+]
+
+
+@pytest.mark.parametrize("line, message", BAD)
+def test_bad_directive_fails_config_test(module_under_test, line, message):
+    import re
+
+    srv = ApacheServer(module=module_under_test, config=line)
+    try:
+        rc, out = srv.config_test()
+    finally:
+        srv.cleanup()
+    assert rc != 0, out
+    assert re.search(r"Syntax error on line \d+ of .*httpd\.conf", out), out
+    assert re.search(message, out), out
+
+
+def test_good_directives_pass_config_test(module_under_test):
+    srv = ApacheServer(
+        module=module_under_test,
+        config="""
+        WSGIScriptAlias /a /srv/a.wsgi process-group=%{GLOBAL} application-group=%{GLOBAL} callable-object=app pass-authorization=On
+        WSGIScriptAliasMatch ^/b/([^/]+) /srv/$1.wsgi application-group=%{RESOURCE}
+        WSGIApplicationGroup %{ENV:APPGROUP}
+        WSGIProcessGroup %{GLOBAL}
+        WSGICallableObject application
+        WSGIPythonHome /usr
+        WSGIPythonPath /srv/lib:/srv/lib2
+        WSGIPythonOptimize 1
+        WSGIPythonHashSeed 4294967295
+        WSGIDontWriteBytecode On
+        WSGIPassAuthorization Off
+        WSGIChunkedRequest On
+        WSGIScriptReloading Off
+        WSGIRestrictStdin On
+        WSGIRestrictStdout Off
+        WSGILazyInitialization On
+        <Directory /srv>
+            WSGIApplicationGroup site
+            WSGICallableObject app
+        </Directory>
+        """,
+    )
+    try:
+        rc, out = srv.config_test()
+    finally:
+        srv.cleanup()
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_named_application_groups_warn_once_at_startup(apache):
+    srv = apache(
+        """
+        WSGIScriptAlias /a {root}/a.wsgi application-group=site-a
+        WSGIApplicationGroup site-b
+        """,
+        apps={"a.wsgi": "def application(e, s):\n    s('200 OK', [])\n    return [b'ok']\n"},
+    )
+    assert srv.get("/a").status == 200
+    lines = srv.log_lines(r"application groups other than %\{GLOBAL\} are configured")
+    assert len(lines) == 1, lines
+    assert "'site-a'" in lines[0] and "'site-b'" in lines[0] and "[rwsgi:warn]" in lines[0]
