@@ -6,7 +6,7 @@ use std::ffi::c_int;
 use crate::apache::{DECLINED, Level, Request, guard, log, request::FileKind};
 use crate::config::{DirConfig, ScriptAlias};
 use crate::ffi;
-use crate::wsgi::{app, route::Route};
+use crate::wsgi::{embedded, route::Route};
 
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
@@ -69,5 +69,5 @@ fn handle(r: &Request) -> c_int {
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     r.add_cgi_variables();
-    app::run(r, &route)
+    embedded::serve(r, &route)
 }

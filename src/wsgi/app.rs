@@ -1,112 +1,118 @@
-//! Running one request through the application in this process (embedded mode).
+//! Running one request through the application, in either mode.
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use super::channel::Disconnected;
 use super::errors::Log;
 use super::file_wrapper;
 use super::input::Input;
 use super::request_handle::RequestHandle;
-use super::response::{Response, StartResponse, WriteError};
-use super::route::Route;
-use super::environ;
-use crate::apache::{Level, OK, Request, log};
-use crate::ffi;
-use crate::python::{self, script};
+use super::response::{Response, StartResponse};
+use crate::apache::Level;
+use crate::python::script;
 
-const SERVER_ERROR: i32 = ffi::HTTP_INTERNAL_SERVER_ERROR;
+/// The script a request runs, and how.
+pub struct Script<'a> {
+    pub path: &'a [u8],
+    /// Modification time of the file in microseconds (reloading compares it).
+    pub mtime: i64,
+    pub application_group: &'a str,
+    pub callable_object: &'a str,
+    pub reloading: bool,
+}
 
-/// Serves the request; returns the handler's status (OK, or an HTTP error
-/// status when nothing has been sent yet).
-pub fn run(r: &Request, route: &Route) -> i32 {
-    python::attach(|py| {
-        let handle = RequestHandle::new(r);
-        let response = Arc::new(Response::new(handle.clone()));
-        let errors = Log::for_request(handle.clone());
-        let status = match Py::new(py, errors) {
-            Ok(errors) => {
-                let status = serve(py, r, route, &handle, &response, &errors);
-                errors.get().flush_pending();
-                status
-            }
-            Err(e) => {
-                log_exception(py, r, route, &e);
-                SERVER_ERROR
-            }
-        };
-        handle.expire();
-        status
-    })
+/// How a request ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response went out (complete, cut off after an error, or abandoned by the client).
+    Served,
+    /// Nothing was sent; the caller answers with this HTTP status (500, 404).
+    Failed(u16),
+}
+
+/// Serves one request on `handle`'s channel; `environ` lacks wsgi.input/errors.
+pub fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>) -> Outcome {
+    let errors = match Py::new(py, Log::for_request(handle.clone())) {
+        Ok(errors) => errors,
+        Err(e) => {
+            log_exception(py, handle, script, &e);
+            return Outcome::Failed(500);
+        }
+    };
+    let response = Arc::new(Response::new(handle.clone()));
+    let outcome = serve(py, handle, script, environ, &response, &errors);
+    errors.get().flush_pending();
+    outcome
+}
+
+fn log(handle: &RequestHandle, msg: &str) {
+    match handle.get() {
+        Some(channel) => channel.log(Level::Error, msg),
+        None => crate::apache::log::server(None, Level::Error, msg),
+    }
 }
 
 /// Logs a Python exception with its full traceback, one log entry per line.
-pub fn log_exception(py: Python<'_>, r: &Request, route: &Route, err: &PyErr) {
-    let script = String::from_utf8_lossy(&route.script);
-    log::request(
-        r,
-        Level::Error,
-        &format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{script}'.", std::process::id()),
-    );
+pub fn log_exception(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, err: &PyErr) {
+    let path = String::from_utf8_lossy(script.path);
+    log(handle, &format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{path}'.", std::process::id()));
     let formatted: PyResult<Vec<String>> = (|| {
         let tb = err.traceback(py).map(|t| t.into_any()).unwrap_or_else(|| py.None().into_bound(py));
         py.import("traceback")?.call_method1("format_exception", (err.get_type(py), err.value(py), tb))?.extract()
     })();
     match formatted {
-        Ok(chunks) => {
-            for line in chunks.iter().flat_map(|c| c.lines()) {
-                log::request(r, Level::Error, line);
-            }
-        }
-        Err(_) => log::request(r, Level::Error, &err.to_string()),
+        Ok(chunks) => chunks.iter().flat_map(|c| c.lines()).for_each(|line| log(handle, line)),
+        Err(_) => log(handle, &err.to_string()),
     }
 }
 
 /// An error after the response started cannot change the status: cut the
 /// connection so the client sees an incomplete response, not a complete one.
-fn fail(r: &Request, response: &Response) -> i32 {
+fn fail(handle: &RequestHandle, response: &Response) -> Outcome {
     if response.headers_committed() {
-        r.close_connection();
-        r.abort_connection();
-        OK
+        if let Some(channel) = handle.get() {
+            channel.abort();
+        }
+        Outcome::Served
     } else {
-        SERVER_ERROR
+        Outcome::Failed(500)
     }
 }
 
-fn serve(py: Python<'_>, r: &Request, route: &Route, handle: &RequestHandle, response: &Arc<Response>, errors: &Py<Log>) -> i32 {
-    let module = match script::load(py, &route.application_group, &route.script, r.file_mtime(), route.script_reloading) {
+fn serve(
+    py: Python<'_>,
+    handle: &RequestHandle,
+    script: &Script<'_>,
+    environ: Bound<'_, PyDict>,
+    response: &Arc<Response>,
+    errors: &Py<Log>,
+) -> Outcome {
+    let module = match script::load(py, script.application_group, script.path, script.mtime, script.reloading) {
         Ok(m) => m,
         Err(e) => {
-            log::request(
-                r,
-                Level::Error,
-                &format!("mod_rwsgi (pid={}): Failed to exec Python script file '{}'.", std::process::id(), String::from_utf8_lossy(&route.script)),
-            );
-            log_exception(py, r, route, &e);
-            return SERVER_ERROR;
+            let path = String::from_utf8_lossy(script.path);
+            log(handle, &format!("mod_rwsgi (pid={}): Failed to exec Python script file '{path}'.", std::process::id()));
+            log_exception(py, handle, script, &e);
+            return Outcome::Failed(500);
         }
     };
-    let app = match module.bind(py).getattr(route.callable_object.as_str()) {
-        Ok(app) => app,
-        Err(_) => {
-            log::request(
-                r,
-                Level::Error,
-                &format!(
-                    "mod_rwsgi (pid={}): Target WSGI script '{}' does not contain WSGI application '{}'.",
-                    std::process::id(),
-                    String::from_utf8_lossy(&route.script),
-                    route.callable_object
-                ),
-            );
-            return ffi::HTTP_NOT_FOUND;
-        }
+    let Ok(app) = module.bind(py).getattr(script.callable_object) else {
+        log(
+            handle,
+            &format!(
+                "mod_rwsgi (pid={}): Target WSGI script '{}' does not contain WSGI application '{}'.",
+                std::process::id(),
+                String::from_utf8_lossy(script.path),
+                script.callable_object
+            ),
+        );
+        return Outcome::Failed(404);
     };
 
     let called: PyResult<Bound<'_, PyAny>> = (|| {
-        let environ = environ::build(py, r, route)?;
         environ.set_item("wsgi.input", Py::new(py, Input::new(handle.clone()))?)?;
         environ.set_item("wsgi.errors", errors.clone_ref(py))?;
         let start_response = Py::new(py, StartResponse::new(response.clone()))?;
@@ -115,54 +121,60 @@ fn serve(py: Python<'_>, r: &Request, route: &Route, handle: &RequestHandle, res
     let result = match called {
         Ok(result) => result,
         Err(e) => {
-            log_exception(py, r, route, &e);
-            return fail(r, response);
+            log_exception(py, handle, script, &e);
+            return fail(handle, response);
         }
     };
 
-    let sent = send(py, r, &result, response);
+    let sent = send(py, &result, response);
     // close() is called exactly once, whatever happened while sending.
     let closed = if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
+    let report = |e: &PyErr| log_exception(py, handle, script, e);
     match (sent, closed) {
         (Err(e), closed) => {
-            log_exception(py, r, route, &e);
+            report(&e);
             if let Err(e) = closed {
-                log_exception(py, r, route, &e);
+                report(&e);
             }
-            fail(r, response)
+            fail(handle, response)
         }
-        (Ok(Err(WriteError::Disconnected)), closed) => {
-            crate::request_log!(r, Level::Info, "mod_rwsgi: client closed the connection before the response was complete");
-            if let Err(e) = closed {
-                log_exception(py, r, route, &e);
+        (Ok(Err(Disconnected)), closed) => {
+            if let Some(channel) = handle.get()
+                && channel.log_enabled(Level::Info)
+            {
+                channel.log(Level::Info, "mod_rwsgi: client closed the connection before the response was complete");
             }
-            OK
+            if let Err(e) = closed {
+                report(&e);
+            }
+            Outcome::Served
         }
         (Ok(Ok(())), Err(e)) => {
-            log_exception(py, r, route, &e);
-            fail(r, response)
+            report(&e);
+            fail(handle, response)
         }
-        (Ok(Ok(())), Ok(())) => match response.finish(py, r) {
-            Ok(()) => OK,
+        (Ok(Ok(())), Ok(())) => match response.finish(py) {
+            Ok(_) => Outcome::Served,
             Err(e) => {
-                log_exception(py, r, route, &e);
-                fail(r, response)
+                report(&e);
+                fail(handle, response)
             }
         },
     }
 }
 
 /// Sends the application's result: the file fast path, or iteration.
-fn send(py: Python<'_>, r: &Request, result: &Bound<'_, PyAny>, response: &Response) -> PyResult<Result<(), WriteError>> {
+fn send(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response) -> PyResult<Result<(), Disconnected>> {
     if response.bytes_sent() == 0
         && !response.headers_committed()
         && response.started()
-        && let Some(region) = file_wrapper::file_region(py, result, r)
+        && let Some(region) = file_wrapper::file_region(py, result)
     {
-        return response.write_file(py, r, region);
+        return response.write_file(py, region.fd, region.offset, region.len);
     }
-    // Items of a list or tuple are all ready: let Apache coalesce them. Items of
-    // any other iterable are flushed so streaming responses reach the client.
+    // Items of a list or tuple are all ready: let the transport coalesce them.
+    // Items of any other iterable are flushed so streaming responses reach the
+    // client as they are produced.
     let flush = !(result.is_instance_of::<PyList>() || result.is_instance_of::<PyTuple>());
     for item in result.try_iter()? {
         let item = item?;
@@ -172,7 +184,7 @@ fn send(py: Python<'_>, r: &Request, result: &Bound<'_, PyAny>, response: &Respo
                 item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        if let Err(e) = response.write(py, r, bytes.as_bytes(), flush)? {
+        if let Err(e) = response.write(py, bytes.as_bytes(), flush)? {
             return Ok(Err(e));
         }
     }

@@ -4,8 +4,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
-use super::route::Route;
-use crate::apache::Request;
 
 /// Keys whose values are the same for every request of this process; each
 /// request starts from a copy of this dict.
@@ -83,43 +81,58 @@ fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
-/// Builds the environ; the caller adds wsgi.input, wsgi.errors and the routing keys.
-pub fn build<'py>(py: Python<'py>, r: &Request, route: &Route) -> PyResult<Bound<'py, PyDict>> {
+/// What the environ needs beyond the CGI variables. In embedded mode it comes
+/// from the request; in daemon mode the Apache child sends it with the request.
+pub struct RequestInfo<'a> {
+    pub script_name: &'a [u8],
+    pub url_scheme: &'a [u8],
+    pub handler: &'a [u8],
+    /// The Authorization header, present only when passing it is allowed.
+    pub authorization: Option<&'a [u8]>,
+    pub listener_host: &'a [u8],
+    pub listener_port: u16,
+    pub request_id: &'a [u8],
+    pub request_start: i64,
+    pub process_group: &'a str,
+    pub application_group: &'a str,
+    pub callable_object: &'a str,
+    pub script_reloading: bool,
+}
+
+/// Calls its argument once for every CGI variable (name, value).
+pub type CgiVariables<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8], &[u8]));
+
+/// Builds the environ; the caller adds wsgi.input and wsgi.errors.
+pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
     let environ = template(py)?;
-    let env = r.subprocess_env();
-    env.for_each(|k, v| {
-        // PATH is Apache's own search path, not the request's (mod_wsgi drops it too).
-        if k != b"PATH" {
+    variables(&mut |k, v| {
+        // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
+        // Authorization is only passed when allowed, below.
+        if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
             let _ = environ.set_item(latin1(py, k), latin1(py, v));
         }
     });
     // SCRIPT_NAME never ends in '/': the slash belongs to PATH_INFO (so "/" mounts give "").
-    let script_name = route.script_name.as_slice();
-    environ.set_item("SCRIPT_NAME", latin1(py, script_name))?;
+    environ.set_item("SCRIPT_NAME", latin1(py, info.script_name))?;
     if environ.get_item("PATH_INFO")?.is_none() {
         environ.set_item("PATH_INFO", "")?;
     }
-    if route.pass_authorization {
-        if let Some(auth) = r.headers_in().get("Authorization") {
-            environ.set_item("HTTP_AUTHORIZATION", latin1(py, auth))?;
-        }
-    } else {
-        environ.del_item("HTTP_AUTHORIZATION").ok();
+    if let Some(auth) = info.authorization {
+        environ.set_item("HTTP_AUTHORIZATION", latin1(py, auth))?;
     }
-    environ.set_item("wsgi.url_scheme", latin1(py, r.http_scheme()))?;
-    environ.set_item("mod_wsgi.process_group", &route.process_group)?;
-    environ.set_item("mod_wsgi.application_group", &route.application_group)?;
-    environ.set_item("mod_wsgi.callable_object", &route.callable_object)?;
-    environ.set_item("mod_wsgi.request_handler", latin1(py, r.handler()))?;
-    environ.set_item("mod_wsgi.script_reloading", if route.script_reloading { "1" } else { "0" })?;
+    environ.set_item("wsgi.url_scheme", latin1(py, info.url_scheme))?;
+    environ.set_item("mod_wsgi.process_group", info.process_group)?;
+    environ.set_item("mod_wsgi.application_group", info.application_group)?;
+    environ.set_item("mod_wsgi.callable_object", info.callable_object)?;
+    environ.set_item("mod_wsgi.request_handler", latin1(py, info.handler))?;
+    environ.set_item("mod_wsgi.script_reloading", if info.script_reloading { "1" } else { "0" })?;
     // The values before any rewriting, as mod_wsgi records them.
-    environ.set_item("mod_wsgi.script_name", latin1(py, script_name))?;
+    environ.set_item("mod_wsgi.script_name", latin1(py, info.script_name))?;
     environ.set_item("mod_wsgi.path_info", environ.get_item("PATH_INFO")?)?;
-    let (host, port) = r.listener();
-    environ.set_item("mod_wsgi.listener_host", latin1(py, host))?;
-    environ.set_item("mod_wsgi.listener_port", port.to_string())?;
-    environ.set_item("mod_wsgi.request_id", latin1(py, r.log_id()))?;
-    environ.set_item("mod_wsgi.request_start", r.request_time().to_string())?;
+    environ.set_item("mod_wsgi.listener_host", latin1(py, info.listener_host))?;
+    environ.set_item("mod_wsgi.listener_port", info.listener_port.to_string())?;
+    environ.set_item("mod_wsgi.request_id", latin1(py, info.request_id))?;
+    environ.set_item("mod_wsgi.request_start", info.request_start.to_string())?;
     let counters = counters::next_request();
     environ.set_item("mod_wsgi.script_start", counters.now_micros.to_string())?;
     environ.set_item("mod_wsgi.thread_id", counters.thread_id)?;

@@ -30,7 +30,7 @@ impl Log {
         // Lines of a finished request, or written from another thread, go to the
         // server log rather than being lost.
         match self.request.as_ref().and_then(RequestHandle::get) {
-            Some(r) => log::request(&r, self.level, line),
+            Some(channel) => channel.log(self.level, line),
             None => log::server(None, self.level, line),
         }
     }

@@ -6,9 +6,6 @@ use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::response::{FileRegion, SendFile};
-use crate::apache::Request;
-use crate::ffi;
 
 #[pyclass(module = "mod_wsgi", name = "FileWrapper", frozen)]
 pub struct FileWrapper {
@@ -56,11 +53,17 @@ impl FileWrapper {
     }
 }
 
+/// A region of an open file to send as is.
+pub struct FileRegion {
+    pub fd: i32,
+    pub offset: u64,
+    pub len: u64,
+}
+
 /// If `result` is a FileWrapper over a regular file with a descriptor, returns
-/// the region from the file's current position to its end, backed by a
-/// duplicate descriptor owned by the request pool. Anything else: `None`, and
-/// the caller iterates the wrapper like any other response.
-pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>, r: &Request) -> Option<FileRegion> {
+/// the region from the file's current position to its end. Anything else:
+/// `None`, and the caller iterates the wrapper like any other response.
+pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>) -> Option<FileRegion> {
     let wrapper = result.cast::<FileWrapper>().ok()?;
     let filelike = wrapper.get().filelike.bind(py);
     let fd: i32 = filelike.call_method0("fileno").ok()?.extract().ok()?;
@@ -74,22 +77,5 @@ pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>, r: &Request) -> Op
     if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
         return None;
     }
-    let size = st.st_size as u64;
-    let len = size.saturating_sub(offset);
-    // SAFETY: wrap the application's descriptor without taking ownership, then
-    // dup it into a file whose close is registered on r->pool, so the bytes can be
-    // sent after the application closes its own file object.
-    unsafe {
-        let mut os_fd: ffi::apr_os_file_t = fd;
-        let mut borrowed: *mut ffi::apr_file_t = std::ptr::null_mut();
-        let pool = r.pool().as_ptr();
-        if ffi::apr_os_file_put(&mut borrowed, &mut os_fd, (ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED) as i32, pool) != 0 {
-            return None;
-        }
-        let mut owned: *mut ffi::apr_file_t = std::ptr::null_mut();
-        if ffi::apr_file_dup(&mut owned, borrowed, pool) != 0 {
-            return None;
-        }
-        Some(FileRegion { file: SendFile(owned), offset, len })
-    }
+    Some(FileRegion { fd, offset, len: (st.st_size as u64).saturating_sub(offset) })
 }

@@ -9,8 +9,8 @@ use pyo3::exceptions::{PyOSError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use super::channel::Channel;
 use super::request_handle::RequestHandle;
-use crate::apache::Request;
 
 /// Bytes asked of Apache per read when the application gives no size.
 const CHUNK: usize = 64 * 1024;
@@ -52,13 +52,13 @@ impl Input {
 
     /// Appends up to `max` more body bytes to the buffer, with the GIL released.
     /// Returns the number read; 0 means the body is complete.
-    fn fill(&self, py: Python<'_>, r: Request, body: &mut Body, max: usize) -> PyResult<usize> {
+    fn fill(&self, py: Python<'_>, channel: &dyn Channel, body: &mut Body, max: usize) -> PyResult<usize> {
         if body.finished {
             return Ok(0);
         }
         if !body.started {
             body.started = true;
-            if !r.should_read_body() {
+            if !channel.has_body() {
                 body.finished = true;
                 return Ok(0);
             }
@@ -74,7 +74,7 @@ impl Input {
             let dst = dst;
             // SAFETY: dst points into the buffer resized above, which is not
             // touched until detach returns.
-            r.read_body(unsafe { std::slice::from_raw_parts_mut(dst.0, dst.1) })
+            channel.read_body(unsafe { std::slice::from_raw_parts_mut(dst.0, dst.1) })
         });
         match result {
             Ok(n) => {
@@ -84,28 +84,28 @@ impl Input {
                 }
                 Ok(n)
             }
-            Err(()) => {
+            Err(reason) => {
                 body.buffer.truncate(old_len);
                 body.finished = true;
-                r.close_connection();
-                Err(PyOSError::new_err("request data read error"))
+                channel.close_after_response();
+                Err(PyOSError::new_err(format!("request data read error: {reason}")))
             }
         }
     }
 
     fn read_exact_or_eof(&self, py: Python<'_>, size: Option<usize>) -> PyResult<Vec<u8>> {
-        let r = self.request.require("wsgi.input")?;
+        let channel = self.request.require("wsgi.input")?;
         let mut body = self.body.lock();
         match size {
             None => {
-                while self.fill(py, r, &mut body, CHUNK)? > 0 {}
+                while self.fill(py, channel, &mut body, CHUNK)? > 0 {}
                 let n = body.buffered().len();
                 Ok(body.take(n))
             }
             Some(size) => {
                 while body.buffered().len() < size {
                     let want = size - body.buffered().len();
-                    if self.fill(py, r, &mut body, want.min(CHUNK * 16))? == 0 {
+                    if self.fill(py, channel, &mut body, want.min(CHUNK * 16))? == 0 {
                         break;
                     }
                 }
@@ -115,7 +115,7 @@ impl Input {
     }
 
     fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
-        let r = self.request.require("wsgi.input")?;
+        let channel = self.request.require("wsgi.input")?;
         let mut body = self.body.lock();
         let mut searched = 0;
         loop {
@@ -131,7 +131,7 @@ impl Input {
             if let Some(l) = limit.filter(|&l| available >= l) {
                 return Ok(body.take(l));
             }
-            if self.fill(py, r, &mut body, 8192)? == 0 {
+            if self.fill(py, channel, &mut body, 8192)? == 0 {
                 let n = body.buffered().len();
                 return Ok(body.take(n));
             }

@@ -2,6 +2,8 @@
 //! start_response and the response, file_wrapper.
 
 pub mod app;
+pub mod channel;
+pub mod embedded;
 pub mod environ;
 pub mod errors;
 pub mod file_wrapper;

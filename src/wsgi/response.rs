@@ -11,31 +11,15 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
+use super::channel::{Channel, Disconnected, ResponseHead};
 use super::headers;
 use super::request_handle::RequestHandle;
-use crate::apache::brigade::Brigade;
-use crate::apache::{Level, Request, log};
+use crate::apache::Level;
 
-struct Pending {
-    code: u16,
-    status: String,
-    headers: Vec<(String, String)>,
-    content_length: Option<u64>,
-}
-
-/// Why a body write did not go out.
-#[derive(Debug)]
-pub enum WriteError {
-    /// The client went away; stop producing output.
-    Disconnected,
-}
-
-pub struct ResponseState {
-    pending: Option<Pending>,
+struct ResponseState {
+    pending: Option<ResponseHead>,
     committed: bool,
-    content_length: Option<u64>,
     sent: u64,
-    brigade: Option<Brigade>,
 }
 
 pub struct Response {
@@ -43,12 +27,14 @@ pub struct Response {
     state: Mutex<ResponseState>,
 }
 
+/// Raw bytes handed to the channel while the GIL is released.
+struct SendBytes(*const u8, usize);
+// SAFETY: only read on the request's own thread while the owner is kept alive.
+unsafe impl Send for SendBytes {}
+
 impl Response {
     pub fn new(request: RequestHandle) -> Response {
-        Response {
-            request,
-            state: Mutex::new(ResponseState { pending: None, committed: false, content_length: None, sent: 0, brigade: None }),
-        }
+        Response { request, state: Mutex::new(ResponseState { pending: None, committed: false, sent: 0 }) }
     }
 
     pub fn headers_committed(&self) -> bool {
@@ -63,11 +49,6 @@ impl Response {
         self.state.lock().sent
     }
 
-    pub fn content_length(&self) -> Option<u64> {
-        let st = self.state.lock();
-        st.content_length.or(st.pending.as_ref().and_then(|p| p.content_length))
-    }
-
     /// `start_response(status, headers, exc_info=None)`.
     fn start(&self, status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>, exc_info: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let exc_info = exc_info.filter(|e| !e.is_none());
@@ -77,150 +58,108 @@ impl Response {
                 // PEP 3333: re-raise the original error once headers are out.
                 let value = tuple.get_item(1)?;
                 let tb = tuple.get_item(2)?;
-                let err = PyErr::from_value(value.call_method1("with_traceback", (tb,))?);
-                return Err(err);
+                return Err(PyErr::from_value(value.call_method1("with_traceback", (tb,))?));
             }
         } else if self.started() {
             return Err(PyRuntimeError::new_err("start_response() called again without exc_info"));
         }
-        let pending = parse_start(status, headers)?;
-        self.state.lock().pending = Some(pending);
+        let head = parse_start(status, headers)?;
+        self.state.lock().pending = Some(head);
         Ok(())
     }
 
-    /// Commits status and headers to the request (once).
-    fn commit(&self, r: &Request, st: &mut ResponseState) -> PyResult<()> {
+    /// Commits status and headers (once), before the first body bytes.
+    fn commit(&self, channel: &dyn Channel, st: &mut ResponseState) -> PyResult<()> {
         if st.committed {
             return Ok(());
         }
-        let pending = st.pending.as_ref().ok_or_else(|| PyRuntimeError::new_err("response body produced before start_response() was called"))?;
-        r.set_status(pending.code as i32, pending.status.as_bytes());
-        let pool = r.pool();
-        let out = r.headers_out();
-        for (name, value) in &pending.headers {
-            if name.eq_ignore_ascii_case("content-type") {
-                r.set_content_type(&latin1(value));
-            } else if name.eq_ignore_ascii_case("content-length") {
-                // Set from the parsed value below.
-            } else {
-                out.add(pool, name.as_bytes(), &latin1(value));
-            }
-        }
-        if let Some(len) = pending.content_length {
-            r.set_content_length(len);
-        }
-        st.content_length = pending.content_length;
+        let head = st.pending.as_ref().ok_or_else(|| PyRuntimeError::new_err("response body produced before start_response() was called"))?;
+        channel.commit(head);
         st.committed = true;
-        // A final response is under way: no interim 100 may follow.
-        r.clear_expecting_100();
         Ok(())
     }
 
+    fn content_length(st: &ResponseState) -> Option<u64> {
+        st.pending.as_ref().and_then(|h| h.content_length)
+    }
+
     /// Sends body bytes (committing headers first). Bytes past a declared
-    /// Content-Length are discarded. The GIL is released while Apache writes.
-    pub fn write(&self, py: Python<'_>, r: &Request, data: &[u8], flush: bool) -> PyResult<Result<(), WriteError>> {
+    /// Content-Length are discarded. The GIL is released while they are written.
+    pub fn write(&self, py: Python<'_>, data: &[u8], flush: bool) -> PyResult<Result<(), Disconnected>> {
         if data.is_empty() {
             // An empty item sends nothing, not even the headers (PEP 3333).
             return Ok(Ok(()));
         }
+        let channel = self.request.require("the response")?;
         let mut st = self.state.lock();
-        self.commit(r, &mut st)?;
-        let allowed = match st.content_length {
+        self.commit(channel, &mut st)?;
+        let allowed = match Self::content_length(&st) {
             Some(len) => (len.saturating_sub(st.sent)).min(data.len() as u64) as usize,
             None => data.len(),
         };
         let data = &data[..allowed];
         st.sent += data.len() as u64;
-        if data.is_empty() || r.header_only() {
+        if data.is_empty() || channel.header_only() {
             return Ok(Ok(()));
         }
-        if r.client_aborted() {
-            return Ok(Err(WriteError::Disconnected));
+        if channel.client_gone() {
+            return Ok(Err(Disconnected));
         }
-        let brigade = st.brigade.get_or_insert_with(|| Brigade::new(r));
         let chunk = SendBytes(data.as_ptr(), data.len());
-        let request = *r;
-        let result = py.detach(move || {
+        Ok(py.detach(move || {
             let chunk = chunk;
-            // SAFETY: the bytes are borrowed from a Python object the caller keeps
-            // alive until this returns; the transient bucket does not outlive the pass.
-            brigade.write(&request, unsafe { std::slice::from_raw_parts(chunk.0, chunk.1) }, flush)
-        });
-        Ok(result.map_err(|_| WriteError::Disconnected))
+            // SAFETY: the bytes belong to a Python object the caller keeps alive
+            // until this returns.
+            channel.write(unsafe { std::slice::from_raw_parts(chunk.0, chunk.1) }, flush)
+        }))
     }
 
-    /// Passes a file region (wsgi.file_wrapper fast path).
-    pub fn write_file(&self, py: Python<'_>, r: &Request, file: FileRegion) -> PyResult<Result<(), WriteError>> {
+    /// Sends `len` bytes of file `fd` from `offset` (the wsgi.file_wrapper fast path).
+    /// Without a declared Content-Length the region's length is declared.
+    pub fn write_file(&self, py: Python<'_>, fd: i32, offset: u64, len: u64) -> PyResult<Result<(), Disconnected>> {
+        let channel = self.request.require("the response")?;
         let mut st = self.state.lock();
-        if st.content_length.is_none() && st.pending.as_ref().is_some_and(|p| p.content_length.is_none()) {
-            st.pending.as_mut().unwrap().content_length = Some(file.len);
+        if let Some(head) = st.pending.as_mut().filter(|h| h.content_length.is_none()) {
+            head.content_length = Some(len);
+            head.headers.push(("Content-Length".to_string(), len.to_string()));
         }
-        self.commit(r, &mut st)?;
-        let len = st.content_length.map_or(file.len, |cl| cl.min(file.len));
+        self.commit(channel, &mut st)?;
+        let len = Self::content_length(&st).map_or(len, |cl| cl.min(len));
         st.sent += len;
-        if r.header_only() || len == 0 {
+        if channel.header_only() || len == 0 {
             return Ok(Ok(()));
         }
-        let brigade = st.brigade.get_or_insert_with(|| Brigade::new(r));
-        let request = *r;
-        let result = py.detach(move || {
-            let file = file;
-            brigade.write_file(&request, file.file.0, file.offset, len)
-        });
-        Ok(result.map_err(|_| WriteError::Disconnected))
+        Ok(py.detach(move || channel.write_file(fd, offset, len)))
     }
 
     /// Ends a successful response: headers out if nothing was written, end of
     /// stream, and a check that the declared length was honoured.
-    pub fn finish(&self, py: Python<'_>, r: &Request) -> PyResult<()> {
+    pub fn finish(&self, py: Python<'_>) -> PyResult<Result<(), Disconnected>> {
+        let channel = self.request.require("the response")?;
         let mut st = self.state.lock();
-        self.commit(r, &mut st)?;
-        if let Some(len) = st.content_length
+        self.commit(channel, &mut st)?;
+        if let Some(len) = Self::content_length(&st)
             && st.sent < len
-            && !r.header_only()
+            && !channel.header_only()
         {
-            log::request(
-                r,
+            channel.log(
                 Level::Error,
-                &format!("rwsgi: response shorter than its Content-Length ({} of {len} bytes sent); closing the connection", st.sent),
+                &format!("mod_rwsgi: response shorter than its Content-Length ({} of {len} bytes sent); closing the connection", st.sent),
             );
-            r.close_connection();
+            channel.close_after_response();
         }
-        if r.client_aborted() {
-            return Ok(());
+        if channel.client_gone() {
+            return Ok(Err(Disconnected));
         }
-        let brigade = st.brigade.get_or_insert_with(|| Brigade::new(r));
-        let request = *r;
-        py.detach(move || brigade.finish(&request)).ok();
-        Ok(())
+        Ok(py.detach(move || channel.finish()))
     }
-}
-
-/// A region of an APR file owned by the request pool.
-pub struct FileRegion {
-    pub file: SendFile,
-    pub offset: u64,
-    pub len: u64,
-}
-
-pub struct SendFile(pub *mut crate::ffi::apr_file_t);
-// SAFETY: used only on the request's thread, inside detach.
-unsafe impl Send for SendFile {}
-
-struct SendBytes(*const u8, usize);
-// SAFETY: only read on the request's own thread while the owner is kept alive.
-unsafe impl Send for SendBytes {}
-
-fn latin1(s: &str) -> Vec<u8> {
-    // Validation guaranteed every char is <= U+00FF.
-    s.chars().map(|c| c as u32 as u8).collect()
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
-fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<Pending> {
+fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ResponseHead> {
     let status = status
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("expected str for status line, got {}", type_name(status))))?
@@ -253,7 +192,7 @@ fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
         }
         out.push((name, value));
     }
-    Ok(Pending { code, status, headers: out, content_length })
+    Ok(ResponseHead { code, status, headers: out, content_length })
 }
 
 /// The `start_response` callable passed to the application.
@@ -294,13 +233,13 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = self.response.request.require("write()")?;
+        self.response.request.require("write()")?;
         let bytes = data
             .cast::<pyo3::types::PyBytes>()
             .map_err(|_| PyTypeError::new_err(format!("write() argument must be bytes, not {}", type_name(data))))?;
-        match self.response.write(py, &r, bytes.as_bytes(), true)? {
+        match self.response.write(py, bytes.as_bytes(), true)? {
             Ok(()) => Ok(()),
-            Err(WriteError::Disconnected) => Err(PyOSError::new_err("failed to write data: client connection closed")),
+            Err(Disconnected) => Err(PyOSError::new_err("failed to write data: client connection closed")),
         }
     }
 }

@@ -1,0 +1,50 @@
+//! What a WSGI request reads from and writes to.
+//!
+//! The WSGI machinery (environ, input, start_response, iteration, file_wrapper)
+//! is the same in both modes; only the transport differs: Apache's request in
+//! embedded mode, the daemon socket in daemon mode. Blocking methods are called
+//! with the GIL released.
+
+use crate::apache::Level;
+
+/// Status line and headers, validated, ready to go out.
+pub struct ResponseHead {
+    pub code: u16,
+    pub status: String,
+    pub headers: Vec<(String, String)>,
+    pub content_length: Option<u64>,
+}
+
+/// The client (or the Apache child in front of a daemon) went away.
+#[derive(Debug)]
+pub struct Disconnected;
+
+pub trait Channel: Send + Sync {
+    /// Whether the request has a body to read (checked before the first read).
+    fn has_body(&self) -> bool;
+    /// Reads up to `buf.len()` body bytes; `Ok(0)` at the end of the body.
+    fn read_body(&self, buf: &mut [u8]) -> Result<usize, String>;
+    /// Sends the status and headers (before the first body bytes).
+    fn commit(&self, head: &ResponseHead);
+    /// Sends body bytes; `flush` pushes them to the client now.
+    fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected>;
+    /// Sends `len` bytes of an open file from `offset`.
+    fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected>;
+    /// Ends a complete response.
+    fn finish(&self) -> Result<(), Disconnected>;
+    /// The response must not carry a body (HEAD).
+    fn header_only(&self) -> bool;
+    fn client_gone(&self) -> bool;
+    /// Ends the connection after this response (it is shorter than announced).
+    fn close_after_response(&self);
+    /// Cuts the response off so the client sees it is incomplete.
+    fn abort(&self);
+    fn log(&self, level: Level, msg: &str);
+    fn log_enabled(&self, level: Level) -> bool;
+}
+
+/// A validated header string as the Latin-1 bytes that go on the wire.
+pub fn latin1(s: &str) -> Vec<u8> {
+    // Validation guaranteed every char is <= U+00FF.
+    s.chars().map(|c| c as u32 as u8).collect()
+}

@@ -1,0 +1,160 @@
+//! Embedded mode: the channel is Apache's own request.
+
+use parking_lot::Mutex;
+
+use super::app::{self, Outcome, Script};
+use super::channel::{Channel, Disconnected, ResponseHead, latin1};
+use super::environ::{self, RequestInfo};
+use super::request_handle::RequestHandle;
+use super::route::Route;
+use crate::apache::brigade::Brigade;
+use crate::apache::{Level, Request, log};
+use crate::ffi;
+use crate::python;
+
+pub struct ApacheChannel {
+    r: Request,
+    brigade: Mutex<Option<Brigade>>,
+}
+
+// SAFETY: the request handle only hands the channel out on the request's own
+// thread while the request runs (see RequestHandle::get); the Mutex makes the
+// brigade slot safe to reach through a shared reference.
+unsafe impl Sync for ApacheChannel {}
+
+impl ApacheChannel {
+    pub fn new(r: Request) -> ApacheChannel {
+        ApacheChannel { r, brigade: Mutex::new(None) }
+    }
+
+    fn with_brigade<T>(&self, f: impl FnOnce(&mut Brigade) -> T) -> T {
+        let mut slot = self.brigade.lock();
+        f(slot.get_or_insert_with(|| Brigade::new(&self.r)))
+    }
+}
+
+impl Channel for ApacheChannel {
+    fn has_body(&self) -> bool {
+        self.r.should_read_body()
+    }
+
+    fn read_body(&self, buf: &mut [u8]) -> Result<usize, String> {
+        self.r.read_body(buf).map_err(|()| "the client's request body could not be read".to_string())
+    }
+
+    fn commit(&self, head: &ResponseHead) {
+        let r = &self.r;
+        r.set_status(head.code as i32, head.status.as_bytes());
+        let pool = r.pool();
+        let out = r.headers_out();
+        for (name, value) in &head.headers {
+            if name.eq_ignore_ascii_case("content-type") {
+                r.set_content_type(&latin1(value));
+            } else if !name.eq_ignore_ascii_case("content-length") {
+                out.add(pool, name.as_bytes(), &latin1(value));
+            }
+        }
+        if let Some(len) = head.content_length {
+            r.set_content_length(len);
+        }
+        // A final response is under way: no interim 100 may follow.
+        r.clear_expecting_100();
+    }
+
+    fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected> {
+        self.with_brigade(|b| b.write(&self.r, data, flush)).map_err(|_| Disconnected)
+    }
+
+    fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
+        let pool = self.r.pool().as_ptr();
+        // SAFETY: wrap the application's descriptor without taking ownership, then
+        // dup it into a file whose close is registered on r->pool, so the bytes can
+        // still be sent after the application closes its own file object.
+        let file = unsafe {
+            let mut os_fd: ffi::apr_os_file_t = fd;
+            let mut borrowed: *mut ffi::apr_file_t = std::ptr::null_mut();
+            let flags = ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED;
+            if ffi::apr_os_file_put(&mut borrowed, &mut os_fd, flags, pool) != 0 {
+                return Err(Disconnected);
+            }
+            let mut owned: *mut ffi::apr_file_t = std::ptr::null_mut();
+            if ffi::apr_file_dup(&mut owned, borrowed, pool) != 0 {
+                return Err(Disconnected);
+            }
+            owned
+        };
+        self.with_brigade(|b| b.write_file(&self.r, file, offset, len)).map_err(|_| Disconnected)
+    }
+
+    fn finish(&self) -> Result<(), Disconnected> {
+        self.with_brigade(|b| b.finish(&self.r)).map_err(|_| Disconnected)
+    }
+
+    fn header_only(&self) -> bool {
+        self.r.header_only()
+    }
+
+    fn client_gone(&self) -> bool {
+        self.r.client_aborted()
+    }
+
+    fn close_after_response(&self) {
+        self.r.close_connection();
+    }
+
+    fn abort(&self) {
+        self.r.close_connection();
+        self.r.abort_connection();
+    }
+
+    fn log(&self, level: Level, msg: &str) {
+        log::request(&self.r, level, msg);
+    }
+
+    fn log_enabled(&self, level: Level) -> bool {
+        log::request_enabled(&self.r, level)
+    }
+}
+
+/// Serves the request in this process; returns the handler's status.
+pub fn serve(r: &Request, route: &Route) -> i32 {
+    let (listener_host, listener_port) = r.listener();
+    let authorization = if route.pass_authorization { r.headers_in().get("Authorization") } else { None };
+    let info = RequestInfo {
+        script_name: &route.script_name,
+        url_scheme: r.http_scheme(),
+        handler: r.handler(),
+        authorization,
+        listener_host,
+        listener_port,
+        request_id: r.log_id(),
+        request_start: r.request_time(),
+        process_group: &route.process_group,
+        application_group: &route.application_group,
+        callable_object: &route.callable_object,
+        script_reloading: route.script_reloading,
+    };
+    let script = Script {
+        path: &route.script,
+        mtime: r.file_mtime(),
+        application_group: &route.application_group,
+        callable_object: &route.callable_object,
+        reloading: route.script_reloading,
+    };
+    let env = r.subprocess_env();
+    python::attach(|py| {
+        let handle = RequestHandle::new(Box::new(ApacheChannel::new(*r)));
+        let outcome = match environ::build(py, &|visit| env.for_each(|k, v| visit(k, v)), &info) {
+            Ok(environ) => app::run(py, &handle, &script, environ),
+            Err(e) => {
+                app::log_exception(py, &handle, &script, &e);
+                Outcome::Failed(500)
+            }
+        };
+        handle.expire();
+        match outcome {
+            Outcome::Served => ffi::OK,
+            Outcome::Failed(status) => status as i32,
+        }
+    })
+}

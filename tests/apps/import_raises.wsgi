@@ -1,0 +1,2 @@
+# Raises at import time.
+raise RuntimeError("failed at import")

@@ -1,0 +1,4 @@
+# Defines no `application` callable.
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"named app\n"]
