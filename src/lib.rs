@@ -7,6 +7,7 @@ pub mod apache;
 pub mod config;
 pub mod ffi;
 mod hooks;
+pub mod protocol;
 mod python;
 mod wsgi;
 

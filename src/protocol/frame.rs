@@ -1,0 +1,184 @@
+//! Framing: `[u32 length LE][u8 kind][payload]`.
+
+use std::io::{self, IoSlice, Read, Write};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// child → daemon: the request (see `codec::RequestHeader`).
+    Request = 1,
+    /// child → daemon: request body bytes; empty at the end of the body.
+    Body = 2,
+    /// child → daemon: the request body could not be read (payload: reason).
+    BodyError = 3,
+    /// daemon → child: the application wants up to N (u32) body bytes.
+    Read = 4,
+    /// daemon → child: status and headers (see `codec::ResponseHead`).
+    Head = 5,
+    /// daemon → child: body bytes, after a flag byte (1 = flush now).
+    Data = 6,
+    /// daemon → child: the response is complete; flag byte 1 = close the client connection after it.
+    End = 7,
+    /// daemon → child: the response failed after output began.
+    Abort = 8,
+    /// daemon → child: the request failed before any output; u16 HTTP status.
+    Fail = 9,
+}
+
+impl Kind {
+    fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Request,
+            2 => Kind::Body,
+            3 => Kind::BodyError,
+            4 => Kind::Read,
+            5 => Kind::Head,
+            6 => Kind::Data,
+            7 => Kind::End,
+            8 => Kind::Abort,
+            9 => Kind::Fail,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: Kind,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection at a frame boundary.
+    Closed,
+    Io(io::Error),
+    UnknownKind(u8),
+    TooLarge { len: usize, max: usize },
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Closed => write!(f, "connection closed"),
+            FrameError::Io(e) => write!(f, "{e}"),
+            FrameError::UnknownKind(k) => write!(f, "unknown frame kind {k}"),
+            FrameError::TooLarge { len, max } => write!(f, "frame of {len} bytes exceeds the limit of {max}"),
+        }
+    }
+}
+
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> Self {
+        FrameError::Io(e)
+    }
+}
+
+/// Reads one frame whose payload may not exceed `max` bytes.
+pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
+    let mut header = [0u8; 5];
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Err(FrameError::Closed),
+            Ok(0) => return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let kind = Kind::from_byte(header[4]).ok_or(FrameError::UnknownKind(header[4]))?;
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Frame { kind, payload })
+}
+
+fn header(kind: Kind, len: usize) -> io::Result<[u8; 5]> {
+    let len = u32::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame payload over 4 GiB"))?;
+    let l = len.to_le_bytes();
+    Ok([l[0], l[1], l[2], l[3], kind as u8])
+}
+
+pub fn write_frame(w: &mut impl Write, kind: Kind, payload: &[u8]) -> io::Result<()> {
+    write_frame_parts(w, kind, &[payload])
+}
+
+/// Writes a frame whose payload is the concatenation of `parts`, with as few
+/// system calls as the writer allows (vectored writes, no copying of the parts).
+pub fn write_frame_parts(w: &mut impl Write, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let head = header(kind, total)?;
+    let mut slices: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+    slices.push(&head);
+    slices.extend(parts.iter().copied().filter(|p| !p.is_empty()));
+    let mut index = 0;
+    let mut offset = 0;
+    while index < slices.len() {
+        let io: Vec<IoSlice<'_>> =
+            slices[index..].iter().enumerate().map(|(i, s)| IoSlice::new(if i == 0 { &s[offset..] } else { s })).collect();
+        let mut n = match w.write_vectored(&io) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while n > 0 {
+            let left = slices[index].len() - offset;
+            if n >= left {
+                n -= left;
+                index += 1;
+                offset = 0;
+            } else {
+                offset += n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that accepts at most `step` bytes per call, to exercise partial writes.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_through_partial_writes() {
+        for step in [1, 2, 3, 7, 1000] {
+            let mut w = Trickle { out: Vec::new(), step };
+            write_frame_parts(&mut w, Kind::Data, &[b"\x01", b"", b"hello", b" world"]).unwrap();
+            write_frame(&mut w, Kind::End, b"").unwrap();
+            let mut r = &w.out[..];
+            assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::Data, payload: b"\x01hello world".to_vec() });
+            assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::End, payload: vec![] });
+            assert!(matches!(read_frame(&mut r, 100), Err(FrameError::Closed)));
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        assert!(matches!(read_frame(&mut &[1u8, 0, 0, 0, 99, 0][..], 10), Err(FrameError::UnknownKind(99))));
+        assert!(matches!(read_frame(&mut &[11u8, 0, 0, 0, 2][..], 10), Err(FrameError::TooLarge { len: 11, max: 10 })));
+        assert!(matches!(read_frame(&mut &[5u8, 0, 0, 0, 2, b'a'][..], 10), Err(FrameError::Io(_))));
+        assert!(matches!(read_frame(&mut &[5u8, 0][..], 10), Err(FrameError::Io(_))));
+    }
+}

@@ -1,0 +1,31 @@
+//! The wire format between an Apache child and a daemon process.
+//!
+//! Pure: no I/O beyond `std::io::Read`/`Write`, no Apache, no Python, so it can
+//! be unit-tested and fuzzed. Every decoder returns an error on malformed or
+//! oversized input; none panics on arbitrary bytes.
+//!
+//! A connection carries one request at a time as frames:
+//! `[u32 payload length, little-endian][u8 kind][payload]`.
+//!
+//! ```text
+//! child                                   daemon
+//!   Request ───────────────────────────▶
+//!           ◀─────────────────── Read(n)     (the application wants body bytes)
+//!   Body(≤ n bytes; empty = end) ──────▶
+//!           ◀──────────────────── Head       (status and headers)
+//!           ◀──────────────────── Data …     (body; flag: flush now)
+//!           ◀──────────────────── End        (complete; flag: close the client connection)
+//!                        or ◀──── Abort      (failed after output began: cut the client off)
+//!                        or ◀──── Fail(n)    (failed before output: answer with status n)
+//! ```
+//! The request body only moves when the application asks for it, so buffers on
+//! both sides stay bounded and `100 Continue` is sent only if the body is read.
+
+mod codec;
+mod frame;
+
+pub use codec::{RequestHeader, ResponseHead, decode_head, decode_request, encode_head, encode_request};
+pub use frame::{Frame, FrameError, Kind, read_frame, write_frame, write_frame_parts};
+
+/// Format version; a daemon refuses requests of another version.
+pub const VERSION: u16 = 1;
