@@ -6,6 +6,7 @@
 pub mod apache;
 pub mod config;
 pub mod ffi;
+mod daemon;
 mod hooks;
 pub mod protocol;
 mod python;

@@ -49,6 +49,12 @@ impl Server {
         unsafe { (*self.0).port }
     }
 
+    /// True for a `<VirtualHost>`.
+    pub fn is_virtual(self) -> bool {
+        // SAFETY: plain field read.
+        unsafe { (*self.0).is_virtual != 0 }
+    }
+
     pub fn next(self) -> Option<Server> {
         // SAFETY: the vhost list is immutable after configuration.
         let n = unsafe { (*self.0).next };

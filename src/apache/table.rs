@@ -43,6 +43,24 @@ impl Table {
         }
     }
 
+    /// Every entry in insertion order; the strings live as long as the table's
+    /// pool, which the caller must not outlive.
+    pub fn entries<'a>(&self) -> Vec<(&'a [u8], &'a [u8])> {
+        let mut out = Vec::with_capacity(48);
+        // SAFETY: as in for_each; the strings are pool memory, not the table's array.
+        unsafe {
+            let arr = ffi::apr_table_elts(self.0);
+            let entries = (*arr).elts as *const ffi::apr_table_entry_t;
+            for i in 0..(*arr).nelts as usize {
+                let e = &*entries.add(i);
+                if let (Some(k), Some(v)) = (cstr(e.key as *const c_char), cstr(e.val as *const c_char)) {
+                    out.push((k, v));
+                }
+            }
+        }
+        out
+    }
+
     /// Visits every entry in insertion order (repeated keys included).
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) {
         // SAFETY: live table; apr_table_elts exposes its entry array, which is not

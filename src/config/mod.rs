@@ -3,6 +3,7 @@
 //! directive table lives in `crate::hooks::directives`.
 
 pub mod group;
+pub mod daemon;
 pub mod parse;
 
 pub use group::{GroupContext, GroupSpec};
@@ -55,6 +56,8 @@ pub struct DirConfig {
     pub pass_authorization: Setting<bool>,
     pub chunked_request: Setting<bool>,
     pub script_reloading: Setting<bool>,
+    /// `WSGIRestrictProcess`: the daemon groups requests here may be sent to.
+    pub restrict_process: Setting<&'static [ConfStr]>,
 }
 
 impl DirConfig {
@@ -66,6 +69,7 @@ impl DirConfig {
             pass_authorization: Setting::merge(base.pass_authorization, over.pass_authorization),
             chunked_request: Setting::merge(base.chunked_request, over.chunked_request),
             script_reloading: Setting::merge(base.script_reloading, over.script_reloading),
+            restrict_process: Setting::merge(base.restrict_process, over.restrict_process),
         }
     }
 }
@@ -127,6 +131,11 @@ pub struct ServerConfig {
     pub python: PythonSettings,
     /// Where daemon-mode sockets are created (`WSGISocketPrefix`).
     pub socket_prefix: Option<String>,
+    /// `WSGISocketRotation`: socket names change with each generation (default On).
+    pub socket_rotation: Option<bool>,
+    /// `WSGIRestrictEmbedded On`: no Python in Apache's children; every request
+    /// must go to a daemon group.
+    pub restrict_embedded: Option<bool>,
 }
 
 #[cfg(test)]

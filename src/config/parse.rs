@@ -66,6 +66,44 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
     Ok(out)
 }
 
+/// `WSGIImportScript path process-group=NAME application-group=NAME`: both
+/// options are required and must be literal names or `%{GLOBAL}`, because the
+/// script is loaded when a process starts, before any request could resolve
+/// `%{RESOURCE}`, `%{SERVER}`, `%{HOST}` or `%{ENV:…}`.
+/// Returns (path, process group, application group); `""` is `%{GLOBAL}`.
+pub fn import_script(args: &[&str]) -> Result<(String, String, String), String> {
+    const D: &str = "WSGIImportScript";
+    let (path, options) = match args {
+        [path, options @ ..] if !path.contains('=') => (*path, options),
+        _ => return Err(format!("{D} takes a script path, then process-group= and application-group=")),
+    };
+    let (mut process, mut application) = (None, None);
+    for opt in options {
+        let (key, value) = opt.split_once('=').ok_or_else(|| format!("{D}: invalid option '{opt}'"))?;
+        let literal = |v: &str| -> Result<String, String> {
+            match v {
+                "%{GLOBAL}" => Ok(String::new()),
+                v if v.starts_with("%{") => Err(format!("{D}: option '{key}': '{v}' cannot be resolved before a request; use a literal name or %{{GLOBAL}}")),
+                "" => Err(format!("{D}: option '{key}' needs a value")),
+                v => Ok(v.to_string()),
+            }
+        };
+        let slot = match key {
+            "process-group" => &mut process,
+            "application-group" => &mut application,
+            _ => return Err(format!("{D}: unknown option '{key}' (valid options: process-group=, application-group=)")),
+        };
+        if slot.is_some() {
+            return Err(format!("{D}: option '{key}' is given more than once"));
+        }
+        *slot = Some(literal(value)?);
+    }
+    match (process, application) {
+        (Some(p), Some(a)) => Ok((path.to_string(), p, a)),
+        _ => Err(format!("{D}: both process-group= and application-group= are required")),
+    }
+}
+
 /// `On`/`Off`, case-insensitively.
 pub fn on_off(value: &str) -> Result<bool, String> {
     if value.eq_ignore_ascii_case("on") {
@@ -225,6 +263,18 @@ mod tests {
         assert_eq!(callable_name("%{ENV:APP}"), Ok("%{ENV:APP}"));
         assert!(callable_name("a.b").is_err());
         assert_eq!(on_off("oN"), Ok(true));
+    }
+
+    #[test]
+    fn import_script_options() {
+        assert_eq!(
+            import_script(&["/srv/a.wsgi", "process-group=site", "application-group=%{GLOBAL}"]),
+            Ok(("/srv/a.wsgi".into(), "site".into(), "".into()))
+        );
+        assert!(import_script(&["/srv/a.wsgi", "process-group=site"]).unwrap_err().contains("both"));
+        assert!(import_script(&["/srv/a.wsgi", "process-group=site", "application-group=%{RESOURCE}"]).unwrap_err().contains("cannot be resolved"));
+        assert!(import_script(&["/srv/a.wsgi", "flavour=x"]).unwrap_err().contains("unknown option 'flavour'"));
+        assert!(import_script(&[]).is_err());
     }
 
     #[test]

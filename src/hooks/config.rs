@@ -37,7 +37,13 @@ pub unsafe extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut
         // A virtual host's aliases are tried first, then the main server's (as mod_wsgi does).
         let mut aliases = over.aliases.clone();
         aliases.extend(base.aliases.iter().cloned());
-        let merged = ServerConfig { aliases, python: base.python.clone(), socket_prefix: base.socket_prefix.clone() };
+        let merged = ServerConfig {
+            aliases,
+            python: base.python.clone(),
+            socket_prefix: base.socket_prefix.clone(),
+            socket_rotation: base.socket_rotation,
+            restrict_embedded: base.restrict_embedded,
+        };
         // SAFETY: p is pconf.
         unsafe { Pool::from_raw(p) }.adopt(merged) as *mut c_void
     })

@@ -6,7 +6,7 @@ use std::ptr::null;
 
 use crate::apache::cmd::Cmd;
 use crate::apache::guard;
-use crate::config::{DirConfig, GroupSpec, ServerConfig, Setting, parse};
+use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 
 type Take1 = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
@@ -36,7 +36,7 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<18> = CommandTable([
+pub static COMMANDS: CommandTable<23> = CommandTable([
     argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
     argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
@@ -54,6 +54,11 @@ pub static COMMANDS: CommandTable<18> = CommandTable([
     flag(c"WSGIRestrictStdout", restrict_stdout, SERVER, c"On to make writing sys.stdout an error"),
     flag(c"WSGILazyInitialization", lazy_initialization, SERVER, c"Accepted for compatibility; Python always starts in the children"),
     take1(c"WSGISocketPrefix", socket_prefix, SERVER, c"Path prefix for daemon-mode sockets"),
+    argv(c"WSGIDaemonProcess", daemon_process, SERVER, c"Daemon process group name and options"),
+    argv(c"WSGIImportScript", import_script, SERVER, c"Script to load when a process starts, with process-group= and application-group="),
+    flag(c"WSGIRestrictEmbedded", restrict_embedded, SERVER, c"On to refuse running applications in Apache's own processes"),
+    argv(c"WSGIRestrictProcess", restrict_process, SERVER_OR_DIR, c"Daemon process groups that may be selected here"),
+    flag(c"WSGISocketRotation", socket_rotation, SERVER, c"Off to keep daemon socket names across graceful restarts"),
     END,
 ]);
 
@@ -106,10 +111,7 @@ unsafe extern "C" fn script_alias_match(cmd: *mut cmd_parms, _: *mut c_void, arg
 }
 
 fn add_script_alias(cmd: &Cmd, argc: c_int, argv: *const *mut c_char, regex: bool) -> Result<(), String> {
-    let args: Vec<&str> = (0..argc.max(0) as usize)
-        // SAFETY: Apache passes argc valid C strings in argv.
-        .map(|i| unsafe { arg(*argv.add(i)) })
-        .collect::<Result<_, _>>()?;
+    let args = argv_strings(argc, argv)?;
     let mut alias = parse::script_alias(cmd.directive(), &args, regex, &mut |s| cmd.intern(s))?;
     if regex {
         let crate::config::AliasPattern::Regex(pattern) = &alias.pattern else { unreachable!() };
@@ -201,6 +203,70 @@ unsafe extern "C" fn restrict_stdout(cmd: *mut cmd_parms, _: *mut c_void, on: c_
 unsafe extern "C" fn socket_prefix(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
     global(cmd, |_, c| Ok(c.socket_prefix = Some(unsafe { arg(w) }?.to_string())))
+}
+
+fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<Vec<&'a str>, String> {
+    (0..argc.max(0) as usize)
+        // SAFETY: Apache passes argc valid C strings in argv, alive during parsing.
+        .map(|i| unsafe { arg(*argv.add(i)) })
+        .collect()
+}
+
+unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        let args = argv_strings(argc, argv)?;
+        let options = crate::config::daemon::parse(&args)?;
+        let server = cmd.server();
+        let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
+        crate::daemon::registry::define(crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() })
+    })
+}
+
+unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        let (path, process_group, application_group) = parse::import_script(&argv_strings(argc, argv)?)?;
+        if !process_group.is_empty() && !crate::daemon::registry::is_defined(&process_group) {
+            return Err(format!(
+                "WSGIImportScript: no WSGIDaemonProcess named '{process_group}' is defined before this line ({})",
+                cmd.location()
+            ));
+        }
+        crate::daemon::registry::add_import(crate::daemon::registry::ImportScript { path, process_group, application_group });
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn restrict_embedded(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+    global(cmd, |_, c| Ok(c.restrict_embedded = Some(on != 0)))
+}
+
+unsafe extern "C" fn socket_rotation(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+    global(cmd, |_, c| Ok(c.socket_rotation = Some(on != 0)))
+}
+
+unsafe extern "C" fn restrict_process(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        let names = argv_strings(argc, argv)?;
+        if names.is_empty() {
+            return Err("WSGIRestrictProcess takes one or more daemon process group names".into());
+        }
+        let interned: Vec<ConfStr> = names.iter().map(|n| if *n == "%{GLOBAL}" { "" } else { cmd.intern(n) }).collect();
+        // The list lives as long as the configuration pool, like every ConfStr.
+        let list: &'static [ConfStr] = Box::leak(interned.into_boxed_slice());
+        cmd.pool().adopt(Leaked(list));
+        dir_config(mconfig).restrict_process = Setting::Set(list);
+        Ok(())
+    })
+}
+
+/// Frees a leaked configuration list when the configuration pool is cleared.
+struct Leaked(&'static [ConfStr]);
+impl Drop for Leaked {
+    fn drop(&mut self) {
+        // SAFETY: the slice came from Box::leak in restrict_process, and the pool
+        // that owns this value is the configuration pool the slice was made for.
+        drop(unsafe { Box::from_raw(self.0 as *const [ConfStr] as *mut [ConfStr]) });
+    }
 }
 
 unsafe extern "C" fn lazy_initialization(cmd: *mut cmd_parms, _: *mut c_void, _on: c_int) -> *const c_char {

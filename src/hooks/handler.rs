@@ -4,7 +4,9 @@
 use std::ffi::c_int;
 
 use crate::apache::{DECLINED, Level, Request, guard, log, request::FileKind};
-use crate::config::{DirConfig, ScriptAlias};
+use super::config::server_config;
+use crate::config::{DirConfig, ScriptAlias, Setting};
+use crate::daemon::{client, registry};
 use crate::ffi;
 use crate::wsgi::{embedded, route::Route};
 
@@ -50,12 +52,34 @@ fn handle(r: &Request) -> c_int {
     // SAFETY: the merged per-directory config is a DirConfig from our merge hook.
     let dir = unsafe { (r.dir_config() as *const DirConfig).as_ref() }.copied().unwrap_or_default();
     let route = Route::resolve(r, &dir, alias.map(|a| &a.options));
-    if !route.process_group.is_empty() {
+    if let Setting::Set(allowed) = dir.restrict_process
+        && !allowed.contains(&route.process_group.as_str())
+    {
         log::request(
             r,
             Level::Error,
-            &format!("mod_rwsgi: No WSGI daemon process called '{}' has been configured: {filename}", route.process_group),
+            &format!("mod_rwsgi: process group '{}' is not allowed here by WSGIRestrictProcess: {filename}", route.process_group),
         );
+        return ffi::HTTP_INTERNAL_SERVER_ERROR;
+    }
+    let daemon = if route.process_group.is_empty() {
+        None
+    } else {
+        match registry::find(&route.process_group) {
+            // A group defined in a virtual host serves that host's requests only.
+            Some(group) if group.virtual_host.as_deref().is_none_or(|h| h == r.server().hostname()) => Some(group),
+            _ => {
+                log::request(
+                    r,
+                    Level::Error,
+                    &format!("mod_rwsgi: No WSGI daemon process called '{}' has been configured: {filename}", route.process_group),
+                );
+                return ffi::HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    };
+    if daemon.is_none() && server_config(r.server()).restrict_embedded == Some(true) {
+        log::request(r, Level::Error, &format!("mod_rwsgi: embedded mode is disabled by WSGIRestrictEmbedded: {filename}"));
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     if let Err(status) = r.setup_body(route.chunked_request) {
@@ -63,6 +87,10 @@ fn handle(r: &Request) -> c_int {
             log::request(r, Level::Error, "mod_rwsgi: chunked request bodies are refused (WSGIChunkedRequest Off)");
         }
         return status;
+    }
+    if let Some(group) = daemon {
+        r.add_cgi_variables();
+        return client::serve(r, &route, &group);
     }
     if let Err(e) = super::lifecycle::python_ready() {
         log::request(r, Level::Error, &format!("mod_rwsgi: cannot run {filename}: {e}"));

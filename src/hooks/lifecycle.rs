@@ -21,6 +21,11 @@ pub fn note_named_application_group(description: String) {
 /// Whether Python started in this process; requests fail with 500 otherwise.
 static PYTHON_READY: OnceCell<Result<(), String>> = OnceCell::new();
 
+/// Records whether Python started in this process (a daemon process does so itself).
+pub fn set_python_ready(outcome: Result<(), String>) {
+    let _ = PYTHON_READY.set(outcome);
+}
+
 pub fn python_ready() -> Result<(), &'static str> {
     match PYTHON_READY.get() {
         Some(Ok(())) => Ok(()),
@@ -30,6 +35,11 @@ pub fn python_ready() -> Result<(), &'static str> {
 }
 
 static PROCESS_MODEL: OnceCell<(bool, bool)> = OnceCell::new();
+
+/// Fixes (wsgi.multithread, wsgi.multiprocess) for a daemon process.
+pub fn set_process_model(multithread: bool, multiprocess: bool) {
+    let _ = PROCESS_MODEL.set((multithread, multiprocess));
+}
 
 /// (wsgi.multithread, wsgi.multiprocess) for this MPM.
 pub fn process_model() -> (bool, bool) {
@@ -59,6 +69,7 @@ pub unsafe extern "C" fn pre_config(_pconf: *mut ffi::apr_pool_t, _plog: *mut ff
     guard::contain("pre_config", ffi::OK, || {
         // Statics survive a restart when the DSO stays mapped; start each read clean.
         NAMED_APPLICATION_GROUPS.lock().clear();
+        crate::daemon::registry::reset_configuration();
         ffi::OK
     })
 }
@@ -91,6 +102,12 @@ pub unsafe extern "C" fn post_config(
                 ),
             );
         }
+        // SAFETY: pconf is the live configuration pool.
+        let pool = unsafe { crate::apache::Pool::from_raw(pconf) };
+        if let Err(e) = crate::daemon::supervisor::start(pool, server, server_config(server)) {
+            log::server(Some(server), Level::Crit, &format!("mod_rwsgi: {e}"));
+            return ffi::HTTP_INTERNAL_SERVER_ERROR;
+        }
         ffi::OK
     })
 }
@@ -100,12 +117,29 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
         // SAFETY: Apache passes the main server.
         let server = unsafe { Server::from_raw(s) };
         process_model();
-        let settings = &server_config(server).python;
-        let outcome = interpreter::initialize(settings);
+        // Apache's children connect to daemon sockets by path; the listening
+        // descriptors belong to the parent and the daemons.
+        for group in crate::daemon::registry::running() {
+            // SAFETY: closing an inherited descriptor this process never uses.
+            unsafe { libc::close(group.listener) };
+        }
+        let config = server_config(server);
+        if config.restrict_embedded == Some(true) {
+            // Every request goes to a daemon group: Python is not needed here.
+            let _ = PYTHON_READY.set(Err("embedded mode is disabled (WSGIRestrictEmbedded On)".to_string()));
+            return;
+        }
+        let outcome = interpreter::initialize(&config.python);
         match &outcome {
             Ok(()) => crate::server_log!(Some(server), Level::Info, "mod_rwsgi: Python initialised in process {}", std::process::id()),
             Err(e) => log::server(Some(server), Level::Crit, &format!("mod_rwsgi: cannot initialise Python: {e}")),
         }
+        let ready = outcome.is_ok();
         let _ = PYTHON_READY.set(outcome);
+        if ready {
+            for script in crate::daemon::registry::embedded_imports() {
+                crate::python::script::preload(&script.path, &script.application_group);
+            }
+        }
     })
 }

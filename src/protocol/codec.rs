@@ -13,6 +13,8 @@ pub struct RequestHeader<'a> {
     pub listener_port: u16,
     pub header_only: bool,
     pub script_reloading: bool,
+    /// The request has a body the application may read.
+    pub has_body: bool,
     pub script_path: &'a [u8],
     pub script_name: &'a [u8],
     pub url_scheme: &'a [u8],
@@ -40,6 +42,7 @@ pub struct ResponseHead<'a> {
 
 const FLAG_HEADER_ONLY: u8 = 1;
 const FLAG_RELOADING: u8 = 2;
+const FLAG_HAS_BODY: u8 = 4;
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
@@ -48,7 +51,8 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 pub fn encode_request(h: &RequestHeader<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&super::VERSION.to_le_bytes());
-    out.push(if h.header_only { FLAG_HEADER_ONLY } else { 0 } | if h.script_reloading { FLAG_RELOADING } else { 0 });
+    let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+    out.push(flag(h.header_only, FLAG_HEADER_ONLY) | flag(h.script_reloading, FLAG_RELOADING) | flag(h.has_body, FLAG_HAS_BODY));
     for v in [h.request_start, h.queue_start, h.script_mtime] {
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -135,6 +139,7 @@ pub fn decode_request(payload: &[u8]) -> Result<RequestHeader<'_>, String> {
         listener_port,
         header_only: flags & FLAG_HEADER_ONLY != 0,
         script_reloading: flags & FLAG_RELOADING != 0,
+        has_body: flags & FLAG_HAS_BODY != 0,
         script_path: c.bytes()?,
         script_name: c.bytes()?,
         url_scheme: c.bytes()?,
@@ -208,6 +213,7 @@ mod tests {
             listener_port: 8080,
             header_only: true,
             script_reloading: true,
+            has_body: true,
             script_path: b"/srv/app.wsgi",
             script_name: b"/app",
             url_scheme: b"https",

@@ -87,3 +87,25 @@ fn execute(py: Python<'_>, path: &[u8], mtime: i64) -> PyResult<Py<PyModule>> {
     module.setattr("__mtime__", mtime as f64 / 1_000_000.0)?;
     Ok(module.unbind())
 }
+
+/// Loads a script at process start (WSGIImportScript); failures are logged.
+pub fn preload(path: &str, group: &str) {
+    let mtime = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_micros() as i64);
+    crate::python::attach(|py| {
+        if let Err(e) = load(py, group, path.as_bytes(), mtime, true) {
+            let tb = e.traceback(py).and_then(|t| t.format().ok()).unwrap_or_default();
+            crate::apache::log::server(
+                None,
+                crate::apache::Level::Error,
+                &format!("mod_rwsgi (pid={}): WSGIImportScript '{path}' failed: {e}", std::process::id()),
+            );
+            for line in tb.lines() {
+                crate::apache::log::server(None, crate::apache::Level::Error, line);
+            }
+        }
+    });
+}

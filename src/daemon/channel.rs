@@ -1,0 +1,266 @@
+//! The daemon side of one request: a `Channel` over the connection from the
+//! Apache child, and the loop that serves a connection.
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use super::process::{Active, State};
+use crate::apache::{Level, log};
+use crate::protocol::{self, FrameError, Kind};
+use crate::python;
+use crate::wsgi::app::{self, Outcome, Script};
+use crate::wsgi::channel::{Channel, Disconnected, ResponseHead, latin1};
+use crate::wsgi::environ::{self, RequestInfo};
+use crate::wsgi::request_handle::RequestHandle;
+
+/// The largest request frame accepted (the CGI variables and routing data;
+/// Apache's own header limits keep real requests far below this).
+const MAX_REQUEST_FRAME: usize = 4 << 20;
+/// Body data goes to the child in frames of at most this size, which bounds
+/// the child's buffer.
+const MAX_DATA_FRAME: usize = 1 << 20;
+
+/// A connection from an Apache child. Frames are written under a lock because
+/// the main thread may answer a timed-out request while its thread is stuck.
+pub struct Connection {
+    stream: UnixStream,
+    write_lock: Mutex<()>,
+    head_sent: AtomicBool,
+    /// Set once request-timeout has answered this request: later output is dropped.
+    pub timed_out: AtomicBool,
+    broken: AtomicBool,
+}
+
+impl Connection {
+    fn new(stream: UnixStream) -> Connection {
+        Connection { stream, write_lock: Mutex::new(()), head_sent: AtomicBool::new(false), timed_out: AtomicBool::new(false), broken: AtomicBool::new(false) }
+    }
+
+    fn send(&self, kind: Kind, parts: &[&[u8]]) -> Result<(), Disconnected> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(Disconnected);
+        }
+        let _guard = self.write_lock.lock();
+        if self.timed_out.load(Ordering::Acquire) {
+            return Err(Disconnected);
+        }
+        protocol::write_frame_parts(&mut &self.stream, kind, parts).map_err(|_| {
+            self.broken.store(true, Ordering::Release);
+            Disconnected
+        })
+    }
+
+    /// Answers with an HTTP status if no response has started; otherwise cuts
+    /// the connection so the child reports an incomplete response.
+    pub fn fail_unstarted(&self, status: u16) {
+        let _guard = self.write_lock.lock();
+        if !self.head_sent.load(Ordering::Acquire) && !self.broken.load(Ordering::Acquire) {
+            let _ = protocol::write_frame(&mut &self.stream, Kind::Fail, &status.to_le_bytes());
+        } else {
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        }
+        self.head_sent.store(true, Ordering::Release);
+    }
+}
+
+pub struct DaemonChannel {
+    connection: Arc<Connection>,
+    header_only: bool,
+    has_body: bool,
+    client: String,
+    close_after: AtomicBool,
+}
+
+impl Channel for DaemonChannel {
+    fn has_body(&self) -> bool {
+        self.has_body
+    }
+
+    fn read_body(&self, buf: &mut [u8]) -> Result<usize, String> {
+        let want = buf.len().min(u32::MAX as usize) as u32;
+        self.connection.send(Kind::Read, &[&want.to_le_bytes()]).map_err(|_| "the Apache child has gone".to_string())?;
+        let frame = protocol::read_frame(&mut &self.connection.stream, buf.len()).map_err(|e| format!("reading from the Apache child: {e}"))?;
+        match frame.kind {
+            Kind::Body => {
+                buf[..frame.payload.len()].copy_from_slice(&frame.payload);
+                Ok(frame.payload.len())
+            }
+            Kind::BodyError => Err(String::from_utf8_lossy(&frame.payload).into_owned()),
+            other => Err(format!("unexpected {other:?} frame while reading the request body")),
+        }
+    }
+
+    fn commit(&self, head: &ResponseHead) {
+        let headers: Vec<(Vec<u8>, Vec<u8>)> = head.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), latin1(v))).collect();
+        let mut payload = Vec::with_capacity(64 + headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>());
+        protocol::encode_head(head.code, &latin1(&head.status), &headers, head.content_length, &mut payload);
+        if self.connection.send(Kind::Head, &[&payload]).is_ok() {
+            self.connection.head_sent.store(true, Ordering::Release);
+        }
+    }
+
+    fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected> {
+        let chunks = data.chunks(MAX_DATA_FRAME);
+        let count = chunks.len();
+        for (i, chunk) in chunks.enumerate() {
+            let flag = [u8::from(flush && i + 1 == count)];
+            self.connection.send(Kind::Data, &[&flag, chunk])?;
+        }
+        Ok(())
+    }
+
+    fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
+        let mut buf = vec![0u8; (256 << 10).min(len as usize).max(1)];
+        let (mut at, end) = (offset, offset + len);
+        while at < end {
+            let want = buf.len().min((end - at) as usize);
+            // SAFETY: reading into our buffer from the application's descriptor.
+            let n = unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut libc::c_void, want, at as libc::off_t) };
+            if n <= 0 {
+                // The file shrank: what is missing shows as a short response.
+                break;
+            }
+            self.write(&buf[..n as usize], false)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), Disconnected> {
+        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]])
+    }
+
+    fn header_only(&self) -> bool {
+        self.header_only
+    }
+
+    fn client_gone(&self) -> bool {
+        self.connection.broken.load(Ordering::Acquire) || self.connection.timed_out.load(Ordering::Acquire)
+    }
+
+    fn close_after_response(&self) {
+        self.close_after.store(true, Ordering::Relaxed);
+    }
+
+    fn abort(&self) {
+        let _ = self.connection.send(Kind::Abort, &[]);
+    }
+
+    fn log(&self, level: Level, msg: &str) {
+        log::server(None, level, &format!("[client {}] {msg}", self.client));
+    }
+
+    fn log_enabled(&self, level: Level) -> bool {
+        log::server_enabled(None, level)
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Apache's `Timeout`, the default for socket-timeout.
+fn apache_timeout() -> Duration {
+    let micros = crate::apache::Server::main().map(|s| unsafe { (*s.as_ptr()).timeout }).unwrap_or(60_000_000);
+    Duration::from_micros(micros.max(1_000_000) as u64)
+}
+
+/// Serves the request that arrives on `stream`.
+pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
+    let o = &state.group.options;
+    let timeout = o.socket_timeout.unwrap_or_else(apache_timeout);
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(o.response_socket_timeout.unwrap_or(timeout)));
+    let frame = match protocol::read_frame(&mut (&stream).take(u64::MAX), MAX_REQUEST_FRAME) {
+        Ok(frame) if frame.kind == Kind::Request => frame,
+        Ok(frame) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind)),
+        Err(FrameError::Closed) => return,
+        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon could not read a request: {e}")),
+    };
+    let header = match protocol::decode_request(&frame.payload) {
+        Ok(h) => h,
+        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}")),
+    };
+    let connection = Arc::new(Connection::new(stream));
+    if let Some(limit) = o.queue_timeout {
+        let waited = Duration::from_micros(now_micros().saturating_sub(header.queue_start).max(0) as u64);
+        if waited > limit {
+            log::server(
+                None,
+                Level::Error,
+                &format!(
+                    "[client {}] mod_rwsgi: queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504",
+                    String::from_utf8_lossy(header.client),
+                    limit.as_secs_f64(),
+                    o.name,
+                    waited.as_secs_f64()
+                ),
+            );
+            connection.fail_unstarted(504);
+            return;
+        }
+    }
+    state.active.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: pthread_self is what Python's threading.get_ident() reports on Linux.
+    let python_thread = unsafe { libc::pthread_self() } as u64;
+    *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread });
+
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
+    let info = RequestInfo {
+        script_name: header.script_name,
+        url_scheme: header.url_scheme,
+        handler: header.handler,
+        authorization: header.authorization,
+        listener_host: header.listener_host,
+        listener_port: header.listener_port,
+        request_id: header.request_id,
+        request_start: header.request_start,
+        process_group: &process_group,
+        application_group: &application_group,
+        callable_object: &callable_object,
+        script_reloading: header.script_reloading,
+    };
+    let script = Script {
+        path: header.script_path,
+        mtime: header.script_mtime,
+        application_group: &application_group,
+        callable_object: &callable_object,
+        reloading: header.script_reloading,
+    };
+    let channel = DaemonChannel {
+        connection: connection.clone(),
+        header_only: header.header_only,
+        has_body: header.has_body,
+        client: text(header.client),
+        close_after: AtomicBool::new(false),
+    };
+    let variables = &header.variables;
+    let outcome = python::attach(|py| {
+        let handle = RequestHandle::new(Box::new(channel));
+        let outcome = match environ::build(py, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)), &info) {
+            Ok(environ) => app::run(py, &handle, &script, environ),
+            Err(e) => {
+                app::log_exception(py, &handle, &script, &e);
+                Outcome::Failed(500)
+            }
+        };
+        handle.expire();
+        outcome
+    });
+    if let Outcome::Failed(status) = outcome {
+        connection.fail_unstarted(status);
+    }
+    *state.slots[thread].lock() = None;
+    state.active.fetch_sub(1, Ordering::AcqRel);
+    state.served.fetch_add(1, Ordering::AcqRel);
+    if outcome == Outcome::Served {
+        state.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+    state.last_activity_ms.store(state.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+}

@@ -1,0 +1,255 @@
+//! The Apache child's side of daemon mode: hands the request to the group's
+//! daemon over its Unix socket and relays the response into Apache's output
+//! filters. No Python runs here.
+
+use std::io::ErrorKind;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::registry::Group;
+use crate::apache::brigade::Brigade;
+use crate::apache::{Level, OK, Request, log};
+use crate::ffi;
+use crate::protocol::{self, FrameError, Kind, RequestHeader};
+use crate::wsgi::headers;
+use crate::wsgi::route::Route;
+
+/// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
+const MAX_DATA_FRAME: usize = (1 << 20) + 1;
+
+fn connect(r: &Request, group: &Group) -> Result<UnixStream, i32> {
+    let deadline = Instant::now() + group.options.connect_timeout;
+    let mut delay = Duration::from_millis(25);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match UnixStream::connect(&group.socket_path) {
+            Ok(stream) => return Ok(stream),
+            // Not listening yet (starting or restarting) or the backlog is full: retry.
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            Err(e) => {
+                log::request(
+                    r,
+                    Level::Error,
+                    &format!(
+                        "mod_rwsgi: unable to connect to daemon process group '{}' on '{}' after {attempts} attempts: {e}",
+                        group.options.name, group.socket_path
+                    ),
+                );
+                return Err(ffi::HTTP_SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Forwards the request to `group` and relays the response; returns the handler status.
+pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
+    let queue_start = now_micros();
+    let stream = match connect(r, group) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    // SAFETY: r->server is live; timeout is a plain field (µs).
+    let apache_timeout = Duration::from_micros(unsafe { (*r.server().as_ptr()).timeout }.max(1_000_000) as u64);
+    let timeout = group.options.socket_timeout.unwrap_or(apache_timeout);
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+
+    let variables = r.subprocess_env().entries();
+    let (listener_host, listener_port) = r.listener();
+    let client = client_address(r);
+    let authorization = if route.pass_authorization { r.headers_in().get("Authorization") } else { None };
+    let header = RequestHeader {
+        request_start: r.request_time(),
+        queue_start,
+        script_mtime: r.file_mtime(),
+        listener_port,
+        header_only: r.header_only(),
+        script_reloading: route.script_reloading,
+        has_body: r.should_read_body(),
+        script_path: &route.script,
+        script_name: &route.script_name,
+        url_scheme: r.http_scheme(),
+        handler: r.handler(),
+        authorization,
+        listener_host,
+        request_id: r.log_id(),
+        client: client.as_bytes(),
+        process_group: route.process_group.as_bytes(),
+        application_group: route.application_group.as_bytes(),
+        callable_object: route.callable_object.as_bytes(),
+        variables,
+    };
+    let mut payload = Vec::with_capacity(4096);
+    protocol::encode_request(&header, &mut payload);
+    if let Err(e) = protocol::write_frame(&mut &stream, Kind::Request, &payload) {
+        log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
+        return ffi::HTTP_BAD_GATEWAY;
+    }
+    Relay { r: *r, group, stream: &stream, committed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
+}
+
+fn client_address(r: &Request) -> String {
+    // SAFETY: the connection and its strings outlive the request.
+    unsafe {
+        let c = &*(*r.as_ptr()).connection;
+        let ip = crate::apache::pool::cstr_utf8(c.client_ip).unwrap_or("?");
+        let port = if c.client_addr.is_null() { 0 } else { (*c.client_addr).port };
+        format!("{ip}:{port}")
+    }
+}
+
+struct Relay<'a> {
+    r: Request,
+    group: &'a Group,
+    stream: &'a UnixStream,
+    committed: bool,
+    brigade: Brigade,
+    unflushed: u64,
+}
+
+impl Relay<'_> {
+    fn log(&self, msg: &str) {
+        log::request(&self.r, Level::Error, &format!("mod_rwsgi: daemon process group '{}': {msg}", self.group.options.name));
+    }
+
+    /// A failure of the daemon: 502/504 if nothing went out yet, else a cut-off response.
+    fn broken(&self, status: i32, msg: &str) -> i32 {
+        self.log(msg);
+        if self.committed {
+            self.r.abort_connection();
+            OK
+        } else {
+            status
+        }
+    }
+
+    fn run(mut self) -> i32 {
+        let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
+        let mut body = Vec::new();
+        loop {
+            let frame = match protocol::read_frame(&mut &*self.stream, max_frame) {
+                Ok(f) => f,
+                Err(FrameError::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return self.broken(ffi::HTTP_GATEWAY_TIME_OUT, "timed out waiting for the response (socket-timeout)");
+                }
+                Err(FrameError::Closed) | Err(FrameError::Io(_)) => {
+                    return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection before the response was complete");
+                }
+                Err(e) => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed response: {e}")),
+            };
+            match frame.kind {
+                Kind::Read => {
+                    let Ok(want) = <[u8; 4]>::try_from(&frame.payload[..]).map(u32::from_le_bytes) else {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request");
+                    };
+                    body.resize((want as usize).min(1 << 20), 0);
+                    let reply = match self.r.read_body(&mut body) {
+                        Ok(n) => protocol::write_frame(&mut &*self.stream, Kind::Body, &body[..n]),
+                        Err(()) => {
+                            self.r.close_connection();
+                            protocol::write_frame(&mut &*self.stream, Kind::BodyError, b"the client's request body could not be read")
+                        }
+                    };
+                    if reply.is_err() {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process went away while reading the request body");
+                    }
+                }
+                Kind::Head => {
+                    if self.committed {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "a second response head");
+                    }
+                    if frame.payload.len() > self.group.options.header_buffer_size as usize {
+                        return self.broken(
+                            ffi::HTTP_BAD_GATEWAY,
+                            &format!("response header block of {} bytes exceeds header-buffer-size ({})", frame.payload.len(), self.group.options.header_buffer_size),
+                        );
+                    }
+                    if let Err(e) = self.apply_head(&frame.payload) {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("invalid response head: {e}"));
+                    }
+                    self.committed = true;
+                }
+                Kind::Data => {
+                    if !self.committed || frame.payload.is_empty() {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "body data before the response head");
+                    }
+                    if self.r.header_only() {
+                        continue;
+                    }
+                    let data = &frame.payload[1..];
+                    self.unflushed += data.len() as u64;
+                    let flush = frame.payload[0] == 1 || self.unflushed >= self.group.options.response_buffer_size;
+                    if flush {
+                        self.unflushed = 0;
+                    }
+                    if self.brigade.write(&self.r, data, flush).is_err() || self.r.client_aborted() {
+                        // The client left: dropping the daemon connection tells the
+                        // application (its next write fails and its iterable is closed).
+                        return OK;
+                    }
+                }
+                Kind::End => {
+                    if !self.committed {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "end of response before its head");
+                    }
+                    if frame.payload.first() == Some(&1) {
+                        self.r.close_connection();
+                    }
+                    let _ = self.brigade.finish(&self.r);
+                    return OK;
+                }
+                Kind::Abort => {
+                    self.r.abort_connection();
+                    return OK;
+                }
+                Kind::Fail => {
+                    let status = <[u8; 2]>::try_from(&frame.payload[..]).map(u16::from_le_bytes).unwrap_or(500);
+                    if self.committed || !(400..600).contains(&status) {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("request failed with status {status} after the response started"));
+                    }
+                    return status as i32;
+                }
+                other => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("unexpected {other:?} frame")),
+            }
+        }
+    }
+
+    /// Validates the head again (the daemon may run as another user) and
+    /// applies it to the request.
+    fn apply_head(&self, payload: &[u8]) -> Result<(), String> {
+        let head = protocol::decode_head(payload)?;
+        let status: String = head.status.iter().map(|&b| b as char).collect();
+        let code = headers::parse_status(&status)?;
+        if code != head.code {
+            return Err(format!("status code {} does not match status line {status:?}", head.code));
+        }
+        let r = &self.r;
+        r.set_status(code as i32, head.status);
+        let pool = r.pool();
+        let out = r.headers_out();
+        for (name, value) in &head.headers {
+            let name_s = std::str::from_utf8(name).map_err(|_| "header name is not ASCII".to_string())?;
+            let value_s: String = value.iter().map(|&b| b as char).collect();
+            headers::check_header_name(name_s)?;
+            headers::check_header_value(name_s, &value_s)?;
+            if name_s.eq_ignore_ascii_case("content-type") {
+                r.set_content_type(value);
+            } else if !name_s.eq_ignore_ascii_case("content-length") {
+                out.add(pool, name, value);
+            }
+        }
+        if let Some(len) = head.content_length {
+            r.set_content_length(len);
+        }
+        r.clear_expecting_100();
+        Ok(())
+    }
+}
