@@ -91,6 +91,25 @@ def default_module():
     return os.environ.get("RWSGI_TEST_MODULE", "rwsgi")
 
 
+def default_mode():
+    """Where applications run: env RWSGI_TEST_MODE (embedded|daemon), default embedded.
+
+    In daemon mode every server gets a daemon process group that the whole
+    server is routed to (WSGIProcessGroup at server level), so the same WSGI
+    behaviour tests exercise the daemon transport.
+    """
+    mode = os.environ.get("RWSGI_TEST_MODE", "embedded")
+    if mode not in ("embedded", "daemon"):
+        raise ValueError("RWSGI_TEST_MODE must be embedded or daemon")
+    return mode
+
+
+DAEMON_MODE_CONFIG = """\
+WSGIDaemonProcess testdaemon processes=1 threads=4
+WSGIProcessGroup testdaemon
+"""
+
+
 def rwsgi_module_path():
     path = os.environ.get("RWSGI_MODULE", DEFAULT_RWSGI_PATH)
     return os.path.abspath(path)
@@ -327,6 +346,7 @@ class ApacheServer:
         mpm_config=None,
         extra_modules=(),
         root=None,
+        mode=None,
     ):
         self.module = module or default_module()
         if self.module not in MODULES:
@@ -334,6 +354,7 @@ class ApacheServer:
         if mpm not in MPM_SIZING:
             raise ValueError("mpm must be one of %s" % sorted(MPM_SIZING))
         self.mpm = mpm
+        self.mode = mode or default_mode()
         self.module_symbol, self.module_short = MODULES[self.module]
         if module_path is None:
             module_path = MOD_WSGI_PATH if self.module == "wsgi" else rwsgi_module_path()
@@ -425,6 +446,7 @@ class ApacheServer:
             "    Require all granted",
             "</Directory>",
             "",
+            DAEMON_MODE_CONFIG if self.mode == "daemon" else "",
             "# ---- test-supplied config ----",
             self.substitute(self.extra_config),
             "",

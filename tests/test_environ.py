@@ -38,6 +38,7 @@ REQUESTS = [
 
 # Keys whose values legitimately differ between the two modules or between runs.
 VOLATILE = {"REMOTE_PORT", "mod_wsgi.request_id", "mod_wsgi.request_start", "mod_wsgi.script_start",
+            "mod_wsgi.queue_start", "mod_wsgi.daemon_start",
             "mod_wsgi.thread_id", "mod_wsgi.thread_requests", "mod_wsgi.total_requests"}
 # Differences by design, each with its reason.
 DIFFERENT_BY_DESIGN = {
@@ -99,7 +100,7 @@ def test_environ_values(apache):
     assert env["SCRIPT_NAME"] == ["str", "/app"] and env["PATH_INFO"] == ["str", "/x/y"]
     assert env["REQUEST_METHOD"] == ["str", "GET"] and env["QUERY_STRING"] == ["str", "q=1"]
     assert env["SERVER_PROTOCOL"] == ["str", "HTTP/1.1"]
-    assert env["mod_wsgi.process_group"] == ["str", ""]
+    assert env["mod_wsgi.process_group"] == ["str", "testdaemon" if srv.mode == "daemon" else ""]
     assert env["mod_wsgi.application_group"] == ["str", "localhost:%d|/app" % srv.port]
     assert env["mod_wsgi.callable_object"] == ["str", "application"]
     assert env["mod_wsgi.script_reloading"] == ["str", "1"]

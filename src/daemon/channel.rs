@@ -15,7 +15,7 @@ use crate::protocol::{self, FrameError, Kind};
 use crate::python;
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::channel::{Channel, Disconnected, ResponseHead, latin1};
-use crate::wsgi::environ::{self, RequestInfo};
+use crate::wsgi::environ::{self, DaemonTimes, RequestInfo};
 use crate::wsgi::request_handle::RequestHandle;
 
 /// The largest request frame accepted (the CGI variables and routing data;
@@ -186,6 +186,7 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
         Ok(h) => h,
         Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}")),
     };
+    let picked_up = now_micros();
     let connection = Arc::new(Connection::new(stream));
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(now_micros().saturating_sub(header.queue_start).max(0) as u64);
@@ -225,6 +226,7 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
         application_group: &application_group,
         callable_object: &callable_object,
         script_reloading: header.script_reloading,
+        daemon: Some(DaemonTimes { queue_start: header.queue_start, daemon_start: picked_up, connects: header.connect_attempts }),
     };
     let script = Script {
         path: header.script_path,

@@ -17,14 +17,14 @@ use crate::wsgi::route::Route;
 /// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
 const MAX_DATA_FRAME: usize = (1 << 20) + 1;
 
-fn connect(r: &Request, group: &Group) -> Result<UnixStream, i32> {
+fn connect(r: &Request, group: &Group) -> Result<(UnixStream, u16), i32> {
     let deadline = Instant::now() + group.options.connect_timeout;
     let mut delay = Duration::from_millis(25);
-    let mut attempts = 0;
+    let mut attempts: u16 = 0;
     loop {
-        attempts += 1;
+        attempts = attempts.saturating_add(1);
         match UnixStream::connect(&group.socket_path) {
-            Ok(stream) => return Ok(stream),
+            Ok(stream) => return Ok((stream, attempts)),
             // Not listening yet (starting or restarting) or the backlog is full: retry.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
                 std::thread::sleep(delay);
@@ -52,7 +52,7 @@ fn now_micros() -> i64 {
 /// Forwards the request to `group` and relays the response; returns the handler status.
 pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
     let queue_start = now_micros();
-    let stream = match connect(r, group) {
+    let (stream, connect_attempts) = match connect(r, group) {
         Ok(s) => s,
         Err(status) => return status,
     };
@@ -71,6 +71,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         queue_start,
         script_mtime: r.file_mtime(),
         listener_port,
+        connect_attempts,
         header_only: r.header_only(),
         script_reloading: route.script_reloading,
         has_body: r.should_read_body(),

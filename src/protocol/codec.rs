@@ -11,6 +11,8 @@ pub struct RequestHeader<'a> {
     /// The script's modification time, µs (the child has already stat'ed it).
     pub script_mtime: i64,
     pub listener_port: u16,
+    /// How many connection attempts the child needed (mod_wsgi.daemon_connects).
+    pub connect_attempts: u16,
     pub header_only: bool,
     pub script_reloading: bool,
     /// The request has a body the application may read.
@@ -57,6 +59,7 @@ pub fn encode_request(h: &RequestHeader<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(&h.listener_port.to_le_bytes());
+    out.extend_from_slice(&h.connect_attempts.to_le_bytes());
     for b in [h.script_path, h.script_name, h.url_scheme, h.handler, h.listener_host, h.request_id, h.client] {
         put_bytes(out, b);
     }
@@ -132,11 +135,13 @@ pub fn decode_request(payload: &[u8]) -> Result<RequestHeader<'_>, String> {
     let queue_start = c.u64()? as i64;
     let script_mtime = c.u64()? as i64;
     let listener_port = c.u16()?;
+    let connect_attempts = c.u16()?;
     let mut h = RequestHeader {
         request_start,
         queue_start,
         script_mtime,
         listener_port,
+        connect_attempts,
         header_only: flags & FLAG_HEADER_ONLY != 0,
         script_reloading: flags & FLAG_RELOADING != 0,
         has_body: flags & FLAG_HAS_BODY != 0,
@@ -211,6 +216,7 @@ mod tests {
             queue_start: 1_700_000_000_000_100,
             script_mtime: -5,
             listener_port: 8080,
+            connect_attempts: 3,
             header_only: true,
             script_reloading: true,
             has_body: true,

@@ -133,6 +133,7 @@ pub fn serve(r: &Request, route: &Route) -> i32 {
         application_group: &route.application_group,
         callable_object: &route.callable_object,
         script_reloading: route.script_reloading,
+        daemon: None,
     };
     let script = Script {
         path: &route.script,

@@ -97,6 +97,15 @@ pub struct RequestInfo<'a> {
     pub application_group: &'a str,
     pub callable_object: &'a str,
     pub script_reloading: bool,
+    /// Daemon mode only: when the child started handing the request over,
+    /// when the daemon picked it up (µs), and the child's connection attempts.
+    pub daemon: Option<DaemonTimes>,
+}
+
+pub struct DaemonTimes {
+    pub queue_start: i64,
+    pub daemon_start: i64,
+    pub connects: u16,
 }
 
 /// Calls its argument once for every CGI variable (name, value).
@@ -133,6 +142,13 @@ pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestIn
     environ.set_item("mod_wsgi.listener_port", info.listener_port.to_string())?;
     environ.set_item("mod_wsgi.request_id", latin1(py, info.request_id))?;
     environ.set_item("mod_wsgi.request_start", info.request_start.to_string())?;
+    if let Some(d) = &info.daemon {
+        environ.set_item("mod_wsgi.queue_start", d.queue_start.to_string())?;
+        environ.set_item("mod_wsgi.daemon_start", d.daemon_start.to_string())?;
+        environ.set_item("mod_wsgi.daemon_connects", d.connects.to_string())?;
+        // Requests are never re-sent to a restarted daemon here.
+        environ.set_item("mod_wsgi.daemon_restarts", "0")?;
+    }
     let counters = counters::next_request();
     environ.set_item("mod_wsgi.script_start", counters.now_micros.to_string())?;
     environ.set_item("mod_wsgi.thread_id", counters.thread_id)?;
