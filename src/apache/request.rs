@@ -197,6 +197,12 @@ impl Request {
         if rv == ffi::OK { Ok(()) } else { Err(rv) }
     }
 
+    /// LimitRequestBody for this request (0 = unlimited).
+    pub fn body_limit(&self) -> i64 {
+        // SAFETY: live request.
+        unsafe { ffi::ap_get_limit_req_body(self.0) }
+    }
+
     /// Whether a body is expected; on the first read the HTTP_IN filter sends
     /// `100 Continue` if the client asked for it.
     pub fn should_read_body(&self) -> bool {
@@ -204,8 +210,9 @@ impl Request {
         unsafe { ffi::ap_should_client_block(self.0) != 0 }
     }
 
-    /// Reads up to `buf.len()` body bytes: Ok(0) at the end of the body.
-    pub fn read_body(&self, buf: &mut [u8]) -> Result<usize, ()> {
+    /// Reads up to `buf.len()` body bytes: Ok(0) at the end of the body. The
+    /// buffer need not be initialised; Apache writes the bytes it returns.
+    pub fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, ()> {
         // SAFETY: live request; the buffer is writable for its length.
         let n = unsafe { ffi::ap_get_client_block(self.0, buf.as_mut_ptr() as *mut _, buf.len()) };
         if n < 0 { Err(()) } else { Ok(n as usize) }

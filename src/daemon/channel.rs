@@ -81,14 +81,16 @@ impl Channel for DaemonChannel {
         self.has_body
     }
 
-    fn read_body(&self, buf: &mut [u8]) -> Result<usize, String> {
+    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, String> {
         let want = buf.len().min(u32::MAX as usize) as u32;
         self.connection.send(Kind::Read, &[&want.to_le_bytes()]).map_err(|_| "the Apache child has gone".to_string())?;
         let frame = protocol::read_frame(&mut &self.connection.stream, buf.len()).map_err(|e| format!("reading from the Apache child: {e}"))?;
         match frame.kind {
             Kind::Body => {
-                buf[..frame.payload.len()].copy_from_slice(&frame.payload);
-                Ok(frame.payload.len())
+                let n = frame.payload.len();
+                // SAFETY: read_frame capped the payload at buf.len() bytes.
+                unsafe { std::ptr::copy_nonoverlapping(frame.payload.as_ptr(), buf.as_mut_ptr() as *mut u8, n) };
+                Ok(n)
             }
             Kind::BodyError => Err(String::from_utf8_lossy(&frame.payload).into_owned()),
             other => Err(format!("unexpected {other:?} frame while reading the request body")),

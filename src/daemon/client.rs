@@ -151,9 +151,15 @@ impl Relay<'_> {
                     let Ok(want) = <[u8; 4]>::try_from(&frame.payload[..]).map(u32::from_le_bytes) else {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request");
                     };
-                    body.resize((want as usize).min(1 << 20), 0);
-                    let reply = match self.r.read_body(&mut body) {
-                        Ok(n) => protocol::write_frame(&mut &*self.stream, Kind::Body, &body[..n]),
+                    body.clear();
+                    body.reserve((want as usize).min(1 << 20));
+                    let spare = &mut body.spare_capacity_mut()[..(want as usize).min(1 << 20)];
+                    let reply = match self.r.read_body(spare) {
+                        Ok(n) => {
+                            // SAFETY: Apache initialised the first n bytes of the spare capacity.
+                            unsafe { body.set_len(n) };
+                            protocol::write_frame(&mut &*self.stream, Kind::Body, &body)
+                        }
                         Err(()) => {
                             self.r.close_connection();
                             protocol::write_frame(&mut &*self.stream, Kind::BodyError, b"the client's request body could not be read")

@@ -83,9 +83,17 @@ fn handle(r: &Request) -> c_int {
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     if let Err(status) = r.setup_body(route.chunked_request) {
-        if status == ffi::HTTP_LENGTH_REQUIRED {
-            log::request(r, Level::Error, "mod_rwsgi: chunked request bodies are refused (WSGIChunkedRequest Off)");
-        }
+        let length = r.headers_in().get("Content-Length").map(|v| String::from_utf8_lossy(v).into_owned());
+        let why = match status {
+            ffi::HTTP_LENGTH_REQUIRED => "chunked request bodies are refused (WSGIChunkedRequest Off)".to_string(),
+            ffi::HTTP_REQUEST_ENTITY_TOO_LARGE => format!(
+                "request body of {} bytes is larger than LimitRequestBody ({})",
+                length.as_deref().unwrap_or("?"),
+                r.body_limit()
+            ),
+            _ => format!("the request body cannot be read (Content-Length {length:?})"),
+        };
+        log::request(r, Level::Error, &format!("mod_rwsgi: {why}: {filename}"));
         return status;
     }
     if let Some(group) = daemon {

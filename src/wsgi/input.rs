@@ -30,12 +30,16 @@ impl Body {
     fn take(&mut self, n: usize) -> Vec<u8> {
         let n = n.min(self.buffer.len() - self.start);
         let out = self.buffer[self.start..self.start + n].to_vec();
+        self.consume(n);
+        out
+    }
+
+    fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.buffer.len() {
             self.buffer.clear();
             self.start = 0;
         }
-        out
     }
 }
 
@@ -50,10 +54,12 @@ impl Input {
         Input { request, body: Mutex::new(Body { buffer: Vec::new(), start: 0, started: false, finished: false }) }
     }
 
-    /// Appends up to `max` more body bytes to the buffer, with the GIL released.
-    /// Returns the number read; 0 means the body is complete.
-    fn fill(&self, py: Python<'_>, channel: &dyn Channel, body: &mut Body, max: usize) -> PyResult<usize> {
-        if body.finished {
+    /// Appends more body bytes to the buffer, with the GIL released: exactly
+    /// `max` (or up to the end of the body) when `exact`, else whatever one read
+    /// returns (so readline() does not wait for more than a line). Returns the
+    /// number appended; 0 means the body is complete.
+    fn fill(&self, py: Python<'_>, channel: &dyn Channel, body: &mut Body, max: usize, exact: bool) -> PyResult<usize> {
+        if body.finished || max == 0 {
             return Ok(0);
         }
         if !body.started {
@@ -67,25 +73,39 @@ impl Input {
             body.buffer.clear();
             body.start = 0;
         }
-        let old_len = body.buffer.len();
-        body.buffer.resize(old_len + max, 0);
-        let dst = SendSlice(body.buffer[old_len..].as_mut_ptr(), max);
+        body.buffer.reserve(max);
+        let spare = SendSlice(body.buffer.spare_capacity_mut().as_mut_ptr(), max);
         let result = py.detach(move || {
-            let dst = dst;
-            // SAFETY: dst points into the buffer resized above, which is not
-            // touched until detach returns.
-            channel.read_body(unsafe { std::slice::from_raw_parts_mut(dst.0, dst.1) })
-        });
-        match result {
-            Ok(n) => {
-                body.buffer.truncate(old_len + n);
-                if n == 0 {
-                    body.finished = true;
+            let spare = spare;
+            let mut got = 0;
+            while got < spare.1 {
+                // SAFETY: the reserved, unused capacity of the buffer, which is not
+                // touched by anything else until detach returns.
+                let dst = unsafe { std::slice::from_raw_parts_mut(spare.0.add(got), spare.1 - got) };
+                match channel.read_body(dst) {
+                    Ok(0) => return Ok((got, true)),
+                    Ok(n) => got += n,
+                    Err(e) => return Err((got, e)),
                 }
-                Ok(n)
+                if !exact {
+                    break;
+                }
+            }
+            Ok((got, false))
+        });
+        let (got, outcome) = match result {
+            Ok((got, eof)) => (got, Ok(eof)),
+            Err((got, e)) => (got, Err(e)),
+        };
+        let len = body.buffer.len();
+        // SAFETY: the reader initialised `got` bytes of the spare capacity.
+        unsafe { body.buffer.set_len(len + got) };
+        match outcome {
+            Ok(eof) => {
+                body.finished |= eof;
+                Ok(got)
             }
             Err(reason) => {
-                body.buffer.truncate(old_len);
                 body.finished = true;
                 channel.close_after_response();
                 Err(PyOSError::new_err(format!("request data read error: {reason}")))
@@ -93,25 +113,21 @@ impl Input {
         }
     }
 
-    fn read_exact_or_eof(&self, py: Python<'_>, size: Option<usize>) -> PyResult<Vec<u8>> {
+    /// Reads `size` bytes (or all that remain) and returns them as bytes.
+    fn read_bytes<'py>(&self, py: Python<'py>, size: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
         let channel = self.request.require("wsgi.input")?;
         let mut body = self.body.lock();
         match size {
-            None => {
-                while self.fill(py, channel, &mut body, CHUNK)? > 0 {}
-                let n = body.buffered().len();
-                Ok(body.take(n))
-            }
+            None => while self.fill(py, channel, &mut body, CHUNK, true)? > 0 {},
             Some(size) => {
-                while body.buffered().len() < size {
-                    let want = size - body.buffered().len();
-                    if self.fill(py, channel, &mut body, want.min(CHUNK * 16))? == 0 {
-                        break;
-                    }
-                }
-                Ok(body.take(size))
+                let missing = size.saturating_sub(body.buffered().len());
+                self.fill(py, channel, &mut body, missing, true)?;
             }
         }
+        let n = size.map_or(body.buffered().len(), |s| s.min(body.buffered().len()));
+        let bytes = PyBytes::new(py, &body.buffered()[..n]);
+        body.consume(n);
+        Ok(bytes)
     }
 
     fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
@@ -131,7 +147,7 @@ impl Input {
             if let Some(l) = limit.filter(|&l| available >= l) {
                 return Ok(body.take(l));
             }
-            if self.fill(py, channel, &mut body, 8192)? == 0 {
+            if self.fill(py, channel, &mut body, 8192, false)? == 0 {
                 let n = body.buffered().len();
                 return Ok(body.take(n));
             }
@@ -140,7 +156,7 @@ impl Input {
 }
 
 /// A raw buffer region handed to the reader while the GIL is released.
-struct SendSlice(*mut u8, usize);
+struct SendSlice(*mut std::mem::MaybeUninit<u8>, usize);
 // SAFETY: only used by the request's own thread inside `Python::detach`.
 unsafe impl Send for SendSlice {}
 
@@ -153,7 +169,7 @@ fn size_arg(size: Option<i64>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size = None))]
     fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.read_exact_or_eof(py, size_arg(size))?))
+        self.read_bytes(py, size_arg(size))
     }
 
     #[pyo3(signature = (size = None))]
