@@ -1,7 +1,7 @@
 //! The daemon side of one request: a `Channel` over the connection from the
 //! Apache child, and the loop that serves a connection.
 
-use std::io::Read;
+use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +25,17 @@ const MAX_REQUEST_FRAME: usize = 4 << 20;
 /// the child's buffer.
 const MAX_DATA_FRAME: usize = 1 << 20;
 
-/// A connection from an Apache child. Frames are written under a lock because
-/// the main thread may answer a timed-out request while its thread is stuck.
+/// Small frames are collected and written together, so that a short response
+/// (head, body, end) costs one system call.
+const COALESCE: usize = 64 << 10;
+
+/// A connection from an Apache child. Output goes through `pending` under its
+/// lock, because the main thread may answer a timed-out request while the
+/// request's own thread is stuck.
 pub struct Connection {
     stream: UnixStream,
-    write_lock: Mutex<()>,
+    reader: Mutex<BufReader<UnixStream>>,
+    pending: Mutex<Vec<u8>>,
     head_sent: AtomicBool,
     /// Set once request-timeout has answered this request: later output is dropped.
     pub timed_out: AtomicBool,
@@ -37,17 +43,47 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(stream: UnixStream) -> Connection {
-        Connection { stream, write_lock: Mutex::new(()), head_sent: AtomicBool::new(false), timed_out: AtomicBool::new(false), broken: AtomicBool::new(false) }
+    fn new(stream: UnixStream) -> std::io::Result<Connection> {
+        let reader = BufReader::with_capacity(COALESCE, stream.try_clone()?);
+        Ok(Connection {
+            stream,
+            reader: Mutex::new(reader),
+            pending: Mutex::new(Vec::with_capacity(4096)),
+            head_sent: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+        })
     }
 
-    fn send(&self, kind: Kind, parts: &[&[u8]]) -> Result<(), Disconnected> {
+    fn write_all(&self, bytes: &[u8]) -> Result<(), Disconnected> {
+        (&self.stream).write_all(bytes).map_err(|_| {
+            self.broken.store(true, Ordering::Release);
+            Disconnected
+        })
+    }
+
+    /// Queues a frame; writes the queue (and the frame) when `flush` is set or
+    /// the frame is large.
+    fn send(&self, kind: Kind, parts: &[&[u8]], flush: bool) -> Result<(), Disconnected> {
         if self.broken.load(Ordering::Acquire) {
             return Err(Disconnected);
         }
-        let _guard = self.write_lock.lock();
+        let mut pending = self.pending.lock();
         if self.timed_out.load(Ordering::Acquire) {
             return Err(Disconnected);
+        }
+        let size: usize = parts.iter().map(|p| p.len()).sum();
+        if pending.len() + size + 5 <= COALESCE {
+            protocol::append_frame(&mut pending, kind, parts).map_err(|_| Disconnected)?;
+            if flush {
+                self.write_all(&pending)?;
+                pending.clear();
+            }
+            return Ok(());
+        }
+        if !pending.is_empty() {
+            self.write_all(&pending)?;
+            pending.clear();
         }
         protocol::write_frame_parts(&mut &self.stream, kind, parts).map_err(|_| {
             self.broken.store(true, Ordering::Release);
@@ -58,9 +94,11 @@ impl Connection {
     /// Answers with an HTTP status if no response has started; otherwise cuts
     /// the connection so the child reports an incomplete response.
     pub fn fail_unstarted(&self, status: u16) {
-        let _guard = self.write_lock.lock();
+        let mut pending = self.pending.lock();
         if !self.head_sent.load(Ordering::Acquire) && !self.broken.load(Ordering::Acquire) {
-            let _ = protocol::write_frame(&mut &self.stream, Kind::Fail, &status.to_le_bytes());
+            let _ = protocol::append_frame(&mut pending, Kind::Fail, &[&status.to_le_bytes()]);
+            let _ = self.write_all(&pending);
+            pending.clear();
         } else {
             let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
@@ -83,8 +121,8 @@ impl Channel for DaemonChannel {
 
     fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, String> {
         let want = buf.len().min(u32::MAX as usize) as u32;
-        self.connection.send(Kind::Read, &[&want.to_le_bytes()]).map_err(|_| "the Apache child has gone".to_string())?;
-        let frame = protocol::read_frame(&mut &self.connection.stream, buf.len()).map_err(|e| format!("reading from the Apache child: {e}"))?;
+        self.connection.send(Kind::Read, &[&want.to_le_bytes()], true).map_err(|_| "the Apache child has gone".to_string())?;
+        let frame = protocol::read_frame(&mut *self.connection.reader.lock(), buf.len()).map_err(|e| format!("reading from the Apache child: {e}"))?;
         match frame.kind {
             Kind::Body => {
                 let n = frame.payload.len();
@@ -101,7 +139,7 @@ impl Channel for DaemonChannel {
         let headers: Vec<(Vec<u8>, Vec<u8>)> = head.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), latin1(v))).collect();
         let mut payload = Vec::with_capacity(64 + headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>());
         protocol::encode_head(head.code, &latin1(&head.status), &headers, head.content_length, &mut payload);
-        if self.connection.send(Kind::Head, &[&payload]).is_ok() {
+        if self.connection.send(Kind::Head, &[&payload], false).is_ok() {
             self.connection.head_sent.store(true, Ordering::Release);
         }
     }
@@ -111,7 +149,7 @@ impl Channel for DaemonChannel {
         let count = chunks.len();
         for (i, chunk) in chunks.enumerate() {
             let flag = [u8::from(flush && i + 1 == count)];
-            self.connection.send(Kind::Data, &[&flag, chunk])?;
+            self.connection.send(Kind::Data, &[&flag, chunk], flag[0] == 1)?;
         }
         Ok(())
     }
@@ -134,7 +172,7 @@ impl Channel for DaemonChannel {
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
-        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]])
+        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]], true)
     }
 
     fn header_only(&self) -> bool {
@@ -150,7 +188,7 @@ impl Channel for DaemonChannel {
     }
 
     fn abort(&self) {
-        let _ = self.connection.send(Kind::Abort, &[]);
+        let _ = self.connection.send(Kind::Abort, &[], true);
     }
 
     fn log(&self, level: Level, msg: &str) {
@@ -178,7 +216,11 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
     let timeout = o.socket_timeout.unwrap_or_else(apache_timeout);
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(o.response_socket_timeout.unwrap_or(timeout)));
-    let frame = match protocol::read_frame(&mut (&stream).take(u64::MAX), MAX_REQUEST_FRAME) {
+    let connection = match Connection::new(stream) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon cannot use a connection: {e}")),
+    };
+    let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
         Ok(frame) if frame.kind == Kind::Request => frame,
         Ok(frame) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind)),
         Err(FrameError::Closed) => return,
@@ -189,7 +231,6 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
         Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}")),
     };
     let picked_up = now_micros();
-    let connection = Arc::new(Connection::new(stream));
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(now_micros().saturating_sub(header.queue_start).max(0) as u64);
         if waited > limit {

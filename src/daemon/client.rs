@@ -2,7 +2,7 @@
 //! daemon over its Unix socket and relays the response into Apache's output
 //! filters. No Python runs here.
 
-use std::io::ErrorKind;
+use std::io::{BufReader, ErrorKind};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -94,7 +94,8 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
         return ffi::HTTP_BAD_GATEWAY;
     }
-    Relay { r: *r, group, stream: &stream, committed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
+    let reader = BufReader::with_capacity(64 << 10, &stream);
+    Relay { r: *r, group, stream: &stream, reader, committed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
 }
 
 fn client_address(r: &Request) -> String {
@@ -111,6 +112,8 @@ struct Relay<'a> {
     r: Request,
     group: &'a Group,
     stream: &'a UnixStream,
+    /// Frames that arrive together (head, body, end) are read in one system call.
+    reader: BufReader<&'a UnixStream>,
     committed: bool,
     brigade: Brigade,
     unflushed: u64,
@@ -135,8 +138,10 @@ impl Relay<'_> {
     fn run(mut self) -> i32 {
         let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
         let mut body = Vec::new();
+        // One buffer for every frame of the response: it only grows.
+        let mut buf = Vec::new();
         loop {
-            let frame = match protocol::read_frame(&mut &*self.stream, max_frame) {
+            let (kind, len) = match protocol::read_frame_into(&mut self.reader, max_frame, &mut buf) {
                 Ok(f) => f,
                 Err(FrameError::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     return self.broken(ffi::HTTP_GATEWAY_TIME_OUT, "timed out waiting for the response (socket-timeout)");
@@ -146,9 +151,10 @@ impl Relay<'_> {
                 }
                 Err(e) => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed response: {e}")),
             };
-            match frame.kind {
+            let payload = &buf[..len];
+            match kind {
                 Kind::Read => {
-                    let Ok(want) = <[u8; 4]>::try_from(&frame.payload[..]).map(u32::from_le_bytes) else {
+                    let Ok(want) = <[u8; 4]>::try_from(payload).map(u32::from_le_bytes) else {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request");
                     };
                     body.clear();
@@ -173,27 +179,27 @@ impl Relay<'_> {
                     if self.committed {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "a second response head");
                     }
-                    if frame.payload.len() > self.group.options.header_buffer_size as usize {
+                    if len > self.group.options.header_buffer_size as usize {
                         return self.broken(
                             ffi::HTTP_BAD_GATEWAY,
-                            &format!("response header block of {} bytes exceeds header-buffer-size ({})", frame.payload.len(), self.group.options.header_buffer_size),
+                            &format!("response header block of {len} bytes exceeds header-buffer-size ({})", self.group.options.header_buffer_size),
                         );
                     }
-                    if let Err(e) = self.apply_head(&frame.payload) {
+                    if let Err(e) = self.apply_head(payload) {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("invalid response head: {e}"));
                     }
                     self.committed = true;
                 }
                 Kind::Data => {
-                    if !self.committed || frame.payload.is_empty() {
+                    if !self.committed || payload.is_empty() {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "body data before the response head");
                     }
                     if self.r.header_only() {
                         continue;
                     }
-                    let data = &frame.payload[1..];
+                    let data = &payload[1..];
                     self.unflushed += data.len() as u64;
-                    let flush = frame.payload[0] == 1 || self.unflushed >= self.group.options.response_buffer_size;
+                    let flush = payload[0] == 1 || self.unflushed >= self.group.options.response_buffer_size;
                     if flush {
                         self.unflushed = 0;
                     }
@@ -207,7 +213,7 @@ impl Relay<'_> {
                     if !self.committed {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "end of response before its head");
                     }
-                    if frame.payload.first() == Some(&1) {
+                    if payload.first() == Some(&1) {
                         self.r.close_connection();
                     }
                     let _ = self.brigade.finish(&self.r);
@@ -218,7 +224,7 @@ impl Relay<'_> {
                     return OK;
                 }
                 Kind::Fail => {
-                    let status = <[u8; 2]>::try_from(&frame.payload[..]).map(u16::from_le_bytes).unwrap_or(500);
+                    let status = <[u8; 2]>::try_from(payload).map(u16::from_le_bytes).unwrap_or(500);
                     if self.committed || !(400..600).contains(&status) {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("request failed with status {status} after the response started"));
                     }

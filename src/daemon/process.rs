@@ -202,6 +202,11 @@ fn reset_signals() {
 
 static SIGNAL_READ: AtomicI32 = AtomicI32::new(-1);
 
+/// Peer pids already found to be children of our parent. A pid is only reused
+/// after its process exits; Apache reaps its children, and a stranger reusing
+/// the pid would still need the socket, which only Apache's user can open.
+static VERIFIED_PEERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
 /// Closes Apache's listening sockets and the other groups' sockets.
 fn close_inherited(group: &Group) {
     // SAFETY: closing descriptors this process inherited and will not use.
@@ -327,6 +332,10 @@ fn check_peer(stream: &UnixStream) -> Result<(), String> {
     if rv != 0 {
         return Err(format!("cannot read the peer's credentials: {}", std::io::Error::last_os_error()));
     }
+    // Apache's children are few and long-lived: remember the ones already checked.
+    if VERIFIED_PEERS.lock().contains(&cred.pid) {
+        return Ok(());
+    }
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", cred.pid)).map_err(|e| format!("peer pid {}: {e}", cred.pid))?;
     // The fields after the ")" that ends the command name: state, then ppid.
     let ppid: u32 = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -335,6 +344,11 @@ fn check_peer(stream: &UnixStream) -> Result<(), String> {
     if ppid != parent {
         return Err(format!("peer pid {} (uid {}) is not a child of this Apache server (pid {parent})", cred.pid, cred.uid));
     }
+    let mut verified = VERIFIED_PEERS.lock();
+    if verified.len() >= 4096 {
+        verified.clear();
+    }
+    verified.push(cred.pid);
     Ok(())
 }
 

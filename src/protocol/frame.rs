@@ -74,8 +74,18 @@ impl From<io::Error> for FrameError {
     }
 }
 
-/// Reads one frame whose payload may not exceed `max` bytes.
-pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
+/// Reads one frame into `buf` (reused across frames: it only grows, so a
+/// stream of frames costs one allocation); returns the kind and payload length.
+pub fn read_frame_into(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<(Kind, usize), FrameError> {
+    let (kind, len) = read_header(r, max)?;
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    r.read_exact(&mut buf[..len])?;
+    Ok((kind, len))
+}
+
+fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), FrameError> {
     let mut header = [0u8; 5];
     let mut got = 0;
     while got < header.len() {
@@ -92,6 +102,22 @@ pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
     if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
+    Ok((kind, len))
+}
+
+/// Appends a frame to `out` (for coalescing several frames into one write).
+pub fn append_frame(out: &mut Vec<u8>, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    out.extend_from_slice(&header(kind, total)?);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    Ok(())
+}
+
+/// Reads one frame whose payload may not exceed `max` bytes.
+pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
+    let (kind, len) = read_header(r, max)?;
     let mut payload = vec![0u8; len];
     r.read_exact(&mut payload)?;
     Ok(Frame { kind, payload })
@@ -172,6 +198,22 @@ mod tests {
             assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::End, payload: vec![] });
             assert!(matches!(read_frame(&mut r, 100), Err(FrameError::Closed)));
         }
+    }
+
+    #[test]
+    fn frames_into_a_reused_buffer_and_coalesced() {
+        let mut out = Vec::new();
+        append_frame(&mut out, Kind::Head, &[b"head"]).unwrap();
+        append_frame(&mut out, Kind::Data, &[b"\x00", b"body-bytes"]).unwrap();
+        append_frame(&mut out, Kind::End, &[]).unwrap();
+        let mut r = &out[..];
+        let mut buf = Vec::new();
+        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::Head, 4));
+        assert_eq!(&buf[..4], b"head");
+        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::Data, 11));
+        assert_eq!(&buf[..11], b"\x00body-bytes");
+        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::End, 0));
+        assert!(matches!(read_frame_into(&mut r, 100, &mut buf), Err(FrameError::Closed)));
     }
 
     #[test]

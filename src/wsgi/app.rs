@@ -149,6 +149,16 @@ fn serve(
             }
             Outcome::Served
         }
+        // The body went out in full: a failing close() is logged, and the response
+        // still ends normally (cutting it off would lose a complete response).
+        // Before any output it is the only answer, so it becomes a 500.
+        (Ok(Ok(())), Err(e)) if response.headers_committed() => {
+            report(&e);
+            match response.finish(py) {
+                Ok(_) => Outcome::Served,
+                Err(_) => fail(handle, response),
+            }
+        }
         (Ok(Ok(())), Err(e)) => {
             report(&e);
             fail(handle, response)
