@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests (cargo test) and integration tests that run
-# Debian's real Apache with generated configurations (pytest). Installs what is
-# missing and builds first. .ci/run runs exactly this.
-set -euo pipefail
+# Debian's real Apache with generated configurations (pytest), first with the
+# applications embedded in Apache's children, then with the WSGI behaviour
+# tests routed through a daemon process group. Installs what is missing and
+# builds first. .ci/run runs exactly this.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh || exit 1
 export PATH="$HOME/.cargo/bin:$PATH"
 export PYO3_PYTHON=/usr/bin/python3
-cargo test --release --locked
+status=0
+cargo test --release --locked || status=1
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
-/usr/bin/python3 -m pytest tests "$@"
+/usr/bin/python3 -m pytest tests "$@" || status=1
+# The same WSGI behaviour, through the daemon transport.
+RWSGI_TEST_MODE=daemon /usr/bin/python3 -m pytest \
+    tests/test_routing.py tests/test_response.py tests/test_environ.py tests/test_logging.py \
+    tests/test_input.py tests/test_file_wrapper.py tests/test_frameworks.py "$@" || status=1
+# The benchmark script must keep working (not a measurement: one short round).
+/usr/bin/python3 bench/run.py --smoke --servers "static,mod_rwsgi embedded,mod_rwsgi daemon" >/dev/null || status=1
+if [ "$status" -ne 0 ]; then
+    echo "test.sh: FAILED" >&2
+fi
+exit "$status"
