@@ -2,7 +2,7 @@
 //! daemon over its Unix socket and relays the response into Apache's output
 //! filters. No Python runs here.
 
-use std::io::{BufReader, ErrorKind};
+use std::io::{BufReader, ErrorKind, Read};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,9 @@ use crate::wsgi::route::Route;
 
 /// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
 const MAX_DATA_FRAME: usize = (1 << 20) + 1;
+/// Body data is relayed in pieces of this size, so the child never holds a
+/// whole frame.
+const PIECE: usize = 64 << 10;
 
 fn connect(r: &Request, group: &Group) -> Result<(UnixStream, u16), i32> {
     let deadline = Instant::now() + group.options.connect_timeout;
@@ -138,10 +141,21 @@ impl Relay<'_> {
     fn run(mut self) -> i32 {
         let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
         let mut body = Vec::new();
-        // One buffer for every frame of the response: it only grows.
+        // Small frames (head, read requests, status) land here; it only grows.
         let mut buf = Vec::new();
+        let mut piece = vec![0u8; PIECE];
         loop {
-            let (kind, len) = match protocol::read_frame_into(&mut self.reader, max_frame, &mut buf) {
+            let header = protocol::read_header(&mut self.reader, max_frame).and_then(|(kind, len)| {
+                if kind == Kind::Data {
+                    return Ok((kind, len));
+                }
+                if buf.len() < len {
+                    buf.resize(len, 0);
+                }
+                self.reader.read_exact(&mut buf[..len])?;
+                Ok((kind, len))
+            });
+            let (kind, len) = match header {
                 Ok(f) => f,
                 Err(FrameError::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     return self.broken(ffi::HTTP_GATEWAY_TIME_OUT, "timed out waiting for the response (socket-timeout)");
@@ -151,7 +165,8 @@ impl Relay<'_> {
                 }
                 Err(e) => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed response: {e}")),
             };
-            let payload = &buf[..len];
+            // Data payloads are streamed below, not read into `buf`.
+            let payload: &[u8] = if kind == Kind::Data { &[] } else { &buf[..len] };
             match kind {
                 Kind::Read => {
                     let Ok(want) = <[u8; 4]>::try_from(payload).map(u32::from_le_bytes) else {
@@ -191,22 +206,33 @@ impl Relay<'_> {
                     self.committed = true;
                 }
                 Kind::Data => {
-                    if !self.committed || payload.is_empty() {
+                    if !self.committed || len == 0 {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "body data before the response head");
                     }
-                    if self.r.header_only() {
-                        continue;
+                    let mut flag = [0u8; 1];
+                    if self.reader.read_exact(&mut flag).is_err() {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                     }
-                    let data = &payload[1..];
-                    self.unflushed += data.len() as u64;
-                    let flush = payload[0] == 1 || self.unflushed >= self.group.options.response_buffer_size;
-                    if flush {
-                        self.unflushed = 0;
-                    }
-                    if self.brigade.write(&self.r, data, flush).is_err() || self.r.client_aborted() {
-                        // The client left: dropping the daemon connection tells the
-                        // application (its next write fails and its iterable is closed).
-                        return OK;
+                    let mut remaining = len - 1;
+                    while remaining > 0 {
+                        let n = remaining.min(PIECE);
+                        if self.reader.read_exact(&mut piece[..n]).is_err() {
+                            return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
+                        }
+                        remaining -= n;
+                        if self.r.header_only() {
+                            continue;
+                        }
+                        self.unflushed += n as u64;
+                        let flush = (remaining == 0 && flag[0] == 1) || self.unflushed >= self.group.options.response_buffer_size;
+                        if flush {
+                            self.unflushed = 0;
+                        }
+                        if self.brigade.write(&self.r, &piece[..n], flush).is_err() || self.r.client_aborted() {
+                            // The client left: dropping the daemon connection tells the
+                            // application (its next write fails and its iterable is closed).
+                            return OK;
+                        }
                     }
                 }
                 Kind::End => {

@@ -87,6 +87,7 @@ fn daemon_log(group: &Group, level: Level, msg: &str) {
 }
 
 fn main(group: Arc<Group>, index: u32) -> i32 {
+    crate::apache::guard::install_quiet_panic_hook();
     reset_signals();
     close_inherited(&group);
     set_display_name(&group);

@@ -116,6 +116,8 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
     guard::contain("child_init", (), || {
         // SAFETY: Apache passes the main server.
         let server = unsafe { Server::from_raw(s) };
+        // Caught panics are logged with Apache's formatting by the guard.
+        guard::install_quiet_panic_hook();
         process_model();
         // Apache's children connect to daemon sockets by path; the listening
         // descriptors belong to the parent and the daemons.

@@ -85,7 +85,9 @@ pub fn read_frame_into(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Resu
     Ok((kind, len))
 }
 
-fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), FrameError> {
+/// Reads a frame header: the kind and the payload length (at most `max`). The
+/// caller then reads exactly that many payload bytes, in pieces if it likes.
+pub fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), FrameError> {
     let mut header = [0u8; 5];
     let mut got = 0;
     while got < header.len() {
