@@ -107,6 +107,22 @@ impl Request {
         }
     }
 
+    /// Owner uid and gid of the file Apache resolved.
+    pub fn file_owner(&self) -> (u32, u32) {
+        (self.raw().finfo.user, self.raw().finfo.group)
+    }
+
+    /// Sets the timeout for writes to the client (and reads from it).
+    pub fn set_client_timeout(&self, timeout: std::time::Duration) {
+        // SAFETY: the connection's socket lives as long as the connection.
+        unsafe {
+            let sock = ffi::ap_get_conn_socket(self.raw().connection);
+            if !sock.is_null() {
+                ffi::apr_socket_timeout_set(sock, timeout.as_micros() as ffi::apr_interval_time_t);
+            }
+        }
+    }
+
     /// Modification time of the file Apache resolved, in microseconds.
     pub fn file_mtime(&self) -> i64 {
         self.raw().finfo.mtime

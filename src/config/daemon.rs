@@ -117,8 +117,6 @@ pub struct DaemonOptions {
     pub response_flush_delay: Option<Duration>,
     /// `sys.setswitchinterval()`; `None` keeps Python's default.
     pub switch_interval: Option<f64>,
-    /// Whether `mod_wsgi.server_metrics()` is allowed in this group.
-    pub server_metrics: bool,
 }
 
 impl DaemonOptions {
@@ -169,7 +167,6 @@ impl DaemonOptions {
             receive_buffer_size: None,
             response_flush_delay: Some(DEFAULT_RESPONSE_FLUSH_DELAY),
             switch_interval: None,
-            server_metrics: false,
         }
     }
 }
@@ -325,7 +322,16 @@ const OPTIONS: &[(&str, Setter)] = &[
     }),
     ("response-socket-timeout", |d, v| set(&mut d.response_socket_timeout, seconds(v).map(off_if_zero))),
     ("response-flush-delay", |d, v| set(&mut d.response_flush_delay, milliseconds(v).map(off_if_zero))),
-    ("server-metrics", |d, v| set(&mut d.server_metrics, on_off(v))),
+    // Only "off" (the default) is accepted: mod_rwsgi does not provide
+    // mod_wsgi.server_metrics(), whose data is Apache's scoreboard, which daemon
+    // processes forked at start-up do not share.
+    ("server-metrics", |_, v| match on_off(v) {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(format!(
+            "'{v}' is not supported: mod_rwsgi does not provide mod_wsgi.server_metrics() (daemon processes do not share Apache's scoreboard)"
+        )),
+        Err(e) => Err(e),
+    }),
 ];
 
 /// Why `value` is not a number; a negative number gets its own message because
@@ -570,7 +576,7 @@ mod tests {
         ("response-buffer-size", "1048576"),
         ("response-socket-timeout", "30"),
         ("response-flush-delay", "10"),
-        ("server-metrics", "on"),
+        ("server-metrics", "off"),
     ];
 
     #[test]
@@ -599,7 +605,7 @@ mod tests {
         assert_eq!((d.header_buffer_size, d.response_buffer_size), (32768, 8388608));
         assert_eq!((d.send_buffer_size, d.receive_buffer_size), (None, None));
         assert_eq!(d.response_flush_delay, Some(Duration::from_millis(5)));
-        assert_eq!((d.switch_interval, d.server_metrics), (None, false));
+        assert_eq!(d.switch_interval, None);
     }
 
     #[test]
@@ -654,7 +660,6 @@ mod tests {
             receive_buffer_size: Some(65536),
             response_flush_delay: Some(Duration::from_millis(10)),
             switch_interval: Some(0.01),
-            server_metrics: true,
         };
         assert_eq!(d, expected);
         assert_eq!(with(&["script-group=#50"]).script_group, Some(Principal::Id(50)));
@@ -665,7 +670,8 @@ mod tests {
         let table: Vec<&str> = OPTIONS.iter().map(|(k, _)| *k).collect();
         let samples: Vec<&str> = SAMPLES.iter().map(|(k, _)| *k).collect();
         assert_eq!(table, samples);
-        for (key, value) in SAMPLES {
+        // server-metrics accepts only its default (see OPTIONS).
+        for (key, value) in SAMPLES.iter().filter(|(k, _)| *k != "server-metrics") {
             let arg = format!("{key}={value}");
             assert_ne!(with(&[&arg]), DaemonOptions::new("site"), "{arg} changed nothing");
         }
@@ -924,9 +930,9 @@ mod tests {
 
     #[test]
     fn server_metrics_on_off() {
-        assert!(with(&["server-metrics=on"]).server_metrics);
-        assert!(with(&["server-metrics=On"]).server_metrics);
-        assert!(!with(&["server-metrics=off"]).server_metrics);
+        rejects("server-metrics", "on", "does not provide mod_wsgi.server_metrics()");
+        rejects("server-metrics", "On", "does not provide mod_wsgi.server_metrics()");
+        assert_eq!(with(&["server-metrics=off"]), DaemonOptions::new("site"));
         rejects("server-metrics", "yes", "On or Off");
     }
 

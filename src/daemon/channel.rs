@@ -252,7 +252,7 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
     state.active.fetch_add(1, Ordering::AcqRel);
     // SAFETY: pthread_self is what Python's threading.get_ident() reports on Linux.
     let python_thread = unsafe { libc::pthread_self() } as u64;
-    *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread });
+    *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });
 
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));

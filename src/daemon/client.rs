@@ -6,7 +6,7 @@ use std::io::{BufReader, ErrorKind, Read};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::registry::Group;
+use super::registry::{Group, ScriptOwner};
 use crate::apache::brigade::Brigade;
 use crate::apache::{Level, OK, Request, log};
 use crate::ffi;
@@ -52,8 +52,39 @@ fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
+/// script-user= / script-group=: the script and its directory must belong to
+/// that user (or group) and must not be writable by group or others.
+fn check_script_owner(route: &Route, owner: ScriptOwner) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::path::Path::new(std::str::from_utf8(&route.script).map_err(|_| "the script path is not UTF-8".to_string())?);
+    let dir = path.parent().unwrap_or(std::path::Path::new("/"));
+    for p in [path, dir] {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot stat '{}': {e}", p.display()))?;
+        let (owned, what) = match owner {
+            ScriptOwner::User(uid) => (meta.uid() == uid, format!("user {uid}")),
+            ScriptOwner::Group(gid) => (meta.gid() == gid, format!("group {gid}")),
+        };
+        if !owned {
+            return Err(format!("'{}' is not owned by {what}", p.display()));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!("'{}' is writable by group or others", p.display()));
+        }
+    }
+    Ok(())
+}
+
 /// Forwards the request to `group` and relays the response; returns the handler status.
 pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
+    if let Some(owner) = group.script_owner
+        && let Err(e) = check_script_owner(route, owner)
+    {
+        log::request(r, Level::Error, &format!("mod_rwsgi: refusing to run the script for daemon process group '{}': {e}", group.options.name));
+        return ffi::HTTP_FORBIDDEN;
+    }
+    if let Some(t) = group.options.response_socket_timeout {
+        r.set_client_timeout(t);
+    }
     let queue_start = now_micros();
     let (stream, connect_attempts) = match connect(r, group) {
         Ok(s) => s,
@@ -224,7 +255,8 @@ impl Relay<'_> {
                             continue;
                         }
                         self.unflushed += n as u64;
-                        let flush = (remaining == 0 && flag[0] == 1) || self.unflushed >= self.group.options.response_buffer_size;
+                        let flush = (remaining == 0 && flag[0] == 1 && !self.more_data_soon())
+                            || self.unflushed >= self.group.options.response_buffer_size;
                         if flush {
                             self.unflushed = 0;
                         }
@@ -259,6 +291,20 @@ impl Relay<'_> {
                 other => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("unexpected {other:?} frame")),
             }
         }
+    }
+
+    /// response-flush-delay: before flushing, wait briefly for more output, so
+    /// that small writes travel together (and rate-limiting filters see fewer,
+    /// larger pieces).
+    fn more_data_soon(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let Some(delay) = self.group.options.response_flush_delay else { return false };
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let mut pfd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd on our socket.
+        unsafe { libc::poll(&mut pfd, 1, delay.as_millis().min(1000) as i32) > 0 }
     }
 
     /// Validates the head again (the daemon may run as another user) and

@@ -46,6 +46,8 @@ pub struct Active {
     pub connection: Arc<Connection>,
     /// Python's identifier of the thread (threading.get_ident()).
     pub python_thread: u64,
+    /// When interrupt-timeout's exception was injected, if it was.
+    pub interrupted: Option<Instant>,
 }
 
 impl State {
@@ -430,6 +432,22 @@ fn check_triggers(state: &Arc<State>) {
         }
     }
     if let Some(t) = o.request_timeout {
+        // interrupt-timeout: first raise RequestTimeout in the stuck thread; only if it
+        // has not unwound after interrupt-timeout does the request get cut off below.
+        if let Some(grace) = o.interrupt_timeout {
+            for slot in &state.slots {
+                let mut slot = slot.lock();
+                if let Some(active) = slot.as_mut().filter(|a| a.since.elapsed() >= t && a.interrupted.is_none()) {
+                    active.interrupted = Some(Instant::now());
+                    daemon_log(&state.group, Level::Error, &format!("request exceeded request-timeout of {:.0}s; interrupting it", t.as_secs_f64()));
+                    interrupt(active.python_thread);
+                }
+            }
+            let unwound_late = |a: &Active| a.interrupted.is_some_and(|at| at.elapsed() >= grace);
+            if !state.slots.iter().any(|s| s.lock().as_ref().is_some_and(unwound_late)) {
+                return;
+            }
+        }
         let stuck: Vec<(usize, Arc<Connection>, u64)> = state
             .slots
             .iter()
@@ -450,6 +468,18 @@ fn check_triggers(state: &Arc<State>) {
             state.request_shutdown("request-timeout");
         }
     }
+}
+
+/// Raises mod_wsgi.RequestTimeout in the Python thread `ident` (from a helper
+/// thread, so a thread holding the GIL cannot stall the main thread).
+fn interrupt(ident: u64) {
+    let _ = std::thread::Builder::new().name("rwsgi-interrupt".into()).spawn(move || {
+        python::attach(|py| {
+            let exc = py.get_type::<crate::wsgi::RequestTimeout>();
+            // SAFETY: the GIL is held; the exception type is a live type object.
+            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
+        })
+    });
 }
 
 /// Logs the Python stack of every thread, from a helper thread so that a

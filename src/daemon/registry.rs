@@ -48,6 +48,14 @@ pub struct Group {
     pub imports: Vec<ImportScript>,
     /// Owner of the socket file: the user Apache's children run as, or socket-user=.
     pub socket_uid: u32,
+    /// script-user= / script-group=: who must own the scripts this group runs.
+    pub script_owner: Option<ScriptOwner>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptOwner {
+    User(u32),
+    Group(u32),
 }
 
 static RUNNING: RwLock<Vec<Arc<Group>>> = RwLock::new(Vec::new());

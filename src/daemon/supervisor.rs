@@ -8,7 +8,7 @@ use std::ffi::{CString, c_int, c_void};
 use std::sync::Arc;
 
 use super::privileges::{lookup_group, lookup_user};
-use super::registry::{self, Defined, Group, ImportScript};
+use super::registry::{self, Defined, Group, ImportScript, ScriptOwner};
 use crate::apache::{Level, Pool, Server, guard, log};
 use crate::config::ServerConfig;
 use crate::ffi;
@@ -129,6 +129,11 @@ fn resolve(
     if socket_path.len() >= 108 {
         return Err(fail(format!("the socket path '{socket_path}' is longer than a Unix socket allows (107 bytes); shorten WSGISocketPrefix")));
     }
+    let script_owner = match (&o.script_user, &o.script_group) {
+        (Some(u), _) => Some(ScriptOwner::User(lookup_user(u).map_err(fail)?.uid)),
+        (None, Some(g)) => Some(ScriptOwner::Group(lookup_group(g).map_err(fail)?)),
+        (None, None) => None,
+    };
     // The group's own home= wins; another user's home directory comes next (mod_wsgi's rule).
     let home = o.home.clone().or(if o.user.is_some() { home } else { None });
     Ok(Group {
@@ -144,6 +149,7 @@ fn resolve(
         home,
         imports,
         socket_uid,
+        script_owner,
     })
 }
 

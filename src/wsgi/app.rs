@@ -71,6 +71,14 @@ pub fn log_exception(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>
 
 /// An error after the response started cannot change the status: cut the
 /// connection so the client sees an incomplete response, not a complete one.
+/// Before that, a request interrupted by request-timeout is a 504, anything else a 500.
+fn fail_with(py: Python<'_>, handle: &RequestHandle, response: &Response, err: &PyErr) -> Outcome {
+    if !response.headers_committed() && err.is_instance_of::<super::RequestTimeout>(py) {
+        return Outcome::Failed(504);
+    }
+    fail(handle, response)
+}
+
 fn fail(handle: &RequestHandle, response: &Response) -> Outcome {
     if response.headers_committed() {
         if let Some(channel) = handle.get() {
@@ -122,7 +130,7 @@ fn serve(
         Ok(result) => result,
         Err(e) => {
             log_exception(py, handle, script, &e);
-            return fail(handle, response);
+            return fail_with(py, handle, response, &e);
         }
     };
 
@@ -136,7 +144,7 @@ fn serve(
             if let Err(e) = closed {
                 report(&e);
             }
-            fail(handle, response)
+            fail_with(py, handle, response, &e)
         }
         (Ok(Err(Disconnected)), closed) => {
             if let Some(channel) = handle.get()

@@ -16,6 +16,11 @@ pub mod route;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
+// Raised inside a request's thread when it exceeds request-timeout and the
+// daemon group sets interrupt-timeout (as in mod_wsgi 6); a BaseException so
+// that `except Exception` in the application does not swallow it.
+pyo3::create_exception!(mod_wsgi, RequestTimeout, pyo3::exceptions::PyBaseException);
+
 /// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that
 /// applications that detect it (or use `mod_wsgi.FileWrapper`) keep working.
 pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
@@ -24,6 +29,7 @@ pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
     m.add("process_group", "")?;
     m.add("application_group", "")?;
     m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
+    m.add("RequestTimeout", py.get_type::<RequestTimeout>())?;
     py.import("sys")?.getattr("modules")?.set_item("mod_wsgi", m)?;
     Ok(())
 }
