@@ -250,6 +250,7 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
         }
     }
     state.active.fetch_add(1, Ordering::AcqRel);
+    let _ = state.first_request_ms.compare_exchange(0, state.started.elapsed().as_millis() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
     // SAFETY: pthread_self is what Python's threading.get_ident() reports on Linux.
     let python_thread = unsafe { libc::pthread_self() } as u64;
     *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });

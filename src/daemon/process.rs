@@ -30,6 +30,8 @@ pub struct State {
     pub active: AtomicUsize,
     pub served: AtomicU64,
     pub succeeded: AtomicU64,
+    /// Milliseconds since `started` (plus one, so 0 means none) of the first request.
+    pub first_request_ms: AtomicU64,
     /// Milliseconds since `started` of the last request's end (inactivity-timeout).
     pub last_activity_ms: AtomicU64,
     pub started: Instant,
@@ -145,6 +147,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         active: AtomicUsize::new(0),
         served: AtomicU64::new(0),
         succeeded: AtomicU64::new(0),
+        first_request_ms: AtomicU64::new(0),
         last_activity_ms: AtomicU64::new(0),
         started: Instant::now(),
         slots: (0..o.threads).map(|_| Mutex::new(None)).collect(),
@@ -416,10 +419,13 @@ fn check_triggers(state: &Arc<State>) {
     {
         state.request_shutdown("inactivity-timeout");
     }
+    // startup-timeout: the script has not once loaded and run successfully
+    // within that long of the first request.
+    let first = state.first_request_ms.load(Ordering::Relaxed);
     if let Some(t) = o.startup_timeout
+        && first > 0
         && state.succeeded.load(Ordering::Relaxed) == 0
-        && state.served.load(Ordering::Relaxed) > 0
-        && state.started.elapsed() >= t
+        && now.saturating_sub(first - 1) >= t.as_millis() as u64
     {
         state.request_shutdown("startup-timeout");
     }
