@@ -136,10 +136,14 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     }
     daemon_log(&group, Level::Info, &format!("daemon process {index} started ({} threads)", o.threads));
 
-    // SAFETY: the listener is ours; non-blocking so that idle threads can notice a stop.
+    // Request threads block in accept(): the kernel wakes exactly one of them per
+    // connection (a poll() on the shared socket would wake every thread of every
+    // process). The accept timeout lets an idle thread notice a stop; the listener
+    // is shared with the group's other processes, which set the same value.
+    // SAFETY: setsockopt on our listener with a valid timeval.
     unsafe {
-        let flags = libc::fcntl(group.listener, libc::F_GETFL);
-        libc::fcntl(group.listener, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 250_000 };
+        libc::setsockopt(group.listener, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
     }
     let state = Arc::new(State {
         group: group.clone(),
@@ -303,18 +307,17 @@ fn setup_environment(group: &Group) -> Result<(), String> {
 fn accept_loop(state: &Arc<State>, thread: usize) {
     let listener = state.group.listener;
     while !state.stopping.load(Ordering::Acquire) {
-        let mut pfd = libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, 250) } <= 0 {
-            continue;
-        }
-        if state.stopping.load(Ordering::Acquire) {
-            break;
-        }
         // SAFETY: accepting on our listener; the new descriptor is owned by the stream below.
         let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
         if fd < 0 {
+            // Timeout (checked above on the next turn) or an interrupted call.
             continue;
+        }
+        if state.stopping.load(Ordering::Acquire) {
+            // Accepted while stopping: close it unanswered; the child retries or reports 502.
+            // SAFETY: our own fresh descriptor.
+            unsafe { libc::close(fd) };
+            break;
         }
         // SAFETY: fd is a freshly accepted socket we own.
         let stream = unsafe { UnixStream::from_raw_fd(fd) };
