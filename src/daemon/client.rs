@@ -278,6 +278,9 @@ impl Relay<'_> {
                     return OK;
                 }
                 Kind::Abort => {
+                    // What the application produced before failing still goes out
+                    // (it may be held back by response-flush-delay); then the cut.
+                    let _ = self.brigade.write(&self.r, &[], true);
                     self.r.abort_connection();
                     return OK;
                 }
