@@ -29,6 +29,8 @@ pub struct State {
     pub stopping: AtomicBool,
     pub active: AtomicUsize,
     pub served: AtomicU64,
+    /// Connections taken for serving (reserved before accept, for maximum-requests).
+    pub taken: AtomicU64,
     pub succeeded: AtomicU64,
     /// Milliseconds since `started` (plus one, so 0 means none) of the first request.
     pub first_request_ms: AtomicU64,
@@ -108,6 +110,16 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
+    // If the Apache parent dies without stopping us (kill -9), stop too. Set after
+    // the privilege drop, which clears it; the getppid check closes the race with
+    // a parent that died before this line.
+    // SAFETY: prctl on the current process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() == 1 {
+            return 0;
+        }
+    }
     if let Err(e) = setup_environment(&group) {
         daemon_log(&group, Level::Crit, &e);
         std::thread::sleep(Duration::from_secs(5));
@@ -150,6 +162,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         stopping: AtomicBool::new(false),
         active: AtomicUsize::new(0),
         served: AtomicU64::new(0),
+        taken: AtomicU64::new(0),
         succeeded: AtomicU64::new(0),
         first_request_ms: AtomicU64::new(0),
         last_activity_ms: AtomicU64::new(0),
@@ -306,11 +319,23 @@ fn setup_environment(group: &Group) -> Result<(), String> {
 /// A request thread: accept, check the peer, serve, until the process stops.
 fn accept_loop(state: &Arc<State>, thread: usize) {
     let listener = state.group.listener;
+    let maximum = state.group.options.maximum_requests;
     while !state.stopping.load(Ordering::Acquire) {
+        // maximum-requests: a thread reserves its next request before accepting, so
+        // the process takes exactly that many and leaves the rest in the socket's
+        // backlog for its replacement.
+        if maximum > 0 && state.taken.fetch_add(1, Ordering::AcqRel) >= maximum {
+            state.taken.fetch_sub(1, Ordering::AcqRel);
+            state.request_shutdown("maximum-requests");
+            break;
+        }
         // SAFETY: accepting on our listener; the new descriptor is owned by the stream below.
         let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
         if fd < 0 {
-            // Timeout (checked above on the next turn) or an interrupted call.
+            // Timeout (the loop re-checks for a stop) or an interrupted call.
+            if maximum > 0 {
+                state.taken.fetch_sub(1, Ordering::AcqRel);
+            }
             continue;
         }
         if state.stopping.load(Ordering::Acquire) {
@@ -323,6 +348,9 @@ fn accept_loop(state: &Arc<State>, thread: usize) {
         let stream = unsafe { UnixStream::from_raw_fd(fd) };
         if let Err(e) = check_peer(&stream) {
             daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
+            if maximum > 0 {
+                state.taken.fetch_sub(1, Ordering::AcqRel);
+            }
             continue;
         }
         serve_connection(state, thread, stream);

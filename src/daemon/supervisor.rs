@@ -13,12 +13,15 @@ use crate::apache::{Level, Pool, Server, guard, log};
 use crate::config::ServerConfig;
 use crate::ffi;
 
-/// One daemon process slot: the group, its index, and APR's process record
-/// (which APR's other-child list points at, so it lives in pconf).
+/// One daemon process slot: the group, its index, and APR's process record.
+///
+/// The record is plain pool memory, not part of the Slot: APR's
+/// note_subprocess list reads it when pconf is cleared, *after* the pool's
+/// cleanups have run (and dropped the Slot), to send the daemons SIGTERM.
 struct Slot {
     group: Arc<Group>,
     index: u32,
-    proc_: ffi::apr_proc_t,
+    proc_: *mut ffi::apr_proc_t,
     pconf: *mut ffi::apr_pool_t,
 }
 
@@ -66,7 +69,8 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig) -> Result<(), Str
             group.socket_path
         );
         for index in 0..group.options.processes {
-            let slot = pconf.adopt(Slot { group: group.clone(), index, proc_: ffi::apr_proc_t::default(), pconf: pconf.as_ptr() });
+            let proc_ = pconf.alloc_copy(ffi::apr_proc_t::default());
+            let slot = pconf.adopt(Slot { group: group.clone(), index, proc_, pconf: pconf.as_ptr() });
             spawn(slot);
         }
     }
@@ -227,14 +231,14 @@ impl Drop for SocketCleanup {
 }
 
 fn spawn(slot: *mut Slot) {
-    // SAFETY: the slot lives in pconf; apr_proc_fork fills its apr_proc_t.
+    // SAFETY: the slot and its process record live in pconf; apr_proc_fork fills the record.
     unsafe {
         let s = &mut *slot;
-        match ffi::apr_proc_fork(&mut s.proc_, s.pconf) {
+        match ffi::apr_proc_fork(s.proc_, s.pconf) {
             ffi::APR_INCHILD => super::process::run(s.group.clone(), s.index),
             ffi::APR_INPARENT => {
-                ffi::apr_pool_note_subprocess(s.pconf, &mut s.proc_, ffi::apr_kill_conditions_e_APR_KILL_AFTER_TIMEOUT);
-                ffi::apr_proc_other_child_register(&mut s.proc_, Some(maintenance), slot as *mut c_void, std::ptr::null_mut(), s.pconf);
+                ffi::apr_pool_note_subprocess(s.pconf, s.proc_, ffi::apr_kill_conditions_e_APR_KILL_AFTER_TIMEOUT);
+                ffi::apr_proc_other_child_register(s.proc_, Some(maintenance), slot as *mut c_void, std::ptr::null_mut(), s.pconf);
             }
             rv => log::server(
                 None,
@@ -263,7 +267,10 @@ unsafe extern "C" fn maintenance(reason: c_int, data: *mut c_void, status: c_int
                     Level::Notice,
                     &format!(
                         "mod_rwsgi: daemon process {} of group '{}' (pid {}) {why}; starting a new one",
-                        s.index, s.group.options.name, s.proc_.pid
+                        s.index,
+                        s.group.options.name,
+                        // SAFETY: the record lives in pconf.
+                        unsafe { (*s.proc_).pid }
                     ),
                 );
                 spawn(s);

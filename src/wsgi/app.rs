@@ -181,6 +181,9 @@ fn serve(
     }
 }
 
+/// Response items from this size on are flushed as they are written.
+const LARGE_ITEM: usize = 256 * 1024;
+
 /// Sends the application's result: the file fast path, or iteration.
 fn send(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response) -> PyResult<Result<(), Disconnected>> {
     if response.bytes_sent() == 0
@@ -202,7 +205,10 @@ fn send(py: Python<'_>, result: &Bound<'_, PyAny>, response: &Response) -> PyRes
                 item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
-        if let Err(e) = response.write(py, bytes.as_bytes(), flush)? {
+        // Large items are flushed too: Apache then writes them out directly
+        // instead of copying what the socket cannot take at once.
+        let data = bytes.as_bytes();
+        if let Err(e) = response.write(py, data, flush || data.len() >= LARGE_ITEM)? {
             return Ok(Err(e));
         }
     }

@@ -6,6 +6,7 @@
 
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyStopIteration};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -14,6 +15,8 @@ use super::request_handle::RequestHandle;
 
 /// Bytes asked of Apache per read when the application gives no size.
 const CHUNK: usize = 64 * 1024;
+/// From this size on, read(n) fills the returned bytes object directly.
+const DIRECT_READ: usize = 16 * 1024;
 
 struct Body {
     buffer: Vec<u8>,
@@ -117,6 +120,12 @@ impl Input {
     fn read_bytes<'py>(&self, py: Python<'py>, size: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
         let channel = self.request.require("wsgi.input")?;
         let mut body = self.body.lock();
+        if let Some(size) = size
+            && size >= DIRECT_READ
+            && body.buffered().is_empty()
+        {
+            return self.read_direct(py, channel, &mut body, size);
+        }
         match size {
             None => while self.fill(py, channel, &mut body, CHUNK, true)? > 0 {},
             Some(size) => {
@@ -128,6 +137,55 @@ impl Input {
         let bytes = PyBytes::new(py, &body.buffered()[..n]);
         body.consume(n);
         Ok(bytes)
+    }
+
+    /// Large reads go straight into a new bytes object: one copy from Apache's
+    /// buffers instead of two. A short body shrinks the object to what came.
+    fn read_direct<'py>(&self, py: Python<'py>, channel: &dyn Channel, body: &mut Body, size: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if !body.started {
+            body.started = true;
+            if !channel.has_body() {
+                body.finished = true;
+            }
+        }
+        if body.finished {
+            return Ok(PyBytes::new(py, b""));
+        }
+        // SAFETY: a fresh, uniquely owned bytes object of `size` bytes; it is
+        // filled below before anything else can see it.
+        let raw = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), size as ffi::Py_ssize_t) };
+        if raw.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let dst = SendSlice(unsafe { ffi::PyBytes_AsString(raw) } as *mut std::mem::MaybeUninit<u8>, size);
+        let result = py.detach(move || {
+            let dst = dst;
+            let mut got = 0;
+            while got < dst.1 {
+                // SAFETY: within the bytes object's buffer, not yet visible to Python.
+                let part = unsafe { std::slice::from_raw_parts_mut(dst.0.add(got), dst.1 - got) };
+                match channel.read_body(part) {
+                    Ok(0) => return Ok((got, true)),
+                    Ok(n) => got += n,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((got, false))
+        });
+        // SAFETY: raw is a new reference we own.
+        let bytes = unsafe { Bound::from_owned_ptr(py, raw) }.cast_into::<PyBytes>().map_err(PyErr::from)?;
+        match result {
+            Ok((got, eof)) => {
+                body.finished |= eof;
+                // A body shorter than asked (the end came first): the part that arrived.
+                Ok(if got < size { PyBytes::new(py, &bytes.as_bytes()[..got]) } else { bytes })
+            }
+            Err(reason) => {
+                body.finished = true;
+                channel.close_after_response();
+                Err(PyOSError::new_err(format!("request data read error: {reason}")))
+            }
+        }
     }
 
     fn read_line(&self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
