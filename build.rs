@@ -71,7 +71,7 @@ fn main() {
         .allowlist_function("ap_.*|apr_.*|rwsgi_.*")
         .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_table_entry_t|ap_regmatch_t|ap_regex_t|apr_finfo_t|apr_bucket_brigade|apr_proc_t|unixd_config_rec")
         .allowlist_var(
-            "OK|DECLINED|DONE|HTTP_.*|M_.*|APLOG_.*|OR_.*|ACCESS_CONF|RSRC_CONF|EXEC_ON_READ|GLOBAL_ONLY|NOT_IN_.*|REQUEST_CHUNKED_.*|REQUEST_NO_BODY|AP_MPMQ_.*|AP_SQ_.*|MODULE_MAGIC_.*|APR_HOOK_.*|APR_SUCCESS|APR_EOF|OPT_.*|AP_REQ_.*|AP_REG_.*|APR_FINFO_.*|APR_FOPEN_.*|APR_SENDFILE_ENABLED|AP_SERVER_.*VERSION.*|AP_IOBUFSIZE|APR_OS_START_.*|ap_server_conf|ap_unixd_config",
+            "OK|DECLINED|DONE|HTTP_.*|M_.*|APLOG_.*|OR_.*|ACCESS_CONF|RSRC_CONF|EXEC_ON_READ|GLOBAL_ONLY|NOT_IN_.*|REQUEST_CHUNKED_.*|REQUEST_NO_BODY|AP_MPMQ_.*|AP_SQ_.*|MODULE_MAGIC_.*|APR_HOOK_.*|APR_SUCCESS|APR_EOF|OPT_.*|AP_REQ_.*|AP_REG_.*|APR_FINFO_.*|APR_FOPEN_.*|APR_SENDFILE_ENABLED|AP_SERVER_.*VERSION.*|APR_OC_REASON_.*|APR_KILL_.*|APR_INCHILD|APR_INPARENT|AP_IOBUFSIZE|APR_OS_START_.*|ap_server_conf|ap_unixd_config",
         )
         // Only what the module uses: long-double helpers and the like stay out.
         .blocklist_function(".*v?printf.*|apr_.*_vformatter|apr_pvsprintf|apr_psprintf")

@@ -145,14 +145,8 @@ def application(environ, start_response):
 @pytest.fixture(scope="module")
 def srv(module_under_test):
     """One server for the whole module: every case is a separate URL."""
-    server = ApacheServer(module=module_under_test, config="WSGIScriptAlias /r {root}/cases.wsgi", apps={"cases.wsgi": CASES})
-    server.start()
-    try:
+    with ApacheServer(module=module_under_test, config="WSGIScriptAlias /r {root}/cases.wsgi", apps={"cases.wsgi": CASES}) as server:
         yield server
-        server.stop()
-    finally:
-        server.stop(check_log=False)
-        server.cleanup()
 
 
 def test_plain_response_and_close_called_once(srv):

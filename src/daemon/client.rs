@@ -129,7 +129,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         return ffi::HTTP_BAD_GATEWAY;
     }
     let reader = BufReader::with_capacity(64 << 10, &stream);
-    Relay { r: *r, group, stream: &stream, reader, committed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
+    Relay { r: *r, group, stream: &stream, reader, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
 }
 
 fn client_address(r: &Request) -> String {
@@ -149,6 +149,8 @@ struct Relay<'a> {
     /// Frames that arrive together (head, body, end) are read in one system call.
     reader: BufReader<&'a UnixStream>,
     committed: bool,
+    /// Body bytes have been handed to Apache's output filters.
+    passed: bool,
     brigade: Brigade,
     unflushed: u64,
 }
@@ -158,15 +160,17 @@ impl Relay<'_> {
         log::request(&self.r, Level::Error, &format!("mod_rwsgi: daemon process group '{}': {msg}", self.group.options.name));
     }
 
-    /// A failure of the daemon: 502/504 if nothing went out yet, else a cut-off response.
-    fn broken(&self, status: i32, msg: &str) -> i32 {
+    /// A failure of the daemon: 502/504 while nothing of the body has reached
+    /// Apache's filters (the head alone can still be replaced), else the body
+    /// produced so far goes out and the response is cut off.
+    fn broken(&mut self, status: i32, msg: &str) -> i32 {
         self.log(msg);
-        if self.committed {
-            self.r.abort_connection();
-            OK
-        } else {
-            status
+        if !self.passed {
+            return status;
         }
+        let _ = self.brigade.write(&self.r, &[], true);
+        self.r.abort_connection();
+        OK
     }
 
     fn run(mut self) -> i32 {
@@ -260,6 +264,7 @@ impl Relay<'_> {
                         if flush {
                             self.unflushed = 0;
                         }
+                        self.passed = true;
                         if self.brigade.write(&self.r, &piece[..n], flush).is_err() || self.r.client_aborted() {
                             // The client left: dropping the daemon connection tells the
                             // application (its next write fails and its iterable is closed).
@@ -286,8 +291,11 @@ impl Relay<'_> {
                 }
                 Kind::Fail => {
                     let status = <[u8; 2]>::try_from(payload).map(u16::from_le_bytes).unwrap_or(500);
-                    if self.committed || !(400..600).contains(&status) {
+                    if self.committed {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("request failed with status {status} after the response started"));
+                    }
+                    if !(400..600).contains(&status) {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"));
                     }
                     return status as i32;
                 }
