@@ -213,6 +213,21 @@ impl Request {
         if rv == ffi::OK { Ok(()) } else { Err(rv) }
     }
 
+    /// Like [`read_body`](Self::read_body); with `fill`, until `buf` is full or the body ends.
+    pub fn read_body_fill(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, ()> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.read_body(&mut buf[got..])? {
+                0 => break,
+                n => got += n,
+            }
+            if !fill {
+                break;
+            }
+        }
+        Ok(got)
+    }
+
     /// LimitRequestBody for this request (0 = unlimited).
     pub fn body_limit(&self) -> i64 {
         // SAFETY: live request.

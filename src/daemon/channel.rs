@@ -1,7 +1,7 @@
 //! The daemon side of one request: a `Channel` over the connection from the
 //! Apache child, and the loop that serves a connection.
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,18 +119,24 @@ impl Channel for DaemonChannel {
         self.has_body
     }
 
-    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, String> {
-        let want = buf.len().min(u32::MAX as usize) as u32;
-        self.connection.send(Kind::Read, &[&want.to_le_bytes()], true).map_err(|_| "the Apache child has gone".to_string())?;
-        let frame = protocol::read_frame(&mut *self.connection.reader.lock(), buf.len()).map_err(|e| format!("reading from the Apache child: {e}"))?;
-        match frame.kind {
+    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
+        let limit = buf.len().min(u32::MAX as usize);
+        let buf = &mut buf[..limit];
+        let want = (buf.len() as u32).to_le_bytes();
+        self.connection.send(Kind::Read, &[&want, &[u8::from(fill)]], true).map_err(|_| "the Apache child has gone".to_string())?;
+        let gone = |e: &dyn std::fmt::Display| format!("reading from the Apache child: {e}");
+        let mut reader = self.connection.reader.lock();
+        let (kind, len) = protocol::read_header(&mut *reader, buf.len()).map_err(|e| gone(&e))?;
+        match kind {
             Kind::Body => {
-                let n = frame.payload.len();
-                // SAFETY: read_frame capped the payload at buf.len() bytes.
-                unsafe { std::ptr::copy_nonoverlapping(frame.payload.as_ptr(), buf.as_mut_ptr() as *mut u8, n) };
-                Ok(n)
+                read_into(&mut reader, &mut buf[..len]).map_err(|e| gone(&e))?;
+                Ok(len)
             }
-            Kind::BodyError => Err(String::from_utf8_lossy(&frame.payload).into_owned()),
+            Kind::BodyError => {
+                let mut reason = vec![0u8; len];
+                reader.read_exact(&mut reason).map_err(|e| gone(&e))?;
+                Err(String::from_utf8_lossy(&reason).into_owned())
+            }
             other => Err(format!("unexpected {other:?} frame while reading the request body")),
         }
     }
@@ -198,6 +204,35 @@ impl Channel for DaemonChannel {
     fn log_enabled(&self, level: Level) -> bool {
         log::server_enabled(None, level)
     }
+}
+
+/// Reads exactly `dst.len()` bytes into possibly uninitialised memory: first
+/// what the reader has buffered, then straight from the socket (no zero-filled
+/// intermediate buffer for request bodies).
+fn read_into(reader: &mut BufReader<UnixStream>, dst: &mut [std::mem::MaybeUninit<u8>]) -> std::io::Result<()> {
+    use std::io::BufRead;
+    use std::os::fd::AsRawFd;
+    let buffered = reader.buffer();
+    let mut got = buffered.len().min(dst.len());
+    // SAFETY: copying initialised bytes into the destination's first `got` slots.
+    unsafe { std::ptr::copy_nonoverlapping(buffered.as_ptr(), dst.as_mut_ptr() as *mut u8, got) };
+    reader.consume(got);
+    let fd = reader.get_ref().as_raw_fd();
+    while got < dst.len() {
+        // SAFETY: reading into the unfilled tail of `dst`.
+        let n = unsafe { libc::read(fd, dst.as_mut_ptr().add(got) as *mut libc::c_void, dst.len() - got) };
+        match n {
+            n if n > 0 => got += n as usize,
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn now_micros() -> i64 {

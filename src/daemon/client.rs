@@ -16,6 +16,8 @@ use crate::wsgi::route::Route;
 
 /// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
 const MAX_DATA_FRAME: usize = (1 << 20) + 1;
+/// The most request-body bytes sent to the daemon in one frame.
+const MAX_BODY_READ: usize = 1 << 20;
 /// Body data is relayed in pieces of this size, so the child never holds a
 /// whole frame.
 const PIECE: usize = 64 << 10;
@@ -204,13 +206,15 @@ impl Relay<'_> {
             let payload: &[u8] = if kind == Kind::Data { &[] } else { &buf[..len] };
             match kind {
                 Kind::Read => {
-                    let Ok(want) = <[u8; 4]>::try_from(payload).map(u32::from_le_bytes) else {
-                        return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request");
+                    let (want, fill) = match payload {
+                        [a, b, c, d, fill] => (u32::from_le_bytes([*a, *b, *c, *d]), *fill == 1),
+                        _ => return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request"),
                     };
+                    let want = (want as usize).min(MAX_BODY_READ);
                     body.clear();
-                    body.reserve((want as usize).min(1 << 20));
-                    let spare = &mut body.spare_capacity_mut()[..(want as usize).min(1 << 20)];
-                    let reply = match self.r.read_body(spare) {
+                    body.reserve(want);
+                    let spare = &mut body.spare_capacity_mut()[..want];
+                    let reply = match self.r.read_body_fill(spare, fill) {
                         Ok(n) => {
                             // SAFETY: Apache initialised the first n bytes of the spare capacity.
                             unsafe { body.set_len(n) };

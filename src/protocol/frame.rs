@@ -11,7 +11,8 @@ pub enum Kind {
     Body = 2,
     /// child → daemon: the request body could not be read (payload: reason).
     BodyError = 3,
-    /// daemon → child: the application wants up to N (u32) body bytes.
+    /// daemon → child: the application wants up to N (u32) body bytes; a flag
+    /// byte 1 means "all N unless the body ends first", 0 "whatever comes first".
     Read = 4,
     /// daemon → child: status and headers (see `codec::ResponseHead`).
     Head = 5,

@@ -22,9 +22,11 @@ pub struct Disconnected;
 pub trait Channel: Send + Sync {
     /// Whether the request has a body to read (checked before the first read).
     fn has_body(&self) -> bool;
-    /// Reads up to `buf.len()` body bytes into `buf` (which need not be
-    /// initialised); returns how many, `Ok(0)` at the end of the body.
-    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, String>;
+    /// Reads body bytes into `buf` (which need not be initialised); returns how
+    /// many, `Ok(0)` at the end of the body. With `fill`, keeps reading until
+    /// `buf` is full or the body ends (the application asked for that much);
+    /// without, returns after the first bytes that arrive (readline).
+    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String>;
     /// Sends the status and headers (before the first body bytes).
     fn commit(&self, head: &ResponseHead);
     /// Sends body bytes; `flush` pushes them to the client now.

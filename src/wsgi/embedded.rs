@@ -38,8 +38,8 @@ impl Channel for ApacheChannel {
         self.r.should_read_body()
     }
 
-    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, String> {
-        self.r.read_body(buf).map_err(|()| "the client's request body could not be read".to_string())
+    fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
+        self.r.read_body_fill(buf, fill).map_err(|()| "the client's request body could not be read".to_string())
     }
 
     fn commit(&self, head: &ResponseHead) {

@@ -80,25 +80,15 @@ impl Input {
         let spare = SendSlice(body.buffer.spare_capacity_mut().as_mut_ptr(), max);
         let result = py.detach(move || {
             let spare = spare;
-            let mut got = 0;
-            while got < spare.1 {
-                // SAFETY: the reserved, unused capacity of the buffer, which is not
-                // touched by anything else until detach returns.
-                let dst = unsafe { std::slice::from_raw_parts_mut(spare.0.add(got), spare.1 - got) };
-                match channel.read_body(dst) {
-                    Ok(0) => return Ok((got, true)),
-                    Ok(n) => got += n,
-                    Err(e) => return Err((got, e)),
-                }
-                if !exact {
-                    break;
-                }
-            }
-            Ok((got, false))
+            // SAFETY: the reserved, unused capacity of the buffer, which is not
+            // touched by anything else until detach returns.
+            let dst = unsafe { std::slice::from_raw_parts_mut(spare.0, spare.1) };
+            channel.read_body(dst, exact)
         });
         let (got, outcome) = match result {
-            Ok((got, eof)) => (got, Ok(eof)),
-            Err((got, e)) => (got, Err(e)),
+            // Less than asked for with `exact` (or nothing at all) means the body ended.
+            Ok(got) => (got, Ok(got == 0 || (exact && got < max))),
+            Err(e) => (0, Err(e)),
         };
         let len = body.buffer.len();
         // SAFETY: the reader initialised `got` bytes of the spare capacity.
@@ -160,17 +150,9 @@ impl Input {
         let dst = SendSlice(unsafe { ffi::PyBytes_AsString(raw) } as *mut std::mem::MaybeUninit<u8>, size);
         let result = py.detach(move || {
             let dst = dst;
-            let mut got = 0;
-            while got < dst.1 {
-                // SAFETY: within the bytes object's buffer, not yet visible to Python.
-                let part = unsafe { std::slice::from_raw_parts_mut(dst.0.add(got), dst.1 - got) };
-                match channel.read_body(part) {
-                    Ok(0) => return Ok((got, true)),
-                    Ok(n) => got += n,
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok((got, false))
+            // SAFETY: the bytes object's buffer, not yet visible to Python.
+            let part = unsafe { std::slice::from_raw_parts_mut(dst.0, dst.1) };
+            channel.read_body(part, true).map(|got| (got, got < dst.1))
         });
         // SAFETY: raw is a new reference we own.
         let bytes = unsafe { Bound::from_owned_ptr(py, raw) }.cast_into::<PyBytes>().map_err(PyErr::from)?;
