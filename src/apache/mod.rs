@@ -6,6 +6,7 @@
 
 pub mod brigade;
 pub mod cmd;
+pub mod file;
 pub mod guard;
 pub mod log;
 pub mod pool;

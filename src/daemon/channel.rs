@@ -2,6 +2,7 @@
 //! Apache child, and the loop that serves a connection.
 
 use std::io::{BufReader, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,6 +92,28 @@ impl Connection {
         })
     }
 
+    /// Sends `len` bytes of file `fd` from `offset` as a File frame carrying the
+    /// descriptor (queued frames go first, to keep the order).
+    fn send_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(Disconnected);
+        }
+        let mut pending = self.pending.lock();
+        if self.timed_out.load(Ordering::Acquire) {
+            return Err(Disconnected);
+        }
+        if !pending.is_empty() {
+            self.write_all(&pending)?;
+            pending.clear();
+        }
+        let mut frame = Vec::with_capacity(21);
+        protocol::append_frame(&mut frame, Kind::File, &[&offset.to_le_bytes(), &len.to_le_bytes()]).map_err(|_| Disconnected)?;
+        super::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
+            self.broken.store(true, Ordering::Release);
+            Disconnected
+        })
+    }
+
     /// Answers with an HTTP status if no response has started; otherwise cuts
     /// the connection so the child reports an incomplete response.
     pub fn fail_unstarted(&self, status: u16) {
@@ -161,6 +184,14 @@ impl Channel for DaemonChannel {
     }
 
     fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
+        // The child gets the file itself and sends it with a file bucket
+        // (sendfile with EnableSendfile On), as embedded mode does.
+        if self.connection.send_file(fd, offset, len).is_ok() {
+            return Ok(());
+        }
+        if self.connection.broken.load(Ordering::Acquire) {
+            return Err(Disconnected);
+        }
         let mut buf = vec![0u8; (256 << 10).min(len as usize).max(1)];
         let (mut at, end) = (offset, offset + len);
         while at < end {
@@ -211,7 +242,6 @@ impl Channel for DaemonChannel {
 /// intermediate buffer for request bodies).
 fn read_into(reader: &mut BufReader<UnixStream>, dst: &mut [std::mem::MaybeUninit<u8>]) -> std::io::Result<()> {
     use std::io::BufRead;
-    use std::os::fd::AsRawFd;
     let buffered = reader.buffer();
     let mut got = buffered.len().min(dst.len());
     // SAFETY: copying initialised bytes into the destination's first `got` slots.

@@ -2,10 +2,12 @@
 //! daemon over its Unix socket and relays the response into Apache's output
 //! filters. No Python runs here.
 
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{ErrorKind, Read};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::fdpass::FdReader;
 use super::registry::{Group, ScriptOwner};
 use crate::apache::brigade::Brigade;
 use crate::apache::{Level, OK, Request, log};
@@ -130,7 +132,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
         return ffi::HTTP_BAD_GATEWAY;
     }
-    let reader = BufReader::with_capacity(64 << 10, &stream);
+    let reader = FdReader::new(&stream, 64 << 10);
     Relay { r: *r, group, stream: &stream, reader, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
 }
 
@@ -148,8 +150,9 @@ struct Relay<'a> {
     r: Request,
     group: &'a Group,
     stream: &'a UnixStream,
-    /// Frames that arrive together (head, body, end) are read in one system call.
-    reader: BufReader<&'a UnixStream>,
+    /// Frames that arrive together (head, body, end) are read in one system
+    /// call; descriptors passed with File frames are collected here.
+    reader: FdReader<'a>,
     committed: bool,
     /// Body bytes have been handed to Apache's output filters.
     passed: bool,
@@ -276,6 +279,29 @@ impl Relay<'_> {
                         }
                     }
                 }
+                Kind::File => {
+                    let region = <[u8; 16]>::try_from(payload).ok();
+                    let fd = self.reader.take_fd();
+                    let (Some(region), Some(fd)) = (region, fd) else {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed file frame (no descriptor or bad region)");
+                    };
+                    if !self.committed {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "body data before the response head");
+                    }
+                    if self.r.header_only() {
+                        continue;
+                    }
+                    let offset = u64::from_le_bytes(region[..8].try_into().expect("8 bytes"));
+                    let length = u64::from_le_bytes(region[8..].try_into().expect("8 bytes"));
+                    let Some(file) = crate::apache::file::dup_into_pool(self.r.pool(), fd.as_raw_fd()) else {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "cannot use the file passed by the daemon");
+                    };
+                    drop(fd);
+                    self.passed = true;
+                    if self.brigade.write_file(&self.r, file, offset, length).is_err() || self.r.client_aborted() {
+                        return OK;
+                    }
+                }
                 Kind::End => {
                     if !self.committed {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "end of response before its head");
@@ -314,7 +340,7 @@ impl Relay<'_> {
     fn more_data_soon(&self) -> bool {
         use std::os::fd::AsRawFd;
         let Some(delay) = self.group.options.response_flush_delay else { return false };
-        if !self.reader.buffer().is_empty() {
+        if !self.reader.buffered().is_empty() {
             return true;
         }
         let mut pfd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };

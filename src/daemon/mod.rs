@@ -13,6 +13,7 @@
 
 pub mod channel;
 pub mod client;
+pub mod fdpass;
 pub mod privileges;
 pub mod process;
 pub mod registry;

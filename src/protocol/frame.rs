@@ -24,6 +24,9 @@ pub enum Kind {
     Abort = 8,
     /// daemon → child: the request failed before any output; u16 HTTP status.
     Fail = 9,
+    /// daemon → child: body bytes in a file whose descriptor travels with this
+    /// frame (SCM_RIGHTS); payload: u64 offset, u64 length.
+    File = 10,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             7 => Kind::End,
             8 => Kind::Abort,
             9 => Kind::Fail,
+            10 => Kind::File,
             _ => return None,
         })
     }

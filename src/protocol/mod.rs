@@ -14,6 +14,7 @@
 //!   Body(≤ n bytes; empty = end) ──────▶
 //!           ◀──────────────────── Head       (status and headers)
 //!           ◀──────────────────── Data …     (body; flag: flush now)
+//!           ◀──────────────────── File …     (body in a passed file descriptor: large bodies, file_wrapper)
 //!           ◀──────────────────── End        (complete; flag: close the client connection)
 //!                        or ◀──── Abort      (failed after output began: cut the client off)
 //!                        or ◀──── Fail(n)    (failed before output: answer with status n)

@@ -66,23 +66,8 @@ impl Channel for ApacheChannel {
     }
 
     fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
-        let pool = self.r.pool().as_ptr();
-        // SAFETY: wrap the application's descriptor without taking ownership, then
-        // dup it into a file whose close is registered on r->pool, so the bytes can
-        // still be sent after the application closes its own file object.
-        let file = unsafe {
-            let mut os_fd: ffi::apr_os_file_t = fd;
-            let mut borrowed: *mut ffi::apr_file_t = std::ptr::null_mut();
-            let flags = ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED;
-            if ffi::apr_os_file_put(&mut borrowed, &mut os_fd, flags, pool) != 0 {
-                return Err(Disconnected);
-            }
-            let mut owned: *mut ffi::apr_file_t = std::ptr::null_mut();
-            if ffi::apr_file_dup(&mut owned, borrowed, pool) != 0 {
-                return Err(Disconnected);
-            }
-            owned
-        };
+        // The application may close its file object as soon as we return.
+        let file = crate::apache::file::dup_into_pool(self.r.pool(), fd).ok_or(Disconnected)?;
         self.with_brigade(|b| b.write_file(&self.r, file, offset, len)).map_err(|_| Disconnected)
     }
 

@@ -1,0 +1,150 @@
+//! Passing file descriptors over the daemon socket (SCM_RIGHTS).
+//!
+//! wsgi.file_wrapper files go from the daemon to the Apache child as a
+//! descriptor rather than as bytes through the socket: the child sends them
+//! with a file bucket (sendfile with EnableSendfile On), as embedded mode does.
+//! (Passing in-memory bodies through a memfd the same way was measured slower
+//! than copying them through the socket: page allocation and mmap per request.)
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+/// Descriptors accepted with one receive call (more are closed by the kernel).
+const MAX_FDS: usize = 4;
+
+/// Sends `bytes`, with `fd` attached to the first byte.
+pub fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: i32) -> io::Result<()> {
+    // SAFETY: a msghdr over our buffer with one SCM_RIGHTS control message,
+    // built with the CMSG_* helpers in a correctly sized, aligned buffer.
+    let sent = unsafe {
+        let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
+        let mut control = vec![0u64; space.div_ceil(8)];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut i32, fd);
+        loop {
+            let n = libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL);
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    };
+    // The descriptor went with the first bytes; the rest is plain data.
+    (&*stream).write_all(&bytes[sent..])
+}
+
+/// A buffered reader that also collects descriptors passed with the data.
+pub struct FdReader<'a> {
+    stream: &'a UnixStream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    fds: VecDeque<OwnedFd>,
+}
+
+impl<'a> FdReader<'a> {
+    pub fn new(stream: &'a UnixStream, capacity: usize) -> FdReader<'a> {
+        FdReader { stream, buf: vec![0u8; capacity].into_boxed_slice(), start: 0, end: 0, fds: VecDeque::new() }
+    }
+
+    /// Bytes received but not read yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// The oldest descriptor received and not yet taken.
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fds.pop_front()
+    }
+
+    fn receive(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
+        // SAFETY: recvmsg into `len` writable bytes at `ptr` (the caller's buffer
+        // or ours), with a control buffer sized for MAX_FDS descriptors.
+        unsafe {
+            let mut iov = libc::iovec { iov_base: ptr as *mut libc::c_void, iov_len: len };
+            let space = libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<i32>()) as u32) as usize;
+            let mut control = vec![0u64; space.div_ceil(8)];
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = space;
+            let n = loop {
+                let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+                if n >= 0 {
+                    break n as usize;
+                }
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            };
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(cmsg) as *const i32;
+                    let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<i32>();
+                    for i in 0..count {
+                        self.fds.push_back(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            Ok(n)
+        }
+    }
+}
+
+impl Read for FdReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.start == self.end {
+            if out.len() >= self.buf.len() {
+                return self.receive(out.as_mut_ptr(), out.len());
+            }
+            let (ptr, len) = (self.buf.as_mut_ptr(), self.buf.len());
+            self.end = self.receive(ptr, len)?;
+            self.start = 0;
+        }
+        let n = out.len().min(self.end - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_travel_with_the_bytes() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        send_with_fd(&a, b"hello, world", file.as_raw_fd()).unwrap();
+        (&a).write_all(b"!").unwrap();
+        let mut reader = FdReader::new(&b, 4);
+        let mut got = [0u8; 13];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello, world!");
+        let fd = reader.take_fd().expect("a descriptor arrived");
+        assert!(reader.take_fd().is_none());
+        let mut passed = std::fs::File::from(fd);
+        let mut text = String::new();
+        passed.read_to_string(&mut text).unwrap();
+        assert!(text.contains('('), "{text}");
+    }
+}
