@@ -430,6 +430,7 @@ fn supervise(state: &Arc<State>) -> i32 {
     if left > 0 {
         daemon_log(&state.group, Level::Warn, &format!("{left} request(s) still running at the end of the drain; exiting"));
     }
+    interpreter::run_exit_functions(Duration::from_secs(2));
     0
 }
 

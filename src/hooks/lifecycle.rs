@@ -112,7 +112,13 @@ pub unsafe extern "C" fn post_config(
     })
 }
 
-pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+/// pchild cleanup: the applications' atexit callbacks, as the child exits.
+unsafe extern "C" fn child_exit(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
+    guard::contain("child exit", (), || interpreter::run_exit_functions(std::time::Duration::from_secs(2)));
+    0
+}
+
+pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     guard::contain("child_init", (), || {
         // SAFETY: Apache passes the main server.
         let server = unsafe { Server::from_raw(s) };
@@ -139,6 +145,9 @@ pub unsafe extern "C" fn child_init(_pchild: *mut ffi::apr_pool_t, s: *mut ffi::
         let ready = outcome.is_ok();
         let _ = PYTHON_READY.set(outcome);
         if ready {
+            // SAFETY: pchild lives until this child exits; the cleanup is in this
+            // module, which a child never unloads.
+            unsafe { ffi::apr_pool_cleanup_register(pchild, std::ptr::null(), Some(child_exit), Some(ffi::apr_pool_cleanup_null)) };
             for script in crate::daemon::registry::embedded_imports() {
                 crate::python::script::preload(&script.path, &script.application_group);
             }

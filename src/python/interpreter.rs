@@ -124,6 +124,33 @@ fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     Ok(())
 }
 
+/// Runs the applications' `atexit` callbacks when the process shuts down (the
+/// interpreter itself is not finalised, which can hang on threads that never
+/// finish). A helper thread does it, and the caller waits at most `limit`, so a
+/// thread holding the GIL cannot stall the exit.
+pub fn run_exit_functions(limit: std::time::Duration) {
+    // SAFETY: plain query.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("rwsgi-atexit".into()).spawn(move || {
+        crate::python::attach(|py| {
+            if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                crate::apache::log::server(None, crate::apache::Level::Error, &format!("mod_rwsgi: atexit callbacks failed: {e}"));
+            }
+        });
+        let _ = tx.send(());
+    });
+    if spawned.is_ok() && rx.recv_timeout(limit).is_err() {
+        crate::apache::log::server(
+            None,
+            crate::apache::Level::Warn,
+            &format!("mod_rwsgi (pid={}): atexit callbacks did not finish within {:.0}s; exiting anyway", std::process::id(), limit.as_secs_f64()),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
