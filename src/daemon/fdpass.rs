@@ -14,19 +14,30 @@ use std::os::unix::net::UnixStream;
 /// Descriptors accepted with one receive call (more are closed by the kernel).
 const MAX_FDS: usize = 4;
 
+/// One-buffer message header with room for `fds` descriptors of control data.
+/// The returned header points at `iov` and `control`, which must outlive its use.
+fn message(iov: &mut libc::iovec, control: &mut Vec<u64>, fds: usize) -> libc::msghdr {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE((fds * std::mem::size_of::<i32>()) as u32) } as usize;
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    control.resize(space.div_ceil(8), 0);
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space;
+    msg
+}
+
 /// Sends `bytes`, with `fd` attached to the first byte.
 pub fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: i32) -> io::Result<()> {
-    // SAFETY: a msghdr over our buffer with one SCM_RIGHTS control message,
-    // built with the CMSG_* helpers in a correctly sized, aligned buffer.
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    let mut control = Vec::new();
+    let msg = message(&mut iov, &mut control, 1);
+    // SAFETY: one SCM_RIGHTS control message written with the CMSG_* helpers
+    // into the header's correctly sized, aligned control buffer.
     let sent = unsafe {
-        let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let mut control = vec![0u64; space.div_ceil(8)];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
@@ -72,17 +83,12 @@ impl<'a> FdReader<'a> {
     }
 
     fn receive(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
+        let mut iov = libc::iovec { iov_base: ptr as *mut libc::c_void, iov_len: len };
+        let mut control = Vec::new();
+        let mut msg = message(&mut iov, &mut control, MAX_FDS);
         // SAFETY: recvmsg into `len` writable bytes at `ptr` (the caller's buffer
-        // or ours), with a control buffer sized for MAX_FDS descriptors.
+        // or ours); the control data is parsed with the CMSG_* helpers.
         unsafe {
-            let mut iov = libc::iovec { iov_base: ptr as *mut libc::c_void, iov_len: len };
-            let space = libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<i32>()) as u32) as usize;
-            let mut control = vec![0u64; space.div_ceil(8)];
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = space;
             let n = loop {
                 let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
                 if n >= 0 {
