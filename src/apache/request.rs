@@ -83,10 +83,6 @@ impl Request {
         self.raw().header_only != 0
     }
 
-    pub fn is_main(&self) -> bool {
-        self.raw().main.is_null()
-    }
-
     pub fn set_filename(&self, path: &[u8]) {
         let p = self.pool().memdup(path);
         // SAFETY: the string is in r->pool, as Apache requires.
@@ -105,11 +101,6 @@ impl Request {
             ffi::apr_filetype_e_APR_DIR => FileKind::Directory,
             _ => FileKind::Other,
         }
-    }
-
-    /// Owner uid and gid of the file Apache resolved.
-    pub fn file_owner(&self) -> (u32, u32) {
-        (self.raw().finfo.user, self.raw().finfo.group)
     }
 
     /// Sets the timeout for writes to the client (and reads from it).
@@ -146,11 +137,6 @@ impl Request {
     pub fn headers_out(&self) -> Table {
         // SAFETY: as above.
         unsafe { Table::from_raw(self.raw().headers_out) }
-    }
-
-    pub fn err_headers_out(&self) -> Table {
-        // SAFETY: as above.
-        unsafe { Table::from_raw(self.raw().err_headers_out) }
     }
 
     pub fn subprocess_env(&self) -> Table {

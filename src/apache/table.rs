@@ -36,13 +36,6 @@ impl Table {
         unsafe { ffi::apr_table_addn(self.0, pool.memdup(key), pool.memdup(value)) }
     }
 
-    pub fn unset(&self, key: &str) {
-        if let Ok(key) = std::ffi::CString::new(key) {
-            // SAFETY: live table.
-            unsafe { ffi::apr_table_unset(self.0, key.as_ptr()) }
-        }
-    }
-
     /// Every entry in insertion order; the strings live as long as the table's
     /// pool, which the caller must not outlive.
     pub fn entries<'a>(&self) -> Vec<(&'a [u8], &'a [u8])> {

@@ -79,17 +79,6 @@ impl From<io::Error> for FrameError {
     }
 }
 
-/// Reads one frame into `buf` (reused across frames: it only grows, so a
-/// stream of frames costs one allocation); returns the kind and payload length.
-pub fn read_frame_into(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> Result<(Kind, usize), FrameError> {
-    let (kind, len) = read_header(r, max)?;
-    if buf.len() < len {
-        buf.resize(len, 0);
-    }
-    r.read_exact(&mut buf[..len])?;
-    Ok((kind, len))
-}
-
 /// Reads a frame header: the kind and the payload length (at most `max`). The
 /// caller then reads exactly that many payload bytes, in pieces if it likes.
 pub fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), FrameError> {
@@ -208,19 +197,19 @@ mod tests {
     }
 
     #[test]
-    fn frames_into_a_reused_buffer_and_coalesced() {
+    fn coalesced_frames_read_whole_or_in_pieces() {
         let mut out = Vec::new();
         append_frame(&mut out, Kind::Head, &[b"head"]).unwrap();
         append_frame(&mut out, Kind::Data, &[b"\x00", b"body-bytes"]).unwrap();
         append_frame(&mut out, Kind::End, &[]).unwrap();
         let mut r = &out[..];
-        let mut buf = Vec::new();
-        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::Head, 4));
-        assert_eq!(&buf[..4], b"head");
-        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::Data, 11));
-        assert_eq!(&buf[..11], b"\x00body-bytes");
-        assert_eq!(read_frame_into(&mut r, 100, &mut buf).unwrap(), (Kind::End, 0));
-        assert!(matches!(read_frame_into(&mut r, 100, &mut buf), Err(FrameError::Closed)));
+        assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::Head, payload: b"head".to_vec() });
+        assert_eq!(read_header(&mut r, 100).unwrap(), (Kind::Data, 11));
+        let mut payload = [0u8; 11];
+        r.read_exact(&mut payload).unwrap();
+        assert_eq!(&payload, b"\x00body-bytes");
+        assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::End, payload: vec![] });
+        assert!(matches!(read_frame(&mut r, 100), Err(FrameError::Closed)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod codec;
 mod frame;
 
 pub use codec::{RequestHeader, ResponseHead, decode_head, decode_request, encode_head, encode_request};
-pub use frame::{Frame, FrameError, Kind, append_frame, read_frame, read_frame_into, read_header, write_frame, write_frame_parts};
+pub use frame::{Frame, FrameError, Kind, append_frame, read_frame, read_header, write_frame, write_frame_parts};
 
 /// Format version; a daemon refuses requests of another version.
 pub const VERSION: u16 = 1;
