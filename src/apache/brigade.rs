@@ -2,6 +2,7 @@
 
 use crate::ffi;
 
+use super::file::PoolFile;
 use super::request::Request;
 
 /// A brigade allocated from the request pool, reused for every write of a response.
@@ -43,11 +44,12 @@ impl Brigade {
     }
 
     /// Passes a region of an open file (sendfile-capable when EnableSendfile is on).
-    pub fn write_file(&mut self, r: &Request, file: *mut ffi::apr_file_t, offset: u64, len: u64) -> Result<(), ffi::apr_status_t> {
-        // SAFETY: `file` belongs to r->pool (see wsgi::file_wrapper); apr_brigade_insert_file
-        // splits regions larger than APR's bucket limit.
+    /// The file must belong to `r`'s pool (see `file::dup_into_pool`).
+    pub fn write_file(&mut self, r: &Request, file: &PoolFile, offset: u64, len: u64) -> Result<(), ffi::apr_status_t> {
+        // SAFETY: the file lives in r->pool, which outlives the pass and the
+        // buckets; apr_brigade_insert_file splits regions larger than APR's bucket limit.
         unsafe {
-            ffi::apr_brigade_insert_file(self.0, file, offset as ffi::apr_off_t, len as ffi::apr_off_t, (*r.as_ptr()).pool);
+            ffi::apr_brigade_insert_file(self.0, file.0, offset as ffi::apr_off_t, len as ffi::apr_off_t, (*r.as_ptr()).pool);
             self.pass(r)
         }
     }

@@ -3,9 +3,13 @@
 use super::pool::Pool;
 use crate::ffi;
 
+/// An open APR file owned by a pool (closed by the pool's cleanup), valid while
+/// that pool lives: a request's pool for a request's response.
+pub struct PoolFile(pub(super) *mut ffi::apr_file_t);
+
 /// A duplicate of `fd` as an APR file whose close is registered on `pool`, so
 /// the bytes can be sent after the caller closes its own descriptor.
-pub fn dup_into_pool(pool: Pool, fd: i32) -> Option<*mut ffi::apr_file_t> {
+pub fn dup_into_pool(pool: Pool, fd: i32) -> Option<PoolFile> {
     // SAFETY: wrap the descriptor without taking ownership, then let APR dup it
     // into a file that the pool owns (and closes at its cleanup).
     unsafe {
@@ -19,6 +23,6 @@ pub fn dup_into_pool(pool: Pool, fd: i32) -> Option<*mut ffi::apr_file_t> {
         if ffi::apr_file_dup(&mut owned, borrowed, pool.as_ptr()) != 0 {
             return None;
         }
-        Some(owned)
+        Some(PoolFile(owned))
     }
 }

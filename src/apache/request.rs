@@ -161,7 +161,12 @@ impl Request {
         unsafe { crate::module_config_slot(self.raw().request_config) }
     }
 
-    pub fn set_request_config(&self, value: *mut c_void) {
+    /// Stores a pointer in this module's per-request slot.
+    ///
+    /// # Safety
+    /// `value` must stay valid for as long as anything reads the slot back
+    /// (the request), and readers must know its type.
+    pub unsafe fn set_request_config(&self, value: *mut c_void) {
         // SAFETY: writing our own slot of the per-request vector.
         unsafe { crate::set_module_config_slot(self.raw().request_config, value) }
     }

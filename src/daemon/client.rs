@@ -298,7 +298,7 @@ impl Relay<'_> {
                     };
                     drop(fd);
                     self.passed = true;
-                    if self.brigade.write_file(&self.r, file, offset, length).is_err() || self.r.client_aborted() {
+                    if self.brigade.write_file(&self.r, &file, offset, length).is_err() || self.r.client_aborted() {
                         return OK;
                     }
                 }

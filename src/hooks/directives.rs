@@ -157,7 +157,10 @@ unsafe extern "C" fn application_group(cmd: *mut cmd_parms, mconfig: *mut c_void
 
 unsafe extern "C" fn process_group(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
-    run(cmd, |cmd| Ok(dir_config(mconfig).process_group = Setting::Set(group(cmd, unsafe { arg(w) }?)?)))
+    run(cmd, |cmd| {
+        dir_config(mconfig).process_group = Setting::Set(group(cmd, unsafe { arg(w) }?)?);
+        Ok(())
+    })
 }
 
 /// Body shared by the main-server-only directives.
@@ -170,7 +173,10 @@ fn global(cmd: *mut cmd_parms, set: impl FnOnce(&Cmd, &mut ServerConfig) -> Resu
 
 unsafe extern "C" fn python_home(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
-    global(cmd, |_, c| Ok(c.python.home = Some(unsafe { arg(w) }?.to_string())))
+    global(cmd, |_, c| {
+        c.python.home = Some(unsafe { arg(w) }?.to_string());
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn python_path(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
@@ -180,29 +186,47 @@ unsafe extern "C" fn python_path(cmd: *mut cmd_parms, _: *mut c_void, w: *const 
 
 unsafe extern "C" fn python_optimize(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
-    global(cmd, |_, c| Ok(c.python.optimize = Some(parse::optimize(unsafe { arg(w) }?)?)))
+    global(cmd, |_, c| {
+        c.python.optimize = Some(parse::optimize(unsafe { arg(w) }?)?);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn python_hash_seed(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
-    global(cmd, |_, c| Ok(c.python.hash_seed = Some(parse::hash_seed(unsafe { arg(w) }?)?)))
+    global(cmd, |_, c| {
+        c.python.hash_seed = Some(parse::hash_seed(unsafe { arg(w) }?)?);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn dont_write_bytecode(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-    global(cmd, |_, c| Ok(c.python.dont_write_bytecode = Some(on != 0)))
+    global(cmd, |_, c| {
+        c.python.dont_write_bytecode = Some(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn restrict_stdin(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-    global(cmd, |_, c| Ok(c.python.restrict_stdin = Some(on != 0)))
+    global(cmd, |_, c| {
+        c.python.restrict_stdin = Some(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn restrict_stdout(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-    global(cmd, |_, c| Ok(c.python.restrict_stdout = Some(on != 0)))
+    global(cmd, |_, c| {
+        c.python.restrict_stdout = Some(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn socket_prefix(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
-    global(cmd, |_, c| Ok(c.socket_prefix = Some(unsafe { arg(w) }?.to_string())))
+    global(cmd, |_, c| {
+        c.socket_prefix = Some(unsafe { arg(w) }?.to_string());
+        Ok(())
+    })
 }
 
 fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<Vec<&'a str>, String> {
@@ -237,11 +261,17 @@ unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, argc: c_
 }
 
 unsafe extern "C" fn restrict_embedded(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-    global(cmd, |_, c| Ok(c.restrict_embedded = Some(on != 0)))
+    global(cmd, |_, c| {
+        c.restrict_embedded = Some(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn socket_rotation(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-    global(cmd, |_, c| Ok(c.socket_rotation = Some(on != 0)))
+    global(cmd, |_, c| {
+        c.socket_rotation = Some(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn restrict_process(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
@@ -274,13 +304,22 @@ unsafe extern "C" fn lazy_initialization(cmd: *mut cmd_parms, _: *mut c_void, _o
 }
 
 unsafe extern "C" fn pass_authorization(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    run(cmd, |_| Ok(dir_config(mconfig).pass_authorization = Setting::Set(on != 0)))
+    run(cmd, |_| {
+        dir_config(mconfig).pass_authorization = Setting::Set(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn chunked_request(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    run(cmd, |_| Ok(dir_config(mconfig).chunked_request = Setting::Set(on != 0)))
+    run(cmd, |_| {
+        dir_config(mconfig).chunked_request = Setting::Set(on != 0);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn script_reloading(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
-    run(cmd, |_| Ok(dir_config(mconfig).script_reloading = Setting::Set(on != 0)))
+    run(cmd, |_| {
+        dir_config(mconfig).script_reloading = Setting::Set(on != 0);
+        Ok(())
+    })
 }

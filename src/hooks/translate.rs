@@ -36,7 +36,9 @@ fn translate(r: &Request) -> c_int {
             r.notes().set(r.pool(), "alias-forced-type", b"wsgi-script");
             // The alias (owned by the server config for the whole generation) tells the
             // handler which options apply and that ExecCGI is not required.
-            r.set_request_config(alias as *const ScriptAlias as *mut c_void);
+            // SAFETY: the alias lives in the server config for the generation,
+            // longer than the request; the handler reads it back as a ScriptAlias.
+            unsafe { r.set_request_config(alias as *const ScriptAlias as *mut c_void) };
             return OK;
         }
     }

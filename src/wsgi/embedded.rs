@@ -68,7 +68,7 @@ impl Channel for ApacheChannel {
     fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
         // The application may close its file object as soon as we return.
         let file = crate::apache::file::dup_into_pool(self.r.pool(), fd).ok_or(Disconnected)?;
-        self.with_brigade(|b| b.write_file(&self.r, file, offset, len)).map_err(|_| Disconnected)
+        self.with_brigade(|b| b.write_file(&self.r, &file, offset, len)).map_err(|_| Disconnected)
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
