@@ -1321,3 +1321,20 @@ def test_config_error_unknown_user(apache):
     with pytest.raises(RuntimeError) as e:
         srv.start()
     assert "no such user 'no-such-user-xyz'" in str(e.value)
+
+
+def test_failing_import_script_is_logged_and_group_still_serves(apache):
+    """A WSGIImportScript that raises is logged with its traceback; the daemon
+    keeps running and serves requests (the script loads again on demand)."""
+    srv = apache(
+        """
+        WSGIDaemonProcess preload processes=1 threads=2
+        WSGIImportScript {root}/broken.wsgi process-group=preload application-group=%{GLOBAL}
+        WSGIScriptAlias /ok {root}/app.wsgi process-group=preload application-group=%{GLOBAL}
+        """,
+        apps={"broken.wsgi": "raise ValueError('preload went wrong 1234')\n", "app.wsgi": APP},
+        **EMBEDDED,
+    )
+    srv.wait_for_log(r"WSGIImportScript '.*broken\.wsgi' failed: ValueError: preload went wrong 1234", timeout=10)
+    srv.wait_for_log(r"ValueError: preload went wrong 1234")
+    assert srv.get("/ok/pid").status == 200

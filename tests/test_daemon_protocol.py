@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-KIND = {"Request": 1, "Body": 2, "BodyError": 3, "Read": 4, "Head": 5, "Data": 6, "End": 7, "Abort": 8, "Fail": 9}
+KIND = {"Request": 1, "Body": 2, "BodyError": 3, "Read": 4, "Head": 5, "Data": 6, "End": 7, "Abort": 8, "Fail": 9, "File": 10}
 
 
 def frame(kind, payload=b""):
@@ -59,6 +59,8 @@ REPLIES = {
     "/bad/close-immediately": b"",
     "/bad/second-head": frame("Head", head()) + frame("Head", head()),
     "/bad/fail-odd-status": frame("Fail", struct.pack("<H", 200)),
+    "/bad/read-malformed": frame("Read", b"\x01\x02"),
+    "/bad/file-without-descriptor": frame("Head", head()) + frame("File", struct.pack("<QQ", 0, 10)),
     "/ok": frame("Head", head(headers=[(b"Content-Type", b"text/plain")])) + frame("Data", b"\x00fine") + frame("End", b"\x00"),
     "/cut-after-data": frame("Head", head()) + frame("Data", b"\x01partial"),
 }
@@ -77,6 +79,8 @@ EXPECTED_LOG = {
     "/bad/close-immediately": r"closed the connection before the response was complete",
     "/bad/second-head": r"a second response head",
     "/bad/fail-odd-status": r"the daemon reported an invalid failure status 200",
+    "/bad/read-malformed": r"malformed body read request",
+    "/bad/file-without-descriptor": r"malformed file frame \(no descriptor or bad region\)",
 }
 
 
