@@ -17,7 +17,7 @@ export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # The same WSGI behaviour, through the daemon transport.
 RWSGI_TEST_MODE=daemon /usr/bin/python3 -m pytest \
     tests/test_routing.py tests/test_response.py tests/test_environ.py tests/test_logging.py \
-    tests/test_input.py tests/test_file_wrapper.py tests/test_frameworks.py tests/test_atexit.py "$@" || status=1
+    tests/test_input.py tests/test_file_wrapper.py tests/test_frameworks.py tests/test_atexit.py tests/test_mod_wsgi_module.py "$@" || status=1
 # The benchmark script must keep working (not a measurement: one short round).
 /usr/bin/python3 bench/run.py --smoke --servers "static,mod_rwsgi embedded,mod_rwsgi daemon" >/dev/null || status=1
 if [ "$status" -ne 0 ]; then

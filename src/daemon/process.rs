@@ -130,13 +130,15 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         settings.home = o.python_home.clone();
     }
     settings.paths.extend(o.python_path.iter().cloned());
+    // Before Python starts: the mod_wsgi module and the environ read these.
+    crate::hooks::set_process_model(o.threads > 1, o.processes_given || o.processes > 1);
+    crate::hooks::set_process_limits(o.processes as i64, o.threads as i64);
     if let Err(e) = interpreter::initialize(&settings) {
         daemon_log(&group, Level::Crit, &format!("cannot initialise Python: {e}"));
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
     crate::hooks::set_python_ready(Ok(()));
-    crate::hooks::set_process_model(o.threads > 1, o.processes_given || o.processes > 1);
     python::attach(|py| {
         if let Some(interval) = o.switch_interval {
             let _ = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)));
@@ -430,7 +432,8 @@ fn supervise(state: &Arc<State>) -> i32 {
     if left > 0 {
         daemon_log(&state.group, Level::Warn, &format!("{left} request(s) still running at the end of the drain; exiting"));
     }
-    interpreter::run_exit_functions(Duration::from_secs(2));
+    let reason = state.reason.lock().unwrap_or("shutdown signal").replace([' ', '-'], "_");
+    interpreter::run_exit_functions(&reason, Duration::from_secs(2));
     0
 }
 

@@ -56,6 +56,27 @@ pub fn process_model() -> (bool, bool) {
     })
 }
 
+/// (maximum processes, threads per process) of this MPM, for the mod_wsgi module.
+pub fn process_limits() -> (i64, i64) {
+    if let Some(limits) = DAEMON_LIMITS.get() {
+        return *limits;
+    }
+    let query = |code: i32| {
+        let mut value: c_int = 0;
+        // SAFETY: ap_mpm_query writes one int for these query codes.
+        unsafe { ffi::ap_mpm_query(code, &mut value) };
+        value as i64
+    };
+    (query(ffi::AP_MPMQ_MAX_DAEMONS).max(1), query(ffi::AP_MPMQ_MAX_THREADS).max(1))
+}
+
+static DAEMON_LIMITS: OnceCell<(i64, i64)> = OnceCell::new();
+
+/// Fixes the process limits reported in a daemon process (processes=, threads=).
+pub fn set_process_limits(processes: i64, threads: i64) {
+    let _ = DAEMON_LIMITS.set((processes, threads));
+}
+
 /// `(major, minor, patch)` of the running Apache.
 pub fn apache_version() -> (u32, u32, u32) {
     // SAFETY: returns a static string such as "Apache/2.4.65 (Debian)".
@@ -114,7 +135,7 @@ pub unsafe extern "C" fn post_config(
 
 /// pchild cleanup: the applications' atexit callbacks, as the child exits.
 unsafe extern "C" fn child_exit(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
-    guard::contain("child exit", (), || interpreter::run_exit_functions(std::time::Duration::from_secs(2)));
+    guard::contain("child exit", (), || interpreter::run_exit_functions("shutdown_signal", std::time::Duration::from_secs(2)));
     0
 }
 

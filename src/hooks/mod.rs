@@ -43,4 +43,4 @@ pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
     })
 }
 
-pub use lifecycle::{apache_version, process_model, set_process_model, set_python_ready};
+pub use lifecycle::{apache_version, process_limits, process_model, set_process_limits, set_process_model, set_python_ready};

@@ -128,14 +128,19 @@ fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
 /// interpreter itself is not finalised, which can hang on threads that never
 /// finish). A helper thread does it, and the caller waits at most `limit`, so a
 /// thread holding the GIL cannot stall the exit.
-pub fn run_exit_functions(limit: std::time::Duration) {
+pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
     // SAFETY: plain query.
     if unsafe { ffi::Py_IsInitialized() } == 0 {
         return;
     }
     let (tx, rx) = std::sync::mpsc::channel();
+    let reason = reason.to_string();
     let spawned = std::thread::Builder::new().name("rwsgi-atexit".into()).spawn(move || {
         crate::python::attach(|py| {
+            // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
+            if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {
+                crate::apache::log::server(None, crate::apache::Level::Error, &format!("mod_rwsgi: shutdown callbacks failed: {e}"));
+            }
             if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
                 crate::apache::log::server(None, crate::apache::Level::Error, &format!("mod_rwsgi: atexit callbacks failed: {e}"));
             }

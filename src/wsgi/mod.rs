@@ -21,6 +21,24 @@ use pyo3::types::PyModule;
 // that `except Exception` in the application does not swallow it.
 pyo3::create_exception!(mod_wsgi, RequestTimeout, pyo3::exceptions::PyBaseException);
 
+/// `subscribe_shutdown(callback)`: callbacks called as
+/// `callback("process_stopping", shutdown_reason=...)` when the process stops,
+/// before the atexit callbacks (mod_wsgi's contract).
+const SHUTDOWN_CALLBACKS: &str = r#"
+_shutdown_callbacks = []
+
+def subscribe_shutdown(callback):
+    _shutdown_callbacks.append(callback)
+
+def _process_stopping(reason):
+    import sys, traceback
+    for callback in list(_shutdown_callbacks):
+        try:
+            callback("process_stopping", shutdown_reason=reason)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+"#;
+
 /// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that
 /// applications that detect it (or use `mod_wsgi.FileWrapper`) keep working.
 pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
@@ -30,6 +48,12 @@ pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
     m.add("application_group", "")?;
     m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
     m.add("RequestTimeout", py.get_type::<RequestTimeout>())?;
+    let (threaded, _) = crate::hooks::process_model();
+    let (processes, threads) = crate::hooks::process_limits();
+    m.add("maximum_processes", processes)?;
+    m.add("threads_per_process", if threaded { threads } else { 1 })?;
+    let code = std::ffi::CString::new(SHUTDOWN_CALLBACKS).expect("no NUL in the source");
+    py.run(&code, Some(&m.dict()), None)?;
     py.import("sys")?.getattr("modules")?.set_item("mod_wsgi", m)?;
     Ok(())
 }
