@@ -190,11 +190,6 @@ impl Request {
         unsafe { ffi::ap_get_server_port(self.0) }
     }
 
-    pub fn server_name(&self) -> &[u8] {
-        // SAFETY: live request; the name lives in a pool at least as long as r.
-        unsafe { cstr(ffi::ap_get_server_name(self.0)) }.unwrap_or_default()
-    }
-
     /// Prepares to read the body; returns an HTTP status to answer with on refusal
     /// (411 for a chunked body when `dechunk` is false, 413, 400 ...).
     pub fn setup_body(&self, dechunk: bool) -> Result<(), i32> {

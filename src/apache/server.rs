@@ -54,15 +54,4 @@ impl Server {
         // SAFETY: plain field read.
         unsafe { (*self.0).is_virtual != 0 }
     }
-
-    pub fn next(self) -> Option<Server> {
-        // SAFETY: the vhost list is immutable after configuration.
-        let n = unsafe { (*self.0).next };
-        if n.is_null() { None } else { Some(Server(n)) }
-    }
-
-    /// Iterates over this server and every virtual host after it.
-    pub fn iter(self) -> impl Iterator<Item = Server> {
-        std::iter::successors(Some(self), |s| s.next())
-    }
 }

@@ -173,6 +173,13 @@ impl Relay<'_> {
         if !self.passed {
             return status;
         }
+        self.cut_off()
+    }
+
+    /// Sends what the application produced so far (it may be held back by
+    /// response-flush-delay), then cuts the connection so the client sees an
+    /// incomplete response.
+    fn cut_off(&mut self) -> i32 {
         let _ = self.brigade.write(&self.r, &[], true);
         self.r.abort_connection();
         OK
@@ -312,13 +319,7 @@ impl Relay<'_> {
                     let _ = self.brigade.finish(&self.r);
                     return OK;
                 }
-                Kind::Abort => {
-                    // What the application produced before failing still goes out
-                    // (it may be held back by response-flush-delay); then the cut.
-                    let _ = self.brigade.write(&self.r, &[], true);
-                    self.r.abort_connection();
-                    return OK;
-                }
+                Kind::Abort => return self.cut_off(),
                 Kind::Fail => {
                     let status = <[u8; 2]>::try_from(payload).map(u16::from_le_bytes).unwrap_or(500);
                     if self.committed {

@@ -16,8 +16,9 @@ struct Loaded {
     mtime: i64,
 }
 
-/// Scripts loaded in this process, keyed by (application group, path).
-static LOADED: Mutex<Option<HashMap<(String, Vec<u8>), Loaded>>> = Mutex::new(None);
+/// Scripts loaded in this process, by application group, then path (nested so
+/// that a lookup borrows the request's strings instead of building a key).
+static LOADED: Mutex<Option<HashMap<String, HashMap<Vec<u8>, Loaded>>>> = Mutex::new(None);
 
 /// Serialises loading: a Python lock, so that a thread waiting for it releases the GIL.
 static LOAD_LOCK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -34,15 +35,14 @@ fn module_name(py: Python<'_>, path: &[u8]) -> PyResult<String> {
 /// Returns the module for `path`, (re)loading it when it is not loaded yet or,
 /// with `reload` set, when the file's mtime differs from the loaded one.
 pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> PyResult<Py<PyModule>> {
-    let key = (group.to_string(), path.to_vec());
-    if let Some(module) = cached(py, &key, mtime, reload) {
+    if let Some(module) = cached(py, group, path, mtime, reload) {
         return Ok(module);
     }
     let lock = LOAD_LOCK.get_or_try_init(py, || py.import("threading")?.call_method0("RLock").map(Bound::unbind))?.bind(py);
     lock.call_method0("acquire")?;
     let result = (|| {
         // Another thread may have loaded it while we waited.
-        if let Some(module) = cached(py, &key, mtime, reload) {
+        if let Some(module) = cached(py, group, path, mtime, reload) {
             return Ok(module);
         }
         crate::server_log!(
@@ -53,16 +53,21 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
             String::from_utf8_lossy(path)
         );
         let module = execute(py, path, mtime)?;
-        LOADED.lock().get_or_insert_with(HashMap::new).insert(key.clone(), Loaded { module: module.clone_ref(py), mtime });
+        LOADED
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .entry(group.to_string())
+            .or_default()
+            .insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
         Ok(module)
     })();
     lock.call_method0("release")?;
     result
 }
 
-fn cached(py: Python<'_>, key: &(String, Vec<u8>), mtime: i64, reload: bool) -> Option<Py<PyModule>> {
+fn cached(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> Option<Py<PyModule>> {
     let guard = LOADED.lock();
-    let entry = guard.as_ref()?.get(key)?;
+    let entry = guard.as_ref()?.get(group)?.get(path)?;
     if reload && entry.mtime != mtime { None } else { Some(entry.module.clone_ref(py)) }
 }
 
