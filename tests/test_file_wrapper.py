@@ -123,13 +123,8 @@ def srv(module_under_test, default_mpm, data):
     s.write_file("data.bin", data)
     os.makedirs(s.path("markers"))
     os.chmod(s.path("markers"), 0o777)  # the children (www-data) write the close() markers
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 def assert_body(r, expected):

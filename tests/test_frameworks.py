@@ -171,13 +171,8 @@ def flask_srv(module_under_test, default_mpm):
         config="WSGIScriptAlias /flaskapp {root}/flask.wsgi",
         apps={"flask.wsgi": FLASK_APP},
     )
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +182,8 @@ def val_srv(module_under_test, default_mpm):
     config += "\nWSGIScriptAlias / {root}/validated.wsgi\n"
     s = ApacheServer(module=module_under_test, mpm=default_mpm, config=config, apps={"validated.wsgi": VALIDATED_APPS})
     s.write_file("data.txt", "file wrapper data, served in blocks of seven bytes\n" * 20)
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 # ---- Flask ----------------------------------------------------------------------------------

@@ -119,13 +119,8 @@ WSGIScriptAlias /chunked-limited {root}/input.wsgi
 def srv(module_under_test, default_mpm):
     """One server for the whole file (the `apache` fixture is per test)."""
     s = ApacheServer(module=module_under_test, mpm=default_mpm, config=CONFIG, apps={"input.wsgi": INPUT_APP})
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 def ops(srv, body, spec, path="/in", headers=None):

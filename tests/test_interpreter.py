@@ -152,13 +152,8 @@ def venv_srv(module_under_test, default_mpm, venv, dirs):
         WSGIScriptAlias /app {root}/info.wsgi
         """ % (venv, dirs["one"], dirs["two"]),
     )
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -176,13 +171,8 @@ def restricted_srv(module_under_test, default_mpm, dirs):
         WSGIScriptAlias /app {root}/info.wsgi
         """ % dirs["writable"],
     )
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 def get_json(srv, query):

@@ -69,13 +69,8 @@ CONFIG = "WSGIScriptAlias /app {root}/app.wsgi"
 def srv(request, module_under_test):
     """One server per MPM for the non-destructive checks."""
     s = ApacheServer(module=module_under_test, mpm=request.param, config=CONFIG, apps={"app.wsgi": APP})
-    s.start()
-    try:
+    with s:  # starts; at teardown stops, checks the error log, cleans up
         yield s
-        s.stop(check_log=False)
-        s.check_log()
-    finally:
-        s.cleanup()
 
 
 def get(srv, query="", timeout=15):
