@@ -30,6 +30,14 @@ void rwsgi_brigade_append_transient(apr_bucket_brigade *bb, const char *data, ap
     APR_BRIGADE_INSERT_TAIL(bb, b);
 }
 
+/* Takes ownership of `data`, which came from apr_bucket_alloc() with this
+ * brigade's allocator: filters that keep it past the pass need not copy it. */
+void rwsgi_brigade_append_owned(apr_bucket_brigade *bb, char *data, apr_size_t len)
+{
+    apr_bucket *b = apr_bucket_heap_create(data, len, apr_bucket_free, bb->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, b);
+}
+
 void rwsgi_brigade_append_flush(apr_bucket_brigade *bb)
 {
     apr_bucket *b = apr_bucket_flush_create(bb->bucket_alloc);

@@ -22,6 +22,7 @@ int rwsgi_request_log_enabled(const request_rec *r, int level);
 
 /* Brigade construction. Each appends one bucket to the tail of `bb`. */
 void rwsgi_brigade_append_transient(apr_bucket_brigade *bb, const char *data, apr_size_t len);
+void rwsgi_brigade_append_owned(apr_bucket_brigade *bb, char *data, apr_size_t len);
 void rwsgi_brigade_append_flush(apr_bucket_brigade *bb);
 void rwsgi_brigade_append_eos(apr_bucket_brigade *bb);
 int rwsgi_brigade_is_empty(apr_bucket_brigade *bb);

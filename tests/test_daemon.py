@@ -800,6 +800,8 @@ WSGIDaemonProcess gone processes=1 threads=1 connect-timeout=1
 WSGIDaemonProcess deadlock processes=1 threads=2 deadlock-timeout=2
 WSGIDaemonProcess startup processes=1 threads=1 startup-timeout=1
 WSGIDaemonProcess cpu processes=1 threads=1 cpu-time-limit=1 graceful-timeout=1
+WSGIDaemonProcess keep processes=1 threads=1
+WSGIDaemonProcess keep2 processes=2 threads=2
 """
 SUP_NAMES = re.findall(r"WSGIDaemonProcess (\S+)", SUP_GROUPS)
 
@@ -826,6 +828,45 @@ def pid_of(srv, group, timeout=10):
 
 
 RESTART_RE = r"daemon process %d of group '%s' \(pid %d\) exited \(status [^)]*\); starting a new one"
+
+
+NEW_CONNECTION_RE = r"group='%s'\): new connection from Apache child (\d+)"
+
+
+def test_connections_are_kept_between_requests(sup_srv):
+    mark = sup_srv.log_mark()
+    pids = {pid_of(sup_srv, "keep") for _ in range(20)}
+    assert len(pids) == 1
+    time.sleep(0.2)
+    new = re.findall(NEW_CONNECTION_RE % "keep", sup_srv.error_log(mark))
+    # Sequential requests: at most one connection per Apache child (ServerLimit 2).
+    assert len(new) <= 2, new
+
+
+def test_one_thread_daemon_takes_every_childs_connections(sup_srv):
+    # threads=1: the daemon holds one connection at a time, closing the idle
+    # one to take a new one; the request on a closed kept connection is sent
+    # again on a new one. Nothing fails and nothing runs twice.
+    mark = sup_srv.log_mark()
+    for round_ in range(8):
+        tags = ["%d-%d" % (round_, i) for i in range(3)]
+        results = concurrently(lambda t: sup_srv.get("/keep/sleep?s=0.05&announce=" + t), tags)
+        assert [r.status for r in results] == [200] * 3, [(r.status, r.text[:200]) for r in results]
+    log = sup_srv.error_log(mark)
+    for round_ in range(8):
+        for i in range(3):
+            assert log.count("SLEEPING %d-%d " % (round_, i)) == 1, (round_, i)
+    assert len(re.findall(NEW_CONNECTION_RE % "keep", log)) >= 2
+    assert not re.search(r"\[rwsgi:error\].*mod_rwsgi", log), log[-2000:]
+
+
+def test_kept_connections_spread_over_processes(sup_srv):
+    # Each process holds no more connections than it has threads, so four
+    # concurrent requests reach both processes of keep2 (2 x 2 threads) and
+    # none waits while a process is idle.
+    for _ in range(3):
+        seen = concurrently(lambda _: get_json(sup_srv, "/keep2/sleep?s=0.3"), range(4))
+        assert len({r["pid"] for r in seen}) == 2, seen
 
 
 def test_sigkill_daemon_is_replaced(sup_srv):
@@ -1023,10 +1064,14 @@ def test_socket_timeout(sup_srv):
 
 def test_connect_timeout_socket_gone(sup_srv):
     gid = SUP_NAMES.index("gone")
-    assert pid_of(sup_srv, "gone")
+    victim = pid_of(sup_srv, "gone")
     path = socket_path(sup_srv, gid)
     os.unlink(path)
+    # A kept connection does not need the socket file: the daemon holding it
+    # goes too, so the request must connect anew (and cannot).
     mark = sup_srv.log_mark()
+    os.kill(victim, signal.SIGKILL)
+    sup_srv.wait_for_log(RESTART_RE % (0, "gone", victim), since=mark)
     t0 = time.monotonic()
     r = sup_srv.get("/gone/pid")
     elapsed = time.monotonic() - t0

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-KIND = {"Request": 1, "Body": 2, "BodyError": 3, "Read": 4, "Head": 5, "Data": 6, "End": 7, "Abort": 8, "Fail": 9, "File": 10}
+KIND = {"Request": 1, "Body": 2, "BodyError": 3, "Read": 4, "Head": 5, "Data": 6, "End": 7, "Abort": 8, "Fail": 9, "File": 10, "Goodbye": 11}
 
 
 def frame(kind, payload=b""):
@@ -81,7 +81,24 @@ EXPECTED_LOG = {
     "/bad/fail-odd-status": r"the daemon reported an invalid failure status 200",
     "/bad/read-malformed": r"malformed body read request",
     "/bad/file-without-descriptor": r"malformed file frame \(no descriptor or bad region\)",
+    "/bad/goodbye-after-head": r"unexpected Goodbye frame",
 }
+
+OK_REPLY = REPLIES["/ok"]
+REPLIES["/bad/goodbye-after-head"] = frame("Head", head()) + frame("Goodbye")
+
+# Paths the fake daemon does not take the first `n` times: it closes the
+# connection, either unread (the child sees ECONNRESET) or after a Goodbye.
+NOT_TAKEN = {"/reset-once": ("unread", 1), "/goodbye-once": ("goodbye", 1), "/goodbye-always": ("goodbye", 1000)}
+
+
+def uri_of(payload):
+    # The request carries the CGI variables; find REQUEST_URI's value.
+    marker = payload.find(b"REQUEST_URI")
+    if marker < 0:
+        return ""
+    (vlen,) = struct.unpack("<I", payload[marker + 11 : marker + 15])
+    return payload[marker + 15 : marker + 15 + vlen].decode()
 
 
 class FakeDaemon:
@@ -92,6 +109,7 @@ class FakeDaemon:
         os.chmod(path, 0o777)  # the Apache children run as www-data
         self.sock.listen(16)
         self.requests = []
+        self.connections = 0
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -101,19 +119,23 @@ class FakeDaemon:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            self.connections += 1
             with conn:
+                # Peek first, so that the request can be left unread.
+                peeked = conn.recv(1 << 16, socket.MSG_PEEK)
+                path = uri_of(peeked).split("?")[0][len("/app"):]
+                how, times = NOT_TAKEN.get(path, (None, 0))
+                if how and self.requests.count(path) < times:
+                    self.requests.append(path)
+                    if how == "goodbye":
+                        read_frame(conn)
+                        conn.sendall(frame("Goodbye"))
+                    continue
                 got = read_frame(conn)
                 if got is None or got[0] != KIND["Request"]:
                     continue
-                payload = got[1]
-                # The request carries the CGI variables; find REQUEST_URI's value.
-                marker = payload.find(b"REQUEST_URI")
-                uri = b""
-                if marker >= 0:
-                    (vlen,) = struct.unpack("<I", payload[marker + 11 : marker + 15])
-                    uri = payload[marker + 15 : marker + 15 + vlen]
-                self.requests.append(uri.decode())
-                conn.sendall(REPLIES.get(uri.decode().split("?")[0][len("/app"):], b""))
+                self.requests.append(path)
+                conn.sendall(OK_REPLY if path in NOT_TAKEN else REPLIES.get(path, b""))
 
     def close(self):
         self.sock.close()
@@ -135,14 +157,17 @@ def rigged(module_under_test):
         apps={"app.wsgi": "def application(e, s):\n    s('200 OK', [])\n    return [b'real daemon']\n"},
     )
     srv.start()
-    # Swap the real daemon's socket for ours: the children connect by path.
+    # Swap the real daemon's socket for ours before any request: the children
+    # connect by path (and would keep a connection to the real daemon).
     sockets = [f for f in os.listdir(srv.root) if f.startswith("wsgi.") and f.endswith(".sock")]
     assert len(sockets) == 1, sockets
     path = srv.path(sockets[0])
-    assert srv.get("/app").body == b"real daemon"
     os.unlink(path)
     fake = FakeDaemon(path)
+    srv.fake = fake
     try:
+        r = srv.get("/app/ok")
+        assert (r.status, r.body) == (200, b"fine")
         yield srv
     finally:
         fake.close()
@@ -168,3 +193,22 @@ def test_daemon_vanishing_mid_body_cuts_the_response(rigged):
     r = rigged.request("GET", "/app/cut-after-data", raw=True)
     assert r.status == 200 and r.body.startswith(b"partial") and not r.complete
     rigged.wait_for_log(r"closed the connection before the response was complete", since=mark)
+
+
+@pytest.mark.parametrize("path", ["/reset-once", "/goodbye-once"])
+def test_request_not_taken_is_sent_again(rigged, path):
+    # The daemon closed the connection without reading the request (unread
+    # bytes: ECONNRESET; or a Goodbye frame): the child sends it once more.
+    r = rigged.request("GET", "/app" + path, raw=True)
+    assert (r.status, r.body, r.complete) == (200, b"fine", True)
+    assert rigged.fake.requests.count(path) == 2
+
+
+def test_request_never_taken_is_503(rigged):
+    mark = rigged.log_mark()
+    before = rigged.fake.connections
+    r = rigged.request("GET", "/app/goodbye-always", raw=True)
+    assert r.status == 503
+    rigged.wait_for_log(r"\[rwsgi:error\].*daemon process group 'fake' closed 8 connections in a row without taking the request", since=mark)
+    # Bounded: eight new connections, plus at most a kept one.
+    assert 8 <= rigged.fake.connections - before <= 9

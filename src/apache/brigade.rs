@@ -25,7 +25,8 @@ impl Brigade {
         self.0
     }
 
-    /// Passes `data` down the output filters, optionally flushing.
+    /// Passes `data` (after anything appended) down the output filters,
+    /// optionally flushing.
     ///
     /// The data is wrapped in a transient bucket: filters that must keep it past
     /// this call copy it, so `data` only has to live until this returns.
@@ -41,6 +42,29 @@ impl Brigade {
             }
             self.pass(r)
         }
+    }
+
+    /// Appends `len` bytes that `fill` writes into a buffer of the connection's
+    /// bucket allocator, to go with the next pass. The buffer becomes a heap
+    /// bucket, so no filter that sets the data aside copies it. When `fill`
+    /// fails, nothing is appended.
+    pub fn append_filled<E>(&mut self, len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> Result<(), E>) -> Result<(), E> {
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: apr_bucket_alloc returns `len` writable bytes (or aborts via the
+        // allocator's abort function); they are freed on failure or owned by the
+        // heap bucket (freed with apr_bucket_free) once appended.
+        unsafe {
+            let list = (*self.0).bucket_alloc;
+            let data = ffi::apr_bucket_alloc(len, list) as *mut std::mem::MaybeUninit<u8>;
+            if let Err(e) = fill(std::slice::from_raw_parts_mut(data, len)) {
+                ffi::apr_bucket_free(data as *mut _);
+                return Err(e);
+            }
+            ffi::rwsgi_brigade_append_owned(self.0, data as *mut _, len);
+        }
+        Ok(())
     }
 
     /// Passes a region of an open file (sendfile-capable when EnableSendfile is on).

@@ -1,5 +1,5 @@
-//! The daemon side of one request: a `Channel` over the connection from the
-//! Apache child, and the loop that serves a connection.
+//! The daemon side of a connection from an Apache child: a `Channel` over it
+//! for one request at a time, and the function that serves one request.
 
 use std::io::{BufReader, Read, Write};
 use std::os::fd::AsRawFd;
@@ -34,6 +34,10 @@ const COALESCE: usize = 64 << 10;
 /// lock, because the main thread may answer a timed-out request while the
 /// request's own thread is stuck.
 pub struct Connection {
+    /// The poller's key for this connection.
+    pub token: u64,
+    /// Registered with the poller (it is re-armed rather than added).
+    pub watched: AtomicBool,
     stream: UnixStream,
     reader: Mutex<BufReader<UnixStream>>,
     pending: Mutex<Vec<u8>>,
@@ -41,19 +45,57 @@ pub struct Connection {
     /// Set once request-timeout has answered this request: later output is dropped.
     pub timed_out: AtomicBool,
     broken: AtomicBool,
+    /// The current request's End frame went out: the connection is clean.
+    ended: AtomicBool,
 }
 
 impl Connection {
-    fn new(stream: UnixStream) -> std::io::Result<Connection> {
+    /// Wraps a newly accepted connection; `timeout` bounds each read and write.
+    pub fn new(stream: UnixStream, token: u64, read_timeout: Duration, write_timeout: Duration) -> std::io::Result<Connection> {
+        stream.set_read_timeout(Some(read_timeout))?;
+        stream.set_write_timeout(Some(write_timeout))?;
+        // Large responses cross in fewer, larger pieces with the largest send
+        // buffer allowed (net.core.wmem_max); the kernel caps the value.
+        let size: libc::c_int = 4 << 20;
+        // SAFETY: setsockopt on our socket with an int value.
+        unsafe {
+            libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, &size as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
+        }
         let reader = BufReader::with_capacity(COALESCE, stream.try_clone()?);
         Ok(Connection {
+            token,
+            watched: AtomicBool::new(false),
             stream,
             reader: Mutex::new(reader),
             pending: Mutex::new(Vec::with_capacity(4096)),
             head_sent: AtomicBool::new(false),
             timed_out: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.stream.as_raw_fd()
+    }
+
+    /// Closes the connection without reading the request the child may have
+    /// sent on it; the child sends it again elsewhere.
+    pub fn goodbye(&self) {
+        let mut frame = Vec::with_capacity(5);
+        if protocol::append_frame(&mut frame, Kind::Goodbye, &[]).is_ok() {
+            let _ = (&self.stream).write_all(&frame);
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Whether the request just served left the connection fit for the next.
+    fn reusable(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+            && !self.broken.load(Ordering::Acquire)
+            && !self.timed_out.load(Ordering::Acquire)
+            && self.pending.lock().is_empty()
+            && self.reader.lock().buffer().is_empty()
     }
 
     fn write_all(&self, bytes: &[u8]) -> Result<(), Disconnected> {
@@ -209,7 +251,9 @@ impl Channel for DaemonChannel {
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
-        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]], true)
+        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]], true)?;
+        self.connection.ended.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn header_only(&self) -> bool {
@@ -270,30 +314,36 @@ fn now_micros() -> i64 {
 }
 
 /// Apache's `Timeout`, the default for socket-timeout.
-fn apache_timeout() -> Duration {
+pub fn apache_timeout() -> Duration {
     let micros = crate::apache::Server::main().map(|s| unsafe { (*s.as_ptr()).timeout }).unwrap_or(60_000_000);
     Duration::from_micros(micros.max(1_000_000) as u64)
 }
 
-/// Serves the request that arrives on `stream`.
-pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
+/// Serves the next request on `connection`; returns whether the connection
+/// is fit for another (the response ended cleanly).
+pub fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>) -> bool {
     let o = &state.group.options;
-    let timeout = o.socket_timeout.unwrap_or_else(apache_timeout);
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(o.response_socket_timeout.unwrap_or(timeout)));
-    let connection = match Connection::new(stream) {
-        Ok(c) => Arc::new(c),
-        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon cannot use a connection: {e}")),
-    };
+    connection.ended.store(false, Ordering::Release);
+    connection.head_sent.store(false, Ordering::Release);
     let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
         Ok(frame) if frame.kind == Kind::Request => frame,
-        Ok(frame) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind)),
-        Err(FrameError::Closed) => return,
-        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon could not read a request: {e}")),
+        Ok(frame) => {
+            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind));
+            return false;
+        }
+        // The child closed a kept connection (it exited).
+        Err(FrameError::Closed) => return false,
+        Err(e) => {
+            log::server(None, Level::Error, &format!("mod_rwsgi: daemon could not read a request: {e}"));
+            return false;
+        }
     };
     let header = match protocol::decode_request(&frame.payload) {
         Ok(h) => h,
-        Err(e) => return log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}")),
+        Err(e) => {
+            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}"));
+            return false;
+        }
     };
     let picked_up = now_micros();
     if let Some(limit) = o.queue_timeout {
@@ -311,7 +361,7 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
                 ),
             );
             connection.fail_unstarted(504);
-            return;
+            return false;
         }
     }
     state.active.fetch_add(1, Ordering::AcqRel);
@@ -374,4 +424,5 @@ pub fn serve_connection(state: &Arc<State>, thread: usize, stream: UnixStream) {
         state.succeeded.fetch_add(1, Ordering::Relaxed);
     }
     state.last_activity_ms.store(state.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    connection.reusable()
 }

@@ -1,6 +1,19 @@
 //! The Apache child's side of daemon mode: hands the request to the group's
 //! daemon over its Unix socket and relays the response into Apache's output
 //! filters. No Python runs here.
+//!
+//! Connections are kept after a complete response and reused by the next
+//! request (of any thread of this child), which saves the connect, accept and
+//! close of every request. A request is sent again on another connection only
+//! when the daemon cannot have read it:
+//! - the write failed because the daemon had closed the connection;
+//! - the daemon answered `Goodbye` (it closes idle connections so when it stops);
+//! - the first read failed with ECONNRESET: the kernel reports that, rather
+//!   than an end of file, when the peer closed with our bytes still unread in
+//!   its receive queue (a daemon killed before it read the request).
+//!
+//! A daemon that fails after it read the request is a 502, on a kept
+//! connection as on a new one: the application may have run.
 
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsRawFd;
@@ -23,15 +36,56 @@ const MAX_BODY_READ: usize = 1 << 20;
 /// Body data is relayed in pieces of this size, so the child never holds a
 /// whole frame.
 const PIECE: usize = 64 << 10;
+/// Buffer for frame headers and small frames on each connection.
+const READ_BUFFER: usize = 16 << 10;
+/// Kept connections per group in one child; more than its threads is never useful.
+const MAX_IDLE: usize = 256;
+/// How many times a request is sent again after daemons closed connections without reading it.
+const MAX_RESENDS: u32 = 8;
 
-fn connect(r: &Request, group: &Group) -> Result<(UnixStream, u16), i32> {
+/// A connection to one of a group's daemon processes.
+pub struct DaemonConnection {
+    reader: FdReader,
+    /// The socket timeout last set, so that a kept connection is not set again.
+    timeout: Option<Duration>,
+}
+
+impl DaemonConnection {
+    fn set_timeout(&mut self, timeout: Duration) {
+        if self.timeout != Some(timeout) {
+            let _ = self.reader.stream().set_read_timeout(Some(timeout));
+            let _ = self.reader.stream().set_write_timeout(Some(timeout));
+            self.timeout = Some(timeout);
+        }
+    }
+}
+
+/// The connections of one group that this child keeps between requests.
+#[derive(Default)]
+pub struct Pool(parking_lot::Mutex<Vec<DaemonConnection>>);
+
+impl Pool {
+    fn take(&self) -> Option<DaemonConnection> {
+        self.0.lock().pop()
+    }
+
+    fn put(&self, connection: DaemonConnection) {
+        let mut idle = self.0.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+    }
+
+}
+
+fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
     let deadline = Instant::now() + group.options.connect_timeout;
     let mut delay = Duration::from_millis(25);
     let mut attempts: u16 = 0;
     loop {
         attempts = attempts.saturating_add(1);
         match UnixStream::connect(&group.socket_path) {
-            Ok(stream) => return Ok((stream, attempts)),
+            Ok(stream) => return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None }, attempts)),
             // Not listening yet (starting or restarting) or the backlog is full: retry.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
                 std::thread::sleep(delay);
@@ -90,26 +144,19 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         r.set_client_timeout(t);
     }
     let queue_start = now_micros();
-    let (stream, connect_attempts) = match connect(r, group) {
-        Ok(s) => s,
-        Err(status) => return status,
-    };
     // SAFETY: r->server is live; timeout is a plain field (µs).
     let apache_timeout = Duration::from_micros(unsafe { (*r.server().as_ptr()).timeout }.max(1_000_000) as u64);
     let timeout = group.options.socket_timeout.unwrap_or(apache_timeout);
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
-
     let variables = r.subprocess_env().entries();
     let (listener_host, listener_port) = r.listener();
     let client = client_address(r);
     let authorization = if route.pass_authorization { r.headers_in().get("Authorization") } else { None };
-    let header = RequestHeader {
+    let mut header = RequestHeader {
         request_start: r.request_time(),
         queue_start,
         script_mtime: r.file_mtime(),
         listener_port,
-        connect_attempts,
+        connect_attempts: 0,
         header_only: r.header_only(),
         script_reloading: route.script_reloading,
         has_body: r.should_read_body(),
@@ -127,13 +174,67 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         variables,
     };
     let mut payload = Vec::with_capacity(4096);
-    protocol::encode_request(&header, &mut payload);
-    if let Err(e) = protocol::write_frame(&mut &stream, Kind::Request, &payload) {
-        log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
-        return ffi::HTTP_BAD_GATEWAY;
+    let mut resends = 0;
+    // A kept connection the daemon closed is simply dropped (there are finitely
+    // many); new connections that are not taken count towards the limit.
+    let mut not_taken = |kept: bool| {
+        if kept {
+            return Ok(());
+        }
+        resends += 1;
+        if resends < MAX_RESENDS {
+            return Ok(());
+        }
+        log::request(
+            r,
+            Level::Error,
+            &format!("mod_rwsgi: daemon process group '{}' closed {resends} connections in a row without taking the request", group.options.name),
+        );
+        Err(ffi::HTTP_SERVICE_UNAVAILABLE)
+    };
+    loop {
+        let (mut connection, kept) = match group.connections.take() {
+            // Reported as one attempt that succeeded at once (mod_wsgi.daemon_connects).
+            Some(c) => {
+                header.connect_attempts = header.connect_attempts.saturating_add(1);
+                (c, true)
+            }
+            None => match connect(r, group) {
+                Ok((c, attempts)) => {
+                    header.connect_attempts = header.connect_attempts.saturating_add(attempts);
+                    (c, false)
+                }
+                Err(status) => return status,
+            },
+        };
+        connection.set_timeout(timeout);
+        payload.clear();
+        protocol::encode_request(&header, &mut payload);
+        if let Err(e) = protocol::write_frame(&mut connection.reader.stream(), Kind::Request, &payload) {
+            if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) {
+                match not_taken(kept) {
+                    Ok(()) => continue,
+                    Err(status) => return status,
+                }
+            }
+            log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
+            return ffi::HTTP_BAD_GATEWAY;
+        }
+        let relay = Relay { r: *r, group, connection: &mut connection, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 };
+        match relay.run() {
+            Finish::Done { status, reusable } => {
+                if reusable {
+                    group.connections.put(connection);
+                }
+                return status;
+            }
+            Finish::NotTaken => {
+                if let Err(status) = not_taken(kept) {
+                    return status;
+                }
+            }
+        }
     }
-    let reader = FdReader::new(&stream, 64 << 10);
-    Relay { r: *r, group, stream: &stream, reader, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 }.run()
 }
 
 fn client_address(r: &Request) -> String {
@@ -146,13 +247,24 @@ fn client_address(r: &Request) -> String {
     }
 }
 
+/// How a relay ended.
+enum Finish {
+    /// The handler's status; `reusable`: the connection is clean for another request.
+    Done { status: i32, reusable: bool },
+    /// The daemon closed the connection without reading the request.
+    NotTaken,
+}
+
+fn done(status: i32) -> Finish {
+    Finish::Done { status, reusable: false }
+}
+
 struct Relay<'a> {
     r: Request,
     group: &'a Group,
-    stream: &'a UnixStream,
     /// Frames that arrive together (head, body, end) are read in one system
-    /// call; descriptors passed with File frames are collected here.
-    reader: FdReader<'a>,
+    /// call; descriptors passed with File frames are collected there.
+    connection: &'a mut DaemonConnection,
     committed: bool,
     /// Body bytes have been handed to Apache's output filters.
     passed: bool,
@@ -168,10 +280,10 @@ impl Relay<'_> {
     /// A failure of the daemon: 502/504 while nothing of the body has reached
     /// Apache's filters (the head alone can still be replaced), else the body
     /// produced so far goes out and the response is cut off.
-    fn broken(&mut self, status: i32, msg: &str) -> i32 {
+    fn broken(&mut self, status: i32, msg: &str) -> Finish {
         self.log(msg);
         if !self.passed {
-            return status;
+            return done(status);
         }
         self.cut_off()
     }
@@ -179,31 +291,33 @@ impl Relay<'_> {
     /// Sends what the application produced so far (it may be held back by
     /// response-flush-delay), then cuts the connection so the client sees an
     /// incomplete response.
-    fn cut_off(&mut self) -> i32 {
+    fn cut_off(&mut self) -> Finish {
         let _ = self.brigade.write(&self.r, &[], true);
         self.r.abort_connection();
-        OK
+        done(OK)
     }
 
-    fn run(mut self) -> i32 {
+    fn run(mut self) -> Finish {
         let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
         let mut body = Vec::new();
         // Small frames (head, read requests, status) land here; it only grows.
         let mut buf = Vec::new();
-        let mut piece = vec![0u8; PIECE];
+        let mut first = true;
         loop {
-            let header = protocol::read_header(&mut self.reader, max_frame).and_then(|(kind, len)| {
+            let reader = &mut self.connection.reader;
+            let header = protocol::read_header(reader, max_frame).and_then(|(kind, len)| {
                 if kind == Kind::Data {
                     return Ok((kind, len));
                 }
                 if buf.len() < len {
                     buf.resize(len, 0);
                 }
-                self.reader.read_exact(&mut buf[..len])?;
+                reader.read_exact(&mut buf[..len])?;
                 Ok((kind, len))
             });
             let (kind, len) = match header {
                 Ok(f) => f,
+                Err(FrameError::Io(e)) if first && e.kind() == ErrorKind::ConnectionReset => return Finish::NotTaken,
                 Err(FrameError::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     return self.broken(ffi::HTTP_GATEWAY_TIME_OUT, "timed out waiting for the response (socket-timeout)");
                 }
@@ -214,6 +328,13 @@ impl Relay<'_> {
             };
             // Data payloads are streamed below, not read into `buf`.
             let payload: &[u8] = if kind == Kind::Data { &[] } else { &buf[..len] };
+            if kind == Kind::Goodbye {
+                if first && len == 0 {
+                    return Finish::NotTaken;
+                }
+                return self.broken(ffi::HTTP_BAD_GATEWAY, "unexpected Goodbye frame");
+            }
+            first = false;
             match kind {
                 Kind::Read => {
                     let (want, fill) = match payload {
@@ -228,11 +349,11 @@ impl Relay<'_> {
                         Ok(n) => {
                             // SAFETY: Apache initialised the first n bytes of the spare capacity.
                             unsafe { body.set_len(n) };
-                            protocol::write_frame(&mut &*self.stream, Kind::Body, &body)
+                            protocol::write_frame(&mut self.connection.reader.stream(), Kind::Body, &body)
                         }
                         Err(()) => {
                             self.r.close_connection();
-                            protocol::write_frame(&mut &*self.stream, Kind::BodyError, b"the client's request body could not be read")
+                            protocol::write_frame(&mut self.connection.reader.stream(), Kind::BodyError, b"the client's request body could not be read")
                         }
                     };
                     if reply.is_err() {
@@ -259,18 +380,23 @@ impl Relay<'_> {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "body data before the response head");
                     }
                     let mut flag = [0u8; 1];
-                    if self.reader.read_exact(&mut flag).is_err() {
+                    if self.connection.reader.read_exact(&mut flag).is_err() {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                     }
                     let mut remaining = len - 1;
-                    while remaining > 0 {
-                        let n = remaining.min(PIECE);
-                        if self.reader.read_exact(&mut piece[..n]).is_err() {
+                    if self.r.header_only() {
+                        if self.connection.reader.discard(remaining).is_err() {
                             return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                         }
+                        continue;
+                    }
+                    while remaining > 0 {
+                        let n = remaining.min(PIECE);
                         remaining -= n;
-                        if self.r.header_only() {
-                            continue;
+                        // Each piece is read from the socket into the bucket that carries it.
+                        let reader = &mut self.connection.reader;
+                        if self.brigade.append_filled(n, |dst| reader.read_exact_uninit(dst)).is_err() {
+                            return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                         }
                         self.unflushed += n as u64;
                         let flush = (remaining == 0 && flag[0] == 1 && !self.more_data_soon())
@@ -279,16 +405,16 @@ impl Relay<'_> {
                             self.unflushed = 0;
                         }
                         self.passed = true;
-                        if self.brigade.write(&self.r, &piece[..n], flush).is_err() || self.r.client_aborted() {
+                        if self.brigade.write(&self.r, &[], flush).is_err() || self.r.client_aborted() {
                             // The client left: dropping the daemon connection tells the
                             // application (its next write fails and its iterable is closed).
-                            return OK;
+                            return done(OK);
                         }
                     }
                 }
                 Kind::File => {
                     let region = <[u8; 16]>::try_from(payload).ok();
-                    let fd = self.reader.take_fd();
+                    let fd = self.connection.reader.take_fd();
                     let (Some(region), Some(fd)) = (region, fd) else {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed file frame (no descriptor or bad region)");
                     };
@@ -306,7 +432,7 @@ impl Relay<'_> {
                     drop(fd);
                     self.passed = true;
                     if self.brigade.write_file(&self.r, &file, offset, length).is_err() || self.r.client_aborted() {
-                        return OK;
+                        return done(OK);
                     }
                 }
                 Kind::End => {
@@ -317,7 +443,8 @@ impl Relay<'_> {
                         self.r.close_connection();
                     }
                     let _ = self.brigade.finish(&self.r);
-                    return OK;
+                    // Whatever happened to the client, the daemon's side is complete.
+                    return Finish::Done { status: OK, reusable: self.connection.reader.is_drained() };
                 }
                 Kind::Abort => return self.cut_off(),
                 Kind::Fail => {
@@ -328,7 +455,7 @@ impl Relay<'_> {
                     if !(400..600).contains(&status) {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"));
                     }
-                    return status as i32;
+                    return done(status as i32);
                 }
                 other => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("unexpected {other:?} frame")),
             }
@@ -341,10 +468,10 @@ impl Relay<'_> {
     fn more_data_soon(&self) -> bool {
         use std::os::fd::AsRawFd;
         let Some(delay) = self.group.options.response_flush_delay else { return false };
-        if !self.reader.buffered().is_empty() {
+        if !self.connection.reader.buffered().is_empty() {
             return true;
         }
-        let mut pfd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd { fd: self.connection.reader.stream().as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd on our socket.
         unsafe { libc::poll(&mut pfd, 1, delay.as_millis().min(1000) as i32) > 0 }
     }

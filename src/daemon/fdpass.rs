@@ -58,18 +58,23 @@ pub fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: i32) -> io::Result<()
     (&*stream).write_all(&bytes[sent..])
 }
 
-/// A buffered reader that also collects descriptors passed with the data.
-pub struct FdReader<'a> {
-    stream: &'a UnixStream,
+/// A buffered reader over a connection that also collects descriptors passed
+/// with the data. It owns the connection, so that both outlive one request.
+pub struct FdReader {
+    stream: UnixStream,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
     fds: VecDeque<OwnedFd>,
 }
 
-impl<'a> FdReader<'a> {
-    pub fn new(stream: &'a UnixStream, capacity: usize) -> FdReader<'a> {
+impl FdReader {
+    pub fn new(stream: UnixStream, capacity: usize) -> FdReader {
         FdReader { stream, buf: vec![0u8; capacity].into_boxed_slice(), start: 0, end: 0, fds: VecDeque::new() }
+    }
+
+    pub fn stream(&self) -> &UnixStream {
+        &self.stream
     }
 
     /// Bytes received but not read yet.
@@ -77,9 +82,51 @@ impl<'a> FdReader<'a> {
         &self.buf[self.start..self.end]
     }
 
+    /// Nothing received is left unread: no bytes, no descriptors.
+    pub fn is_drained(&self) -> bool {
+        self.start == self.end && self.fds.is_empty()
+    }
+
     /// The oldest descriptor received and not yet taken.
     pub fn take_fd(&mut self) -> Option<OwnedFd> {
         self.fds.pop_front()
+    }
+
+    /// Fills all of `dst`, which may be uninitialised: first from the buffer,
+    /// then straight from the socket (no intermediate copy for large reads).
+    pub fn read_exact_uninit(&mut self, dst: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<()> {
+        let buffered = self.buffered();
+        let mut got = buffered.len().min(dst.len());
+        // SAFETY: copying initialised bytes into the destination's first `got` slots.
+        unsafe { std::ptr::copy_nonoverlapping(buffered.as_ptr(), dst.as_mut_ptr() as *mut u8, got) };
+        self.start += got;
+        while got < dst.len() {
+            // SAFETY: receiving into the unfilled tail of `dst`.
+            let n = self.receive(unsafe { dst.as_mut_ptr().add(got) } as *mut u8, dst.len() - got)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            got += n;
+        }
+        Ok(())
+    }
+
+    /// Reads and drops `len` bytes.
+    pub fn discard(&mut self, mut len: usize) -> io::Result<()> {
+        while len > 0 {
+            if self.start == self.end {
+                let (ptr, cap) = (self.buf.as_mut_ptr(), self.buf.len());
+                self.end = self.receive(ptr, cap)?;
+                self.start = 0;
+                if self.end == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            let n = len.min(self.end - self.start);
+            self.start += n;
+            len -= n;
+        }
+        Ok(())
     }
 
     fn receive(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
@@ -115,7 +162,7 @@ impl<'a> FdReader<'a> {
     }
 }
 
-impl Read for FdReader<'_> {
+impl Read for FdReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.start == self.end {
             if out.len() >= self.buf.len() {
@@ -142,7 +189,7 @@ mod tests {
         let file = std::fs::File::open("/proc/self/stat").unwrap();
         send_with_fd(&a, b"hello, world", file.as_raw_fd()).unwrap();
         (&a).write_all(b"!").unwrap();
-        let mut reader = FdReader::new(&b, 4);
+        let mut reader = FdReader::new(b, 4);
         let mut got = [0u8; 13];
         reader.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"hello, world!");

@@ -3,12 +3,11 @@
 //! Order after the fork (the process is still single-threaded): signal
 //! dispositions reset, inherited sockets closed, priority, privileges dropped
 //! (refusing root), cwd, umask, resource limits, locale; then Python starts,
-//! WSGIImportScript scripts run, and the request threads begin accepting. The
+//! WSGIImportScript scripts run, and the request threads begin serving. The
 //! main thread watches for signals and recycling triggers and drains the
 //! process on shutdown.
 
 use std::ffi::CString;
-use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -17,7 +16,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 
-use super::channel::{Connection, serve_connection};
+use super::channel::{Connection, apache_timeout, serve_request};
+use super::poller::{Poller, Ready};
 use super::registry::{self, Group};
 use crate::apache::{Level, log};
 use crate::ffi;
@@ -26,10 +26,11 @@ use crate::python::{self, interpreter};
 /// Shared by the request threads and the main thread.
 pub struct State {
     pub group: Arc<Group>,
+    pub poller: Poller,
     pub stopping: AtomicBool,
     pub active: AtomicUsize,
     pub served: AtomicU64,
-    /// Connections taken for serving (reserved before accept, for maximum-requests).
+    /// Requests taken for serving (reserved before the request is read, for maximum-requests).
     pub taken: AtomicU64,
     pub succeeded: AtomicU64,
     /// Milliseconds since `started` (plus one, so 0 means none) of the first request.
@@ -150,17 +151,16 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     }
     daemon_log(&group, Level::Info, &format!("daemon process {index} started ({} threads)", o.threads));
 
-    // Request threads block in accept(): the kernel wakes exactly one of them per
-    // connection (a poll() on the shared socket would wake every thread of every
-    // process). The accept timeout lets an idle thread notice a stop; the listener
-    // is shared with the group's other processes, which set the same value.
-    // SAFETY: setsockopt on our listener with a valid timeval.
-    unsafe {
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 250_000 };
-        libc::setsockopt(group.listener, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
-    }
+    let poller = match Poller::new(group.listener, o.threads as usize) {
+        Ok(p) => p,
+        Err(e) => {
+            daemon_log(&group, Level::Crit, &format!("cannot watch the group's socket: {e}"));
+            return 1;
+        }
+    };
     let state = Arc::new(State {
         group: group.clone(),
+        poller,
         stopping: AtomicBool::new(false),
         active: AtomicUsize::new(0),
         served: AtomicU64::new(0),
@@ -178,7 +178,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         let mut builder = std::thread::Builder::new().name(format!("rwsgi-{thread}"));
         // Python needs more stack than Rust's 2 MiB default for deep recursion.
         builder = builder.stack_size(o.stack_size.unwrap_or(8 << 20) as usize);
-        if let Err(e) = builder.spawn(move || accept_loop(&state, thread)) {
+        if let Err(e) = builder.spawn(move || request_loop(&state, thread)) {
             daemon_log(&group, Level::Crit, &format!("cannot start request thread {thread}: {e}"));
             return 1;
         }
@@ -318,51 +318,72 @@ fn setup_environment(group: &Group) -> Result<(), String> {
     Ok(())
 }
 
-/// A request thread: accept, check the peer, serve, until the process stops.
-fn accept_loop(state: &Arc<State>, thread: usize) {
-    let listener = state.group.listener;
-    let maximum = state.group.options.maximum_requests;
+/// A request thread: serves the next request on any connection, new or kept,
+/// until the process stops.
+fn request_loop(state: &Arc<State>, thread: usize) {
+    let o = &state.group.options;
+    let read_timeout = o.socket_timeout.unwrap_or_else(apache_timeout);
+    let write_timeout = o.response_socket_timeout.unwrap_or(read_timeout);
     while !state.stopping.load(Ordering::Acquire) {
-        // maximum-requests: a thread reserves its next request before accepting, so
-        // the process takes exactly that many and leaves the rest in the socket's
-        // backlog for its replacement.
-        if maximum > 0 && state.taken.fetch_add(1, Ordering::AcqRel) >= maximum {
+        // The timeout lets an idle thread notice a stop.
+        let connection = match state.poller.wait(250) {
+            None => continue,
+            Some(Ready::Connection(c)) => c,
+            Some(Ready::Listener) => {
+                if state.stopping.load(Ordering::Acquire) {
+                    // Leave it to the group's other processes or the replacement.
+                    break;
+                }
+                let Some(stream) = state.poller.accept() else { continue };
+                let peer = match check_peer(&stream) {
+                    Ok(pid) => pid,
+                    Err(e) => {
+                        daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
+                        drop(stream);
+                        state.poller.closed();
+                        continue;
+                    }
+                };
+                match Connection::new(stream, state.poller.token(), read_timeout, write_timeout) {
+                    Ok(c) => {
+                        daemon_log(&state.group, Level::Debug, &format!("new connection from Apache child {peer}"));
+                        Arc::new(c)
+                    }
+                    Err(e) => {
+                        daemon_log(&state.group, Level::Error, &format!("cannot use a connection: {e}"));
+                        state.poller.closed();
+                        continue;
+                    }
+                }
+            }
+        };
+        // maximum-requests: a request is reserved before it is read, so the process
+        // serves exactly that many; the child sends the others elsewhere.
+        if o.maximum_requests > 0 && state.taken.fetch_add(1, Ordering::AcqRel) >= o.maximum_requests {
             state.taken.fetch_sub(1, Ordering::AcqRel);
             state.request_shutdown("maximum-requests");
-            break;
-        }
-        // SAFETY: accepting on our listener; the new descriptor is owned by the stream below.
-        let fd = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-        if fd < 0 {
-            // Timeout (the loop re-checks for a stop) or an interrupted call.
-            if maximum > 0 {
-                state.taken.fetch_sub(1, Ordering::AcqRel);
-            }
-            continue;
+            state.stopping.store(true, Ordering::Release);
         }
         if state.stopping.load(Ordering::Acquire) {
-            // Accepted while stopping: close it unanswered; the child retries or reports 502.
-            // SAFETY: our own fresh descriptor.
-            unsafe { libc::close(fd) };
+            connection.goodbye();
+            state.poller.closed();
             break;
         }
-        // SAFETY: fd is a freshly accepted socket we own.
-        let stream = unsafe { UnixStream::from_raw_fd(fd) };
-        if let Err(e) = check_peer(&stream) {
-            daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
-            if maximum > 0 {
-                state.taken.fetch_sub(1, Ordering::AcqRel);
+        if serve_request(state, thread, &connection) {
+            if let Err(connection) = state.poller.keep(connection) {
+                connection.goodbye();
             }
-            continue;
+        } else {
+            drop(connection);
+            state.poller.closed();
         }
-        serve_connection(state, thread, stream);
     }
 }
 
 /// Only this server's Apache children may submit requests: the socket file's
 /// mode already limits connections to their user; the peer must also be a
 /// child of our own parent (the Apache parent).
-fn check_peer(stream: &UnixStream) -> Result<(), String> {
+fn check_peer(stream: &UnixStream) -> Result<i32, String> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -373,7 +394,7 @@ fn check_peer(stream: &UnixStream) -> Result<(), String> {
     }
     // Apache's children are few and long-lived: remember the ones already checked.
     if VERIFIED_PEERS.lock().contains(&cred.pid) {
-        return Ok(());
+        return Ok(cred.pid);
     }
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", cred.pid)).map_err(|e| format!("peer pid {}: {e}", cred.pid))?;
     // The fields after the ")" that ends the command name: state, then ppid.
@@ -388,7 +409,7 @@ fn check_peer(stream: &UnixStream) -> Result<(), String> {
         verified.clear();
     }
     verified.push(cred.pid);
-    Ok(())
+    Ok(cred.pid)
 }
 
 /// The main thread: waits for a signal or a recycling trigger, then drains.
@@ -424,6 +445,10 @@ fn supervise(state: &Arc<State>) -> i32 {
         }
     }
     state.stopping.store(true, Ordering::Release);
+    // Kept connections are closed at once: their children send new requests elsewhere.
+    for connection in state.poller.close() {
+        connection.goodbye();
+    }
     let deadline = Instant::now() + drain;
     while state.active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

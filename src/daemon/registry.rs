@@ -50,6 +50,8 @@ pub struct Group {
     pub socket_uid: u32,
     /// script-user= / script-group=: who must own the scripts this group runs.
     pub script_owner: Option<ScriptOwner>,
+    /// In an Apache child: connections to this group's daemons kept between requests.
+    pub connections: super::client::Pool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -154,6 +154,7 @@ fn resolve(
         imports,
         socket_uid,
         script_owner,
+        connections: Default::default(),
     })
 }
 

@@ -27,6 +27,10 @@ pub enum Kind {
     /// daemon → child: body bytes in a file whose descriptor travels with this
     /// frame (SCM_RIGHTS); payload: u64 offset, u64 length.
     File = 10,
+    /// daemon → child, instead of any response: this idle connection is being
+    /// closed and the request on it was not read. The child may send the
+    /// request again on another connection: it has not run.
+    Goodbye = 11,
 }
 
 impl Kind {
@@ -42,6 +46,7 @@ impl Kind {
             8 => Kind::Abort,
             9 => Kind::Fail,
             10 => Kind::File,
+            11 => Kind::Goodbye,
             _ => return None,
         })
     }
@@ -210,6 +215,19 @@ mod tests {
         assert_eq!(&payload, b"\x00body-bytes");
         assert_eq!(read_frame(&mut r, 100).unwrap(), Frame { kind: Kind::End, payload: vec![] });
         assert!(matches!(read_frame(&mut r, 100), Err(FrameError::Closed)));
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for byte in 1..=11u8 {
+            let kind = Kind::from_byte(byte).expect("a known kind");
+            assert_eq!(kind as u8, byte);
+            let mut out = Vec::new();
+            append_frame(&mut out, kind, &[]).unwrap();
+            assert_eq!(read_frame(&mut &out[..], 0).unwrap(), Frame { kind, payload: vec![] });
+        }
+        assert_eq!(Kind::from_byte(0), None);
+        assert_eq!(Kind::from_byte(12), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! be unit-tested and fuzzed. Every decoder returns an error on malformed or
 //! oversized input; none panics on arbitrary bytes.
 //!
-//! A connection carries one request at a time as frames:
+//! A connection carries one request at a time, and then the next: the child
+//! keeps it after `End` and the daemon watches it for the next `Request`.
+//! Frames:
 //! `[u32 payload length, little-endian][u8 kind][payload]`.
 //!
 //! ```text
@@ -18,7 +20,10 @@
 //!           ◀──────────────────── End        (complete; flag: close the client connection)
 //!                        or ◀──── Abort      (failed after output began: cut the client off)
 //!                        or ◀──── Fail(n)    (failed before output: answer with status n)
+//!                        or ◀──── Goodbye    (the daemon is closing this idle connection and did
+//!                                             not read the request: send it again elsewhere)
 //! ```
+//! After `Fail` or `Abort`, or any error, the connection is closed, not reused.
 //! The request body only moves when the application asks for it, so buffers on
 //! both sides stay bounded and `100 Continue` is sent only if the body is read.
 
