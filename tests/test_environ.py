@@ -129,3 +129,20 @@ def test_pass_authorization_directive(apache):
     )
     assert srv.get("/on", headers={"Authorization": "Bearer t"}).json()["HTTP_AUTHORIZATION"] == ["str", "Bearer t"]
     assert "HTTP_AUTHORIZATION" not in srv.get("/off", headers={"Authorization": "Bearer t"}).json()
+
+
+def test_many_distinct_header_names(apache):
+    # Header names become environ keys through a bounded cache of their Python
+    # strings: more names than it holds (and longer ones) still arrive intact.
+    srv = apache(CONFIG, apps={"env.wsgi": DUMP, "scripts/env.wsgi": DUMP})
+    for batch in range(4):
+        headers = {"X-Name-%d-%d" % (batch, i): "v%d" % i for i in range(90)}
+        headers["X-" + "Long" * 40] = "long"
+        env = srv.get("/app", headers=headers).json()
+        for i in range(90):
+            assert env["HTTP_X_NAME_%d_%d" % (batch, i)] == ["str", "v%d" % i]
+        assert env["HTTP_X_" + "LONG" * 40] == ["str", "long"]
+    # Names seen before still map to their own values.
+    env = srv.get("/app", headers={"X-Name-0-1": "again"}).json()
+    assert env["HTTP_X_NAME_0_1"] == ["str", "again"]
+    assert "HTTP_X_NAME_0_2" not in env

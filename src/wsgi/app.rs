@@ -121,8 +121,8 @@ fn serve(
     };
 
     let called: PyResult<Bound<'_, PyAny>> = (|| {
-        environ.set_item("wsgi.input", Py::new(py, Input::new(handle.clone()))?)?;
-        environ.set_item("wsgi.errors", errors.clone_ref(py))?;
+        environ.set_item(pyo3::intern!(py, "wsgi.input"), Py::new(py, Input::new(handle.clone()))?)?;
+        environ.set_item(pyo3::intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
         let start_response = Py::new(py, StartResponse::new(response.clone()))?;
         app.call1((environ, start_response))
     })();
@@ -136,7 +136,8 @@ fn serve(
 
     let sent = send(py, &result, response);
     // close() is called exactly once, whatever happened while sending.
-    let closed = if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
+    let close = pyo3::intern!(py, "close");
+    let closed = if result.hasattr(close).unwrap_or(false) { result.call_method0(close).map(|_| ()) } else { Ok(()) };
     let report = |e: &PyErr| log_exception(py, handle, script, e);
     match (sent, closed) {
         (Err(e), closed) => {

@@ -1,5 +1,9 @@
 //! Building the WSGI `environ` dictionary for one request.
 
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
@@ -82,6 +86,31 @@ fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
+/// CGI variable names repeat from request to request, so their Python strings
+/// are made once, interned (an application's lookups with literal keys then
+/// match by identity). Names are bounded in length and number: header names
+/// come from clients.
+static CGI_NAMES: Mutex<Option<HashMap<Box<[u8]>, Py<PyString>>>> = Mutex::new(None);
+const MAX_CGI_NAMES: usize = 256;
+const MAX_CGI_NAME_LEN: usize = 64;
+
+fn cgi_name<'py>(py: Python<'py>, names: &mut HashMap<Box<[u8]>, Py<PyString>>, name: &[u8]) -> Bound<'py, PyString> {
+    if let Some(s) = names.get(name) {
+        return s.bind(py).clone();
+    }
+    let mut raw = latin1(py, name).into_ptr();
+    // SAFETY: `raw` is an owned reference to an exact str; InternInPlace
+    // replaces it with an owned reference to the interned string.
+    let s: Bound<'py, PyString> = unsafe {
+        pyo3::ffi::PyUnicode_InternInPlace(&mut raw);
+        Bound::from_owned_ptr(py, raw).cast_into_unchecked()
+    };
+    if names.len() < MAX_CGI_NAMES && name.len() <= MAX_CGI_NAME_LEN {
+        names.insert(name.into(), s.clone().unbind());
+    }
+    s
+}
+
 /// What the environ needs beyond the CGI variables. In embedded mode it comes
 /// from the request; in daemon mode the Apache child sends it with the request.
 pub struct RequestInfo<'a> {
@@ -115,45 +144,49 @@ pub type CgiVariables<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8], &[u8]));
 /// Builds the environ; the caller adds wsgi.input and wsgi.errors.
 pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
     let environ = template(py)?;
-    variables(&mut |k, v| {
-        // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
-        // Authorization is only passed when allowed, below.
-        if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
-            let _ = environ.set_item(latin1(py, k), latin1(py, v));
-        }
-    });
+    {
+        let mut names = CGI_NAMES.lock();
+        let names = names.get_or_insert_with(HashMap::new);
+        variables(&mut |k, v| {
+            // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
+            // Authorization is only passed when allowed, below.
+            if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
+                let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
+            }
+        });
+    }
     // SCRIPT_NAME never ends in '/': the slash belongs to PATH_INFO (so "/" mounts give "").
-    environ.set_item("SCRIPT_NAME", latin1(py, info.script_name))?;
-    if environ.get_item("PATH_INFO")?.is_none() {
-        environ.set_item("PATH_INFO", "")?;
+    environ.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, info.script_name))?;
+    if environ.get_item(intern!(py, "PATH_INFO"))?.is_none() {
+        environ.set_item(intern!(py, "PATH_INFO"), "")?;
     }
     if let Some(auth) = info.authorization {
-        environ.set_item("HTTP_AUTHORIZATION", latin1(py, auth))?;
+        environ.set_item(intern!(py, "HTTP_AUTHORIZATION"), latin1(py, auth))?;
     }
-    environ.set_item("wsgi.url_scheme", latin1(py, info.url_scheme))?;
-    environ.set_item("mod_wsgi.process_group", info.process_group)?;
-    environ.set_item("mod_wsgi.application_group", info.application_group)?;
-    environ.set_item("mod_wsgi.callable_object", info.callable_object)?;
-    environ.set_item("mod_wsgi.request_handler", latin1(py, info.handler))?;
-    environ.set_item("mod_wsgi.script_reloading", if info.script_reloading { "1" } else { "0" })?;
+    environ.set_item(intern!(py, "wsgi.url_scheme"), latin1(py, info.url_scheme))?;
+    environ.set_item(intern!(py, "mod_wsgi.process_group"), info.process_group)?;
+    environ.set_item(intern!(py, "mod_wsgi.application_group"), info.application_group)?;
+    environ.set_item(intern!(py, "mod_wsgi.callable_object"), info.callable_object)?;
+    environ.set_item(intern!(py, "mod_wsgi.request_handler"), latin1(py, info.handler))?;
+    environ.set_item(intern!(py, "mod_wsgi.script_reloading"), if info.script_reloading { "1" } else { "0" })?;
     // The values before any rewriting, as mod_wsgi records them.
-    environ.set_item("mod_wsgi.script_name", latin1(py, info.script_name))?;
-    environ.set_item("mod_wsgi.path_info", environ.get_item("PATH_INFO")?)?;
-    environ.set_item("mod_wsgi.listener_host", latin1(py, info.listener_host))?;
-    environ.set_item("mod_wsgi.listener_port", info.listener_port.to_string())?;
-    environ.set_item("mod_wsgi.request_id", latin1(py, info.request_id))?;
-    environ.set_item("mod_wsgi.request_start", info.request_start.to_string())?;
+    environ.set_item(intern!(py, "mod_wsgi.script_name"), latin1(py, info.script_name))?;
+    environ.set_item(intern!(py, "mod_wsgi.path_info"), environ.get_item(intern!(py, "PATH_INFO"))?)?;
+    environ.set_item(intern!(py, "mod_wsgi.listener_host"), latin1(py, info.listener_host))?;
+    environ.set_item(intern!(py, "mod_wsgi.listener_port"), info.listener_port.to_string())?;
+    environ.set_item(intern!(py, "mod_wsgi.request_id"), latin1(py, info.request_id))?;
+    environ.set_item(intern!(py, "mod_wsgi.request_start"), info.request_start.to_string())?;
     if let Some(d) = &info.daemon {
-        environ.set_item("mod_wsgi.queue_start", d.queue_start.to_string())?;
-        environ.set_item("mod_wsgi.daemon_start", d.daemon_start.to_string())?;
-        environ.set_item("mod_wsgi.daemon_connects", d.connects.to_string())?;
+        environ.set_item(intern!(py, "mod_wsgi.queue_start"), d.queue_start.to_string())?;
+        environ.set_item(intern!(py, "mod_wsgi.daemon_start"), d.daemon_start.to_string())?;
+        environ.set_item(intern!(py, "mod_wsgi.daemon_connects"), d.connects.to_string())?;
         // Requests are never re-sent to a restarted daemon here.
-        environ.set_item("mod_wsgi.daemon_restarts", "0")?;
+        environ.set_item(intern!(py, "mod_wsgi.daemon_restarts"), "0")?;
     }
     let counters = counters::next_request();
-    environ.set_item("mod_wsgi.script_start", counters.now_micros.to_string())?;
-    environ.set_item("mod_wsgi.thread_id", counters.thread_id)?;
-    environ.set_item("mod_wsgi.thread_requests", counters.thread_requests)?;
-    environ.set_item("mod_wsgi.total_requests", counters.total_requests)?;
+    environ.set_item(intern!(py, "mod_wsgi.script_start"), counters.now_micros.to_string())?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_id"), counters.thread_id)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), counters.thread_requests)?;
+    environ.set_item(intern!(py, "mod_wsgi.total_requests"), counters.total_requests)?;
     Ok(environ)
 }
