@@ -136,8 +136,11 @@ fn serve(
 
     let sent = send(py, &result, response);
     // close() is called exactly once, whatever happened while sending.
+    // A list or tuple (the usual result) has no close(); asking would build an
+    // AttributeError with a formatted message on every request.
     let close = pyo3::intern!(py, "close");
-    let closed = if result.hasattr(close).unwrap_or(false) { result.call_method0(close).map(|_| ()) } else { Ok(()) };
+    let plain = result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>();
+    let closed = if !plain && result.hasattr(close).unwrap_or(false) { result.call_method0(close).map(|_| ()) } else { Ok(()) };
     let report = |e: &PyErr| log_exception(py, handle, script, e);
     match (sent, closed) {
         (Err(e), closed) => {

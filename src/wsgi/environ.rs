@@ -90,11 +90,30 @@ fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
 /// are made once, interned (an application's lookups with literal keys then
 /// match by identity). Names are bounded in length and number: header names
 /// come from clients.
-static CGI_NAMES: Mutex<Option<HashMap<Box<[u8]>, Py<PyString>>>> = Mutex::new(None);
+static CGI_NAMES: Mutex<Option<Names>> = Mutex::new(None);
+type Names = HashMap<Box<[u8]>, Py<PyString>, std::hash::BuildHasherDefault<Fnv1a>>;
+
+/// FNV-1a: the names are short, and the table is bounded (256 entries), which
+/// also bounds what colliding names can cost; SipHash's resistance buys nothing.
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl std::hash::Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 const MAX_CGI_NAMES: usize = 256;
 const MAX_CGI_NAME_LEN: usize = 64;
 
-fn cgi_name<'py>(py: Python<'py>, names: &mut HashMap<Box<[u8]>, Py<PyString>>, name: &[u8]) -> Bound<'py, PyString> {
+fn cgi_name<'py>(py: Python<'py>, names: &mut Names, name: &[u8]) -> Bound<'py, PyString> {
     if let Some(s) = names.get(name) {
         return s.bind(py).clone();
     }
@@ -146,7 +165,7 @@ pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestIn
     let environ = template(py)?;
     {
         let mut names = CGI_NAMES.lock();
-        let names = names.get_or_insert_with(HashMap::new);
+        let names = names.get_or_insert_with(Names::default);
         variables(&mut |k, v| {
             // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
             // Authorization is only passed when allowed, below.
