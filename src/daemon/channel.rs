@@ -54,13 +54,6 @@ impl Connection {
     pub fn new(stream: UnixStream, token: u64, read_timeout: Duration, write_timeout: Duration) -> std::io::Result<Connection> {
         stream.set_read_timeout(Some(read_timeout))?;
         stream.set_write_timeout(Some(write_timeout))?;
-        // Large responses cross in fewer, larger pieces with the largest send
-        // buffer allowed (net.core.wmem_max); the kernel caps the value.
-        let size: libc::c_int = 4 << 20;
-        // SAFETY: setsockopt on our socket with an int value.
-        unsafe {
-            libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, &size as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as u32);
-        }
         let reader = BufReader::with_capacity(COALESCE, stream.try_clone()?);
         Ok(Connection {
             token,
