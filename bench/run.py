@@ -3,11 +3,19 @@
 
     /usr/bin/python3 bench/run.py              # full run: 3 interleaved rounds, medians
     /usr/bin/python3 bench/run.py --smoke      # seconds: checks every server and workload works
+    /usr/bin/python3 bench/run.py --instructions   # callgrind: instructions per request, embedded
 
 Every server is Debian's Apache with mpm_event (2 children x 16 threads), the
 same Python, logging off. Daemon groups use processes=2 threads=16 and
 application group %{GLOBAL}. Before any timing, each workload's responses are
 checked (status, length, echo equality); a wrong answer stops the run.
+
+Requests per second on a shared 2-core VM drift by 10-20% between runs.
+--instructions gives a repeatable figure for the embedded servers instead:
+Apache runs as one process (-X) under callgrind, serves 200 and then 1200
+keep-alive requests one at a time (ab -k -c 1) in two runs, and the
+difference of the two totals over 1000 is the user-space instructions one
+request costs (start-up cancels out). It does not count the kernel.
 """
 
 import argparse
@@ -80,6 +88,12 @@ SERVERS = {
 
 
 def start(name):
+    srv = prepare(name)
+    srv.start()
+    return srv
+
+
+def prepare(name):
     spec = SERVERS[name]
     srv = harness.ApacheServer(
         module=spec["module"],
@@ -96,7 +110,6 @@ def start(name):
     os.makedirs(srv.path("static"), mode=0o755, exist_ok=True)
     harness.write_world_readable(srv.path("static", "hello.txt"), HELLO, dedent=False)
     harness.write_world_readable(srv.path("static", "big.bin"), BIG, dedent=False)
-    srv.start()
     return srv
 
 
@@ -190,9 +203,67 @@ def versions():
     }
 
 
+def callgrind_total(name, path, requests):
+    """Instructions callgrind counts for a one-process Apache (start-up included)
+    that serves `requests` keep-alive requests for `path`, one at a time."""
+    srv = prepare(name)
+    srv.write_config()
+    out = srv.path("callgrind.out")
+    # Created now, writable by the children's user: valgrind opens the file
+    # again to write it after Apache has switched users.
+    harness.write_world_readable(out, b"", dedent=False)
+    os.chmod(out, 0o666)
+    proc = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, harness.APACHE_BIN, "-X", "-f", srv.conf_path, "-DFOREGROUND"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=srv._child_env(),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not srv._can_connect():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("Apache under valgrind did not start:\n" + srv.error_log()[-2000:])
+            time.sleep(0.2)
+        r = srv.get(path, timeout=60)
+        if r.status != 200:
+            raise SystemExit("WRONG RESPONSE from %s for %s under valgrind: %s" % (name, path, r.status))
+        ab = subprocess.run(["ab", "-q", "-k", "-n", str(requests), "-c", "1", srv.url(path)], capture_output=True, text=True, check=True).stdout
+        if "Complete requests:      %d" % requests not in ab or not re.search(r"Failed requests:\s+0\b", ab):
+            raise SystemExit("ab failed against %s:\n%s" % (name, ab))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    annotate = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True, check=True).stdout
+    total = re.search(r"([\d,]+) \([ \d.]+%\)\s+PROGRAM TOTALS", annotate)
+    srv.cleanup()
+    return int(total.group(1).replace(",", ""))
+
+
+def instructions(servers, workloads, few=200, many=1200):
+    print("| workload | server | instructions per request (user space) |")
+    print("|---|---|---|")
+    for workload in workloads:
+        for name in servers:
+            if SERVERS[name]["daemon"]:
+                continue  # the work happens in other processes
+            if name == "static":
+                if workload not in STATIC:
+                    continue
+                path = STATIC[workload]
+            else:
+                path = WORKLOADS[workload][0]
+            if workload == "1mib-post-echo":
+                continue  # ab would need a body file; not measured this way
+            per_request = (callgrind_total(name, path, many) - callgrind_total(name, path, few)) / (many - few)
+            print("| %s | %s | %.1fk |" % (workload, name, per_request / 1000), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="one short round: proves every server and workload works")
+    ap.add_argument("--instructions", action="store_true", help="instructions per request of the embedded servers, by callgrind")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
@@ -208,6 +279,9 @@ def main():
             raise SystemExit("unknown server %r" % name)
 
     print("versions:", versions())
+    if args.instructions:
+        instructions(servers, workloads)
+        return
     results = {}  # (server, workload) -> [(rps, p99)]
     rss = {}  # server -> [kib]
     daemon_rss = {}

@@ -12,6 +12,7 @@ packages=(
     python3-pytest python3-flask                      # test suite and the Flask example
     libapache2-mod-wsgi-py3                           # mod_wsgi, the behaviour and speed we compare with
     wrk curl ca-certificates build-essential pkg-config git
+    valgrind                                          # bench/run.py --instructions (callgrind)
     gdb                                               # tells Apache's own known exit crash from ours (tests/harness.py)
 )
 missing=()

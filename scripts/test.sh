@@ -20,6 +20,7 @@ RWSGI_TEST_MODE=daemon /usr/bin/python3 -m pytest \
     tests/test_input.py tests/test_file_wrapper.py tests/test_frameworks.py tests/test_atexit.py tests/test_mod_wsgi_module.py "$@" || status=1
 # The benchmark script must keep working (not a measurement: one short round).
 /usr/bin/python3 bench/run.py --smoke --servers "static,mod_rwsgi embedded,mod_rwsgi daemon" >/dev/null || status=1
+/usr/bin/python3 bench/run.py --instructions --workloads hello --servers "mod_rwsgi embedded" >/dev/null || status=1
 if [ "$status" -ne 0 ]; then
     echo "test.sh: FAILED" >&2
 fi
