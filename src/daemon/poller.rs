@@ -185,3 +185,79 @@ impl Poller {
         idle.into_values().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::net::UnixListener;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn listener() -> (UnixListener, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("rwsgi-poller-{}-{:?}.sock", std::process::id(), std::thread::current().id()));
+        let _ = std::fs::remove_file(&path);
+        (UnixListener::bind(&path).unwrap(), path)
+    }
+
+    fn connection(poller: &Poller, stream: UnixStream) -> Arc<Connection> {
+        Arc::new(Connection::new(stream, poller.token(), Duration::from_secs(5), Duration::from_secs(5)).unwrap())
+    }
+
+    #[test]
+    fn kept_connection_wakes_a_thread_when_its_next_request_arrives() {
+        let (l, path) = listener();
+        let poller = Poller::new(l.into_raw_fd(), 2).unwrap();
+        let mut child = UnixStream::connect(&path).unwrap();
+        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
+        let conn = connection(&poller, poller.accept().expect("a connection"));
+        let token = conn.token;
+        assert!(poller.keep(conn).is_ok());
+        // Idle: nothing wakes.
+        assert!(poller.wait(50).is_none());
+        child.write_all(b"next").unwrap();
+        match poller.wait(1000) {
+            Some(Ready::Connection(c)) => assert_eq!(c.token, token),
+            _ => panic!("the kept connection did not wake"),
+        }
+        // One-shot: taken once, silent until kept again.
+        assert!(poller.wait(50).is_none());
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn at_the_limit_a_new_connection_evicts_the_oldest_idle_one() {
+        let (l, path) = listener();
+        let poller = Poller::new(l.into_raw_fd(), 1).unwrap();
+        let mut first = UnixStream::connect(&path).unwrap();
+        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
+        let conn = connection(&poller, poller.accept().unwrap());
+        // Busy (not kept): the listener is not armed, a second child waits.
+        let _second = UnixStream::connect(&path).unwrap();
+        assert!(poller.wait(100).is_none(), "no room while the only connection is busy");
+        assert!(poller.keep(conn).is_ok());
+        // Idle now: the second connection is taken by closing the first.
+        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
+        assert!(poller.accept().is_some());
+        let mut got = Vec::new();
+        first.read_to_end(&mut got).unwrap();
+        let mut goodbye = Vec::new();
+        crate::protocol::append_frame(&mut goodbye, crate::protocol::Kind::Goodbye, &[]).unwrap();
+        assert_eq!(got, goodbye);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn closing_returns_the_idle_connections_and_keeps_no_more() {
+        let (l, path) = listener();
+        let poller = Poller::new(l.into_raw_fd(), 4).unwrap();
+        let _child = UnixStream::connect(&path).unwrap();
+        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
+        let conn = connection(&poller, poller.accept().unwrap());
+        assert!(poller.keep(conn.clone()).is_ok());
+        assert_eq!(poller.close().len(), 1);
+        assert!(poller.keep(conn).is_err());
+        let _ = std::fs::remove_file(path);
+    }
+}
