@@ -72,6 +72,14 @@ impl Connection {
         self.stream.as_raw_fd()
     }
 
+    /// Bytes received and not read yet (by the socket or our buffer).
+    pub fn pending_bytes(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD stores an int for our own socket.
+        let queued = if unsafe { libc::ioctl(self.fd(), libc::FIONREAD, &mut n) } == 0 { n.max(0) as usize } else { 1 };
+        queued + self.reader.try_lock().map_or(1, |r| r.buffer().len())
+    }
+
     /// Closes the connection without reading the request the child may have
     /// sent on it; the child sends it again elsewhere.
     pub fn goodbye(&self) {
@@ -244,7 +252,8 @@ impl Channel for DaemonChannel {
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
-        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))]], true)?;
+        let pid = std::process::id().to_le_bytes();
+        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))], &pid], true)?;
         self.connection.ended.store(true, Ordering::Release);
         Ok(())
     }

@@ -48,6 +48,8 @@ pub struct DaemonConnection {
     reader: FdReader,
     /// The socket timeout last set, so that a kept connection is not set again.
     timeout: Option<Duration>,
+    /// The daemon process on the other end, once a response has said (0 before).
+    pid: u32,
 }
 
 impl DaemonConnection {
@@ -60,22 +62,63 @@ impl DaemonConnection {
     }
 }
 
-/// The connections of one group that this child keeps between requests.
+/// The connections of one group that this child keeps between requests, and
+/// how many of this child's requests each daemon process is serving.
+///
+/// A kept connection always reaches the same process, so reuse alone would let
+/// one process (one GIL) serve a child whose requests several processes could
+/// share. A request therefore goes to the least busy process this child has a
+/// kept connection to; when that one is already busy and another process may
+/// be idle (one not known to be busy, or known and less busy but with no kept
+/// connection), it connects anew, and the group's daemons take new connections
+/// in turn.
 #[derive(Default)]
-pub struct Pool(parking_lot::Mutex<Vec<DaemonConnection>>);
+pub struct Pool(parking_lot::Mutex<PoolState>);
+
+#[derive(Default)]
+struct PoolState {
+    /// Oldest first, so that ties go round the processes.
+    idle: std::collections::VecDeque<DaemonConnection>,
+    /// Requests of this child in flight, by daemon pid (0: not known yet).
+    in_flight: std::collections::HashMap<u32, u32>,
+}
 
 impl Pool {
-    fn take(&self) -> Option<DaemonConnection> {
-        self.0.lock().pop()
+    fn take(&self, processes: usize) -> Option<DaemonConnection> {
+        let mut st = self.0.lock();
+        let load = |st: &PoolState, pid: u32| st.in_flight.get(&pid).copied().unwrap_or(0);
+        let (index, busiest) = st.idle.iter().enumerate().map(|(i, c)| (i, load(&st, c.pid))).min_by_key(|&(i, n)| (n, i))?;
+        if busiest > 0 {
+            let mut known: Vec<u32> = st.idle.iter().map(|c| c.pid).chain(st.in_flight.keys().copied()).filter(|&p| p != 0).collect();
+            known.sort_unstable();
+            known.dedup();
+            if known.len() < processes || st.in_flight.iter().any(|(&pid, &n)| pid != 0 && n < busiest) {
+                return None;
+            }
+        }
+        st.idle.remove(index)
     }
 
     fn put(&self, connection: DaemonConnection) {
-        let mut idle = self.0.lock();
-        if idle.len() < MAX_IDLE {
-            idle.push(connection);
+        let mut st = self.0.lock();
+        if st.idle.len() < MAX_IDLE {
+            st.idle.push_back(connection);
         }
     }
 
+    fn begin(&self, pid: u32) {
+        *self.0.lock().in_flight.entry(pid).or_insert(0) += 1;
+    }
+
+    fn end(&self, pid: u32) {
+        let mut st = self.0.lock();
+        if let Some(n) = st.in_flight.get_mut(&pid) {
+            *n -= 1;
+            if *n == 0 {
+                st.in_flight.remove(&pid);
+            }
+        }
+    }
 }
 
 fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
@@ -85,7 +128,7 @@ fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
     loop {
         attempts = attempts.saturating_add(1);
         match UnixStream::connect(&group.socket_path) {
-            Ok(stream) => return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None }, attempts)),
+            Ok(stream) => return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None, pid: 0 }, attempts)),
             // Not listening yet (starting or restarting) or the backlog is full: retry.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
                 std::thread::sleep(delay);
@@ -193,7 +236,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         Err(ffi::HTTP_SERVICE_UNAVAILABLE)
     };
     loop {
-        let (mut connection, kept) = match group.connections.take() {
+        let (mut connection, kept) = match group.connections.take(group.options.processes as usize) {
             // Reported as one attempt that succeeded at once (mod_wsgi.daemon_connects).
             Some(c) => {
                 header.connect_attempts = header.connect_attempts.saturating_add(1);
@@ -220,8 +263,12 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
             log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
             return ffi::HTTP_BAD_GATEWAY;
         }
+        let pid = connection.pid;
+        group.connections.begin(pid);
         let relay = Relay { r: *r, group, connection: &mut connection, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 };
-        match relay.run() {
+        let finish = relay.run();
+        group.connections.end(pid);
+        match finish {
             Finish::Done { status, reusable } => {
                 if reusable {
                     group.connections.put(connection);
@@ -442,6 +489,9 @@ impl Relay<'_> {
                     if payload.first() == Some(&1) {
                         self.r.close_connection();
                     }
+                    if let Some(pid) = payload.get(1..5) {
+                        self.connection.pid = u32::from_le_bytes(pid.try_into().expect("4 bytes"));
+                    }
                     let _ = self.brigade.finish(&self.r);
                     // Whatever happened to the client, the daemon's side is complete.
                     return Finish::Done { status: OK, reusable: self.connection.reader.is_drained() };
@@ -505,5 +555,53 @@ impl Relay<'_> {
         }
         r.clear_expecting_100();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(pid: u32) -> DaemonConnection {
+        let (a, _b) = UnixStream::pair().unwrap();
+        DaemonConnection { reader: FdReader::new(a, 16), timeout: None, pid }
+    }
+
+    #[test]
+    fn requests_go_to_the_least_busy_process() {
+        let pool = Pool::default();
+        pool.put(kept(1));
+        pool.put(kept(2));
+        pool.put(kept(1));
+        let first = pool.take(2).unwrap();
+        assert_eq!(first.pid, 1, "oldest first when none is busy");
+        pool.begin(1);
+        assert_eq!(pool.take(2).unwrap().pid, 2, "process 1 is busy");
+        pool.begin(2);
+        // Both busy once: the remaining connection to 1 is used.
+        assert_eq!(pool.take(2).unwrap().pid, 1);
+        assert!(pool.take(2).is_none(), "nothing idle left");
+    }
+
+    #[test]
+    fn a_busy_process_sends_the_next_request_to_a_new_connection() {
+        let pool = Pool::default();
+        pool.put(kept(1));
+        pool.put(kept(1));
+        pool.begin(1);
+        // Two processes, only one known and it is busy: connect anew.
+        assert!(pool.take(2).is_none());
+        // One process: the kept connection is the only way there.
+        assert_eq!(pool.take(1).unwrap().pid, 1);
+        // Process 3 is known and less busy than 1 (one request against two) but
+        // has no kept connection: connect anew.
+        pool.begin(1);
+        pool.begin(3);
+        pool.put(kept(1));
+        assert!(pool.take(2).is_none());
+        pool.end(3);
+        pool.end(1);
+        pool.end(1);
+        assert_eq!(pool.take(2).unwrap().pid, 1, "nothing in flight: reuse");
     }
 }

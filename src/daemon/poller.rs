@@ -2,17 +2,23 @@
 //!
 //! Apache children keep their connections between requests, so a daemon holds
 //! idle connections as well as busy ones. A thread must not wait on any one
-//! connection (the requests of the others would starve): idle connections and
-//! the listening socket are watched by one epoll set that all request threads
-//! wait on. Every entry is one-shot, so exactly one thread takes an event; a
-//! connection goes back into the set only once its request is answered.
+//! connection (the requests of the others would starve): the connections are
+//! watched by one epoll set that all request threads wait on. Every entry is
+//! one-shot, so exactly one thread takes an event; a connection goes back into
+//! the set only once its request is answered.
+//!
+//! New connections are taken by one acceptor thread per process, blocked in
+//! accept(): the kernel hands a connection to the longest-waiting acceptor of
+//! the group's processes, so new connections go round the processes (an epoll
+//! wake-up of every process would let the one scheduled first take them all,
+//! and one process's GIL would then serve what several could).
 //!
 //! A process holds at most as many connections as it has request threads, so
 //! a request that arrives on any of them finds a free thread: it never waits
-//! here while another process of the group is idle. At that limit the process
-//! accepts a new connection only by closing its longest-kept idle one (the
-//! child sends its next request elsewhere); with none idle, it leaves new
-//! connections to the group's other processes.
+//! here while another process of the group is idle. At that limit the acceptor
+//! takes a new connection only by closing the longest-kept idle one (the child
+//! sends its next request elsewhere); with none idle, it stops accepting and
+//! leaves new connections to the group's other processes.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -20,13 +26,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::channel::Connection;
 
-/// The epoll token of the listening socket; connections count from 1.
-const LISTENER: u64 = 0;
+/// How long a blocked accept or wait lasts before its caller checks for a stop.
+const TICK: Duration = Duration::from_millis(250);
 
 pub struct Poller {
     epoll: OwnedFd,
@@ -34,6 +41,8 @@ pub struct Poller {
     /// The most connections held at once: the number of request threads.
     limit: usize,
     state: Mutex<Held>,
+    /// Signalled when a connection is kept or closed: the acceptor may have room.
+    room: Condvar,
     next_token: AtomicU64,
 }
 
@@ -42,28 +51,26 @@ struct Held {
     idle: BTreeMap<u64, Arc<Connection>>,
     /// Connections accepted and not yet closed, idle or busy.
     open: usize,
-    /// The listener is armed in the epoll set.
-    listening: bool,
     /// Set when the process stops: no connection is kept or accepted any more.
     closed: bool,
 }
 
-/// What woke a request thread.
-pub enum Ready {
-    /// The listening socket has a connection to accept (see `Poller::accept`).
-    Listener,
-    /// A kept connection has something to read: the next request, or its end.
-    Connection(Arc<Connection>),
+/// The longest-kept idle connection with nothing to read. One with bytes
+/// waiting holds a request that a thread will take (a new connection's first
+/// request, while every thread is busy): closing it would only make the child
+/// send the request again.
+fn evictable(held: &Held) -> Option<u64> {
+    held.idle.iter().find(|(_, c)| c.pending_bytes() == 0).map(|(&token, _)| token)
 }
 
 impl Poller {
-    /// Watches `listener` (shared with the group's other daemon processes,
-    /// which all accept without blocking).
+    /// For `listener`, which the group's processes share; each blocks in
+    /// accept() on it for at most `TICK`.
     pub fn new(listener: i32, limit: usize) -> io::Result<Poller> {
-        // SAFETY: plain system calls; the new descriptor is owned below.
+        // SAFETY: plain system calls with a valid timeval; the new descriptor is owned below.
         let epoll = unsafe {
-            let flags = libc::fcntl(listener, libc::F_GETFL);
-            if flags < 0 || libc::fcntl(listener, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            let tv = libc::timeval { tv_sec: 0, tv_usec: TICK.as_micros() as libc::suseconds_t };
+            if libc::setsockopt(listener, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32) < 0 {
                 return Err(io::Error::last_os_error());
             }
             let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
@@ -72,10 +79,8 @@ impl Poller {
             }
             OwnedFd::from_raw_fd(fd)
         };
-        let held = Held { idle: BTreeMap::new(), open: 0, listening: true, closed: false };
-        let poller = Poller { epoll, listener, limit: limit.max(1), state: Mutex::new(held), next_token: AtomicU64::new(LISTENER + 1) };
-        poller.arm(libc::EPOLL_CTL_ADD, listener, LISTENER)?;
-        Ok(poller)
+        let held = Held { idle: BTreeMap::new(), open: 0, closed: false };
+        Ok(Poller { epoll, listener, limit: limit.max(1), state: Mutex::new(held), room: Condvar::new(), next_token: AtomicU64::new(1) })
     }
 
     /// A token for a new connection.
@@ -92,64 +97,75 @@ impl Poller {
         Ok(())
     }
 
-    /// Waits up to `timeout_ms` for the listener or a kept connection.
-    pub fn wait(&self, timeout_ms: i32) -> Option<Ready> {
+    /// Waits up to `TICK` for a connection with something to read: a request,
+    /// or its end.
+    pub fn wait(&self) -> Option<Arc<Connection>> {
         let mut event = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: room for one event.
-        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut event, 1, timeout_ms) };
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &mut event, 1, TICK.as_millis() as i32) };
         if n <= 0 {
             return None;
         }
         let token = event.u64;
-        let mut held = self.state.lock();
-        if token == LISTENER {
-            held.listening = false;
-            return Some(Ready::Listener);
-        }
         // Absent when it was closed meanwhile (evicted, or the process stopped).
-        held.idle.remove(&token).map(Ready::Connection)
+        self.state.lock().idle.remove(&token)
     }
 
-    /// After `Ready::Listener`: accepts one connection, first closing the
-    /// longest-kept idle one if the process is at its limit. `None` when
-    /// another process took the connection first, or every held connection
-    /// is busy (the listener then waits until one is kept or closed).
+    /// Whether a new connection can be taken now: below the limit, or an idle
+    /// connection can be closed for it.
+    fn has_room(&self, held: &Held) -> bool {
+        held.open < self.limit || evictable(held).is_some()
+    }
+
+    /// The acceptor: waits (up to `TICK`) for room and then for a new
+    /// connection. At the limit, the longest-kept idle connection is closed to
+    /// make room. `None` on a timeout, or once the process stops.
     pub fn accept(&self) -> Option<UnixStream> {
+        {
+            let mut held = self.state.lock();
+            if !held.closed && !self.has_room(&held) {
+                // Every connection busy: leave new ones to the other processes.
+                self.room.wait_for(&mut held, TICK);
+            }
+            if held.closed || !self.has_room(&held) {
+                return None;
+            }
+        }
+        // SAFETY: accepting on the listening socket; the new descriptor is owned by the stream.
+        let fd = unsafe { libc::accept4(self.listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: a fresh descriptor we own.
+        let stream = unsafe { UnixStream::from_raw_fd(fd) };
         let mut held = self.state.lock();
         if held.closed {
             return None;
         }
-        if held.open >= self.limit {
-            let (_, oldest) = held.idle.pop_first()?;
+        // Another connection may have become busy meanwhile: then this one is
+        // one over the limit until a connection closes (a request on it waits
+        // for a thread, as it would have in the backlog).
+        if held.open >= self.limit
+            && let Some(token) = evictable(&held)
+            && let Some(oldest) = held.idle.remove(&token)
+        {
             oldest.goodbye();
             held.open -= 1;
         }
-        // SAFETY: accepting on the listening socket; the new descriptor is owned by the stream.
-        let fd = unsafe { libc::accept4(self.listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-        if fd >= 0 {
-            held.open += 1;
-        }
-        self.listen_if_room(&mut held);
-        // SAFETY: a fresh descriptor we own.
-        (fd >= 0).then(|| unsafe { UnixStream::from_raw_fd(fd) })
+        held.open += 1;
+        Some(stream)
     }
 
     /// A connection was closed (not kept): room for another.
     pub fn closed(&self) {
         let mut held = self.state.lock();
         held.open = held.open.saturating_sub(1);
-        self.listen_if_room(&mut held);
+        self.room.notify_one();
     }
 
-    /// Arms the listener if a new connection could be taken now.
-    fn listen_if_room(&self, held: &mut Held) {
-        if !held.listening && !held.closed && (held.open < self.limit || !held.idle.is_empty()) {
-            held.listening = self.arm(libc::EPOLL_CTL_MOD, self.listener, LISTENER).is_ok();
-        }
-    }
-
-    /// Keeps `connection` for its next request; gives it back when the
-    /// process is stopping (the caller says goodbye on it).
+    /// Watches `connection` (new, or done with its request) for its next
+    /// request; gives it back when the process is stopping (the caller says
+    /// goodbye on it).
     pub fn keep(&self, connection: Arc<Connection>) -> Result<(), Arc<Connection>> {
         let (fd, token) = (connection.fd(), connection.token);
         let op = if connection.watched.swap(true, Ordering::Relaxed) { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
@@ -161,7 +177,7 @@ impl Poller {
             }
             // Into the map before the event can fire, so the thread that takes it finds it.
             held.idle.insert(token, connection);
-            self.listen_if_room(&mut held);
+            self.room.notify_one();
         }
         // Armed outside the lock, which the woken thread takes at once. If the
         // connection was evicted in between, the event finds no entry and is dropped.
@@ -182,6 +198,7 @@ impl Poller {
         held.closed = true;
         let idle = std::mem::take(&mut held.idle);
         held.open = held.open.saturating_sub(idle.len());
+        self.room.notify_all();
         idle.into_values().collect()
     }
 }
@@ -210,19 +227,18 @@ mod tests {
         let (l, path) = listener();
         let poller = Poller::new(l.into_raw_fd(), 2).unwrap();
         let mut child = UnixStream::connect(&path).unwrap();
-        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
         let conn = connection(&poller, poller.accept().expect("a connection"));
         let token = conn.token;
         assert!(poller.keep(conn).is_ok());
         // Idle: nothing wakes.
-        assert!(poller.wait(50).is_none());
+        assert!(poller.wait().is_none());
         child.write_all(b"next").unwrap();
-        match poller.wait(1000) {
-            Some(Ready::Connection(c)) => assert_eq!(c.token, token),
-            _ => panic!("the kept connection did not wake"),
+        match poller.wait() {
+            Some(c) => assert_eq!(c.token, token),
+            None => panic!("the kept connection did not wake"),
         }
         // One-shot: taken once, silent until kept again.
-        assert!(poller.wait(50).is_none());
+        assert!(poller.wait().is_none());
         let _ = std::fs::remove_file(path);
     }
 
@@ -231,14 +247,12 @@ mod tests {
         let (l, path) = listener();
         let poller = Poller::new(l.into_raw_fd(), 1).unwrap();
         let mut first = UnixStream::connect(&path).unwrap();
-        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
         let conn = connection(&poller, poller.accept().unwrap());
-        // Busy (not kept): the listener is not armed, a second child waits.
+        // Busy (not kept): no room, the second child's connection stays queued.
         let _second = UnixStream::connect(&path).unwrap();
-        assert!(poller.wait(100).is_none(), "no room while the only connection is busy");
+        assert!(poller.accept().is_none(), "no room while the only connection is busy");
         assert!(poller.keep(conn).is_ok());
         // Idle now: the second connection is taken by closing the first.
-        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
         assert!(poller.accept().is_some());
         let mut got = Vec::new();
         first.read_to_end(&mut got).unwrap();
@@ -253,11 +267,12 @@ mod tests {
         let (l, path) = listener();
         let poller = Poller::new(l.into_raw_fd(), 4).unwrap();
         let _child = UnixStream::connect(&path).unwrap();
-        assert!(matches!(poller.wait(1000), Some(Ready::Listener)));
         let conn = connection(&poller, poller.accept().unwrap());
         assert!(poller.keep(conn.clone()).is_ok());
         assert_eq!(poller.close().len(), 1);
         assert!(poller.keep(conn).is_err());
+        let _late = UnixStream::connect(&path).unwrap();
+        assert!(poller.accept().is_none(), "no accepting after close");
         let _ = std::fs::remove_file(path);
     }
 }

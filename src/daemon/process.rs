@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 
 use super::channel::{Connection, apache_timeout, serve_request};
-use super::poller::{Poller, Ready};
+use super::poller::Poller;
 use super::registry::{self, Group};
 use crate::apache::{Level, log};
 use crate::ffi;
@@ -183,6 +183,13 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
             return 1;
         }
     }
+    {
+        let state = state.clone();
+        if let Err(e) = std::thread::Builder::new().name("rwsgi-accept".into()).spawn(move || accept_loop(&state)) {
+            daemon_log(&group, Level::Crit, &format!("cannot start the accepting thread: {e}"));
+            return 1;
+        }
+    }
     if o.deadlock_timeout > Duration::ZERO {
         let state = state.clone();
         let _ = std::thread::Builder::new().name("rwsgi-heartbeat".into()).spawn(move || {
@@ -318,45 +325,50 @@ fn setup_environment(group: &Group) -> Result<(), String> {
     Ok(())
 }
 
-/// A request thread: serves the next request on any connection, new or kept,
-/// until the process stops.
-fn request_loop(state: &Arc<State>, thread: usize) {
+/// The acceptor thread: takes new connections while the process has room
+/// (see `poller`), checks the peer, and hands them to the request threads.
+fn accept_loop(state: &Arc<State>) {
     let o = &state.group.options;
     let read_timeout = o.socket_timeout.unwrap_or_else(apache_timeout);
     let write_timeout = o.response_socket_timeout.unwrap_or(read_timeout);
     while !state.stopping.load(Ordering::Acquire) {
-        // The timeout lets an idle thread notice a stop.
-        let connection = match state.poller.wait(250) {
-            None => continue,
-            Some(Ready::Connection(c)) => c,
-            Some(Ready::Listener) => {
-                if state.stopping.load(Ordering::Acquire) {
-                    // Leave it to the group's other processes or the replacement.
-                    break;
-                }
-                let Some(stream) = state.poller.accept() else { continue };
-                let peer = match check_peer(&stream) {
-                    Ok(pid) => pid,
-                    Err(e) => {
-                        daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
-                        drop(stream);
-                        state.poller.closed();
-                        continue;
-                    }
-                };
-                match Connection::new(stream, state.poller.token(), read_timeout, write_timeout) {
-                    Ok(c) => {
-                        daemon_log(&state.group, Level::Debug, &format!("new connection from Apache child {peer}"));
-                        Arc::new(c)
-                    }
-                    Err(e) => {
-                        daemon_log(&state.group, Level::Error, &format!("cannot use a connection: {e}"));
-                        state.poller.closed();
-                        continue;
-                    }
-                }
+        let Some(stream) = state.poller.accept() else { continue };
+        if state.stopping.load(Ordering::Acquire) {
+            // Accepted while stopping: closed unread, the child sends the request elsewhere.
+            state.poller.closed();
+            break;
+        }
+        let peer = match check_peer(&stream) {
+            Ok(pid) => pid,
+            Err(e) => {
+                daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
+                drop(stream);
+                state.poller.closed();
+                continue;
             }
         };
+        let connection = match Connection::new(stream, state.poller.token(), read_timeout, write_timeout) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                daemon_log(&state.group, Level::Error, &format!("cannot use a connection: {e}"));
+                state.poller.closed();
+                continue;
+            }
+        };
+        daemon_log(&state.group, Level::Debug, &format!("new connection from Apache child {peer}"));
+        if let Err(connection) = state.poller.keep(connection) {
+            connection.goodbye();
+        }
+    }
+}
+
+/// A request thread: serves the next request on any connection, until the
+/// process stops.
+fn request_loop(state: &Arc<State>, thread: usize) {
+    let o = &state.group.options;
+    while !state.stopping.load(Ordering::Acquire) {
+        // The wait's timeout lets an idle thread notice a stop.
+        let Some(connection) = state.poller.wait() else { continue };
         // maximum-requests: a request is reserved before it is read, so the process
         // serves exactly that many; the child sends the others elsewhere.
         if o.maximum_requests > 0 && state.taken.fetch_add(1, Ordering::AcqRel) >= o.maximum_requests {

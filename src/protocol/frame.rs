@@ -18,7 +18,9 @@ pub enum Kind {
     Head = 5,
     /// daemon → child: body bytes, after a flag byte (1 = flush now).
     Data = 6,
-    /// daemon → child: the response is complete; flag byte 1 = close the client connection after it.
+    /// daemon → child: the response is complete; flag byte 1 = close the client
+    /// connection after it; then the daemon process's pid (u32), by which the
+    /// child spreads its requests over the group's processes.
     End = 7,
     /// daemon → child: the response failed after output began.
     Abort = 8,
