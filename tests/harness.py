@@ -51,26 +51,21 @@ MODULES = {
     "wsgi": ("wsgi_module", "wsgi"),
 }
 
+# event and worker: the same threaded layout. ServerLimit 2 leaves a
+# scoreboard slot for the old child during a graceful restart.
+THREADED_SIZING = """\
+        StartServers 1
+        ServerLimit 2
+        ThreadLimit 4
+        ThreadsPerChild 4
+        MinSpareThreads 1
+        MaxSpareThreads 4
+        MaxRequestWorkers 4
+        """
+
 MPM_SIZING = {
-    # ServerLimit 2 leaves a scoreboard slot for the old child during a graceful restart.
-    "event": """\
-        StartServers 1
-        ServerLimit 2
-        ThreadLimit 4
-        ThreadsPerChild 4
-        MinSpareThreads 1
-        MaxSpareThreads 4
-        MaxRequestWorkers 4
-        """,
-    "worker": """\
-        StartServers 1
-        ServerLimit 2
-        ThreadLimit 4
-        ThreadsPerChild 4
-        MinSpareThreads 1
-        MaxSpareThreads 4
-        MaxRequestWorkers 4
-        """,
+    "event": THREADED_SIZING,
+    "worker": THREADED_SIZING,
     "prefork": """\
         StartServers 2
         MinSpareServers 1

@@ -178,6 +178,8 @@ pub struct DaemonChannel {
     has_body: bool,
     client: String,
     close_after: AtomicBool,
+    /// The daemon's pid, for the End frame.
+    pid: u32,
 }
 
 impl Channel for DaemonChannel {
@@ -252,8 +254,7 @@ impl Channel for DaemonChannel {
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
-        let pid = std::process::id().to_le_bytes();
-        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))], &pid], true)?;
+        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))], &self.pid.to_le_bytes()], true)?;
         self.connection.ended.store(true, Ordering::Release);
         Ok(())
     }
@@ -402,6 +403,7 @@ pub fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connect
         has_body: header.has_body,
         client: text(header.client),
         close_after: AtomicBool::new(false),
+        pid: state.pid,
     };
     let variables = &header.variables;
     let outcome = python::attach(|py| {

@@ -43,6 +43,8 @@ pub struct State {
     pub reason: Mutex<Option<&'static str>>,
     /// Refreshed by a thread that takes the GIL every second (deadlock-timeout).
     pub heartbeat_ms: AtomicU64,
+    /// This process's pid, sent with every response's End frame.
+    pub pid: u32,
 }
 
 /// A request in progress on a thread.
@@ -172,6 +174,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         slots: (0..o.threads).map(|_| Mutex::new(None)).collect(),
         reason: Mutex::new(None),
         heartbeat_ms: AtomicU64::new(0),
+        pid: std::process::id(),
     });
     for thread in 0..o.threads as usize {
         let state = state.clone();
