@@ -4,13 +4,15 @@
 //! `hooks`, the directive table in `hooks::directives`.
 
 pub mod apache;
-pub mod config;
 pub mod ffi;
 mod daemon;
 mod hooks;
-pub mod protocol;
 mod python;
 mod wsgi;
+
+// The pure crates, under the names the rest of the module uses.
+pub use rwsgi_config as config;
+pub use rwsgi_protocol as protocol;
 
 use std::ffi::{c_ulong, c_void};
 use std::ptr::null_mut;

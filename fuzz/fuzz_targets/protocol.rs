@@ -2,10 +2,7 @@
 //! unbounded allocation. Run: `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run protocol`.
 #![no_main]
 
-// The protocol module is pure (std only), so it is compiled in directly: the
-// module crate itself is a cdylib that links against Apache's symbols.
-#[path = "../../src/protocol/mod.rs"]
-mod protocol;
+use rwsgi_protocol as protocol;
 
 use libfuzzer_sys::fuzz_target;
 
