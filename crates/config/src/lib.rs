@@ -1,6 +1,6 @@
 //! Configuration: what the `WSGI*` directives mean, parsed and merged in pure
 //! Rust so that it can be unit-tested without Apache. The Apache-facing
-//! directive table lives in `the module crate's `hooks::directives``.
+//! directive table lives in the module crate (`hooks::directives`).
 
 pub mod group;
 pub mod daemon;
