@@ -6,8 +6,10 @@
 pub mod apache;
 pub mod ffi;
 mod daemon;
+mod embedded;
 mod hooks;
 mod python;
+mod runtime;
 mod wsgi;
 
 // The pure crates, under the names the rest of the module uses.

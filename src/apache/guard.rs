@@ -36,3 +36,15 @@ pub fn contain<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
 pub fn install_quiet_panic_hook() {
     std::panic::set_hook(Box::new(|_| {}));
 }
+
+/// Starts a thread whose body runs under [`contain`]: a panic in it is logged
+/// and ends the thread, never the process (`stack`: its stack size, if not
+/// Rust's default).
+pub fn spawn(name: &str, stack: Option<usize>, body: impl FnOnce() + Send + 'static) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let mut builder = std::thread::Builder::new().name(name.to_string());
+    if let Some(size) = stack {
+        builder = builder.stack_size(size);
+    }
+    let what = format!("thread {name}");
+    builder.spawn(move || contain(&what, (), body))
+}

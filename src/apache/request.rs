@@ -150,13 +150,13 @@ impl Request {
     }
 
     /// This module's merged per-directory configuration for the request.
-    pub fn dir_config(&self) -> *mut c_void {
+    pub(super) fn dir_config(&self) -> *mut c_void {
         // SAFETY: per_dir_config is the merged config vector for this request.
         unsafe { crate::module_config_slot(self.raw().per_dir_config) }
     }
 
     /// This module's per-request scratch slot (`r->request_config`).
-    pub fn request_config(&self) -> *mut c_void {
+    pub(super) fn request_config(&self) -> *mut c_void {
         // SAFETY: request_config is the per-request vector, one slot per module.
         unsafe { crate::module_config_slot(self.raw().request_config) }
     }
@@ -166,7 +166,7 @@ impl Request {
     /// # Safety
     /// `value` must stay valid for as long as anything reads the slot back
     /// (the request), and readers must know its type.
-    pub unsafe fn set_request_config(&self, value: *mut c_void) {
+    pub(super) unsafe fn set_request_config(&self, value: *mut c_void) {
         // SAFETY: writing our own slot of the per-request vector.
         unsafe { crate::set_module_config_slot(self.raw().request_config, value) }
     }
@@ -264,7 +264,7 @@ impl Request {
         }
     }
 
-    pub fn set_status(&self, code: i32, line: &[u8]) {
+    fn set_status(&self, code: i32, line: &[u8]) {
         let line = self.pool().memdup(line);
         // SAFETY: the status line is a pool copy.
         unsafe {
@@ -273,15 +273,52 @@ impl Request {
         }
     }
 
-    pub fn set_content_type(&self, value: &[u8]) {
+    fn set_content_type(&self, value: &[u8]) {
         let v = self.pool().memdup(value);
         // SAFETY: the value is a pool copy.
         unsafe { ffi::ap_set_content_type(self.0, v) }
     }
 
-    pub fn set_content_length(&self, len: u64) {
+    fn set_content_length(&self, len: u64) {
         // SAFETY: live request.
         unsafe { ffi::ap_set_content_length(self.0, len as ffi::apr_off_t) }
+    }
+
+    /// The client's address as `ip:port`.
+    pub fn client_address(&self) -> String {
+        // SAFETY: the connection and its strings outlive the request.
+        unsafe {
+            let c = &*self.raw().connection;
+            let ip = super::pool::cstr_utf8(c.client_ip).unwrap_or("?");
+            let port = if c.client_addr.is_null() { 0 } else { (*c.client_addr).port };
+            format!("{ip}:{port}")
+        }
+    }
+
+    /// Applies a validated response head: status, headers (Content-Type and
+    /// Content-Length through Apache's own setters, so that filters see them),
+    /// and ends any pending `100 Continue` (a final response is under way).
+    pub fn apply_response_head<'h>(
+        &self,
+        code: u16,
+        status_line: &[u8],
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        content_length: Option<u64>,
+    ) {
+        self.set_status(code as i32, status_line);
+        let pool = self.pool();
+        let out = self.headers_out();
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case(b"content-type") {
+                self.set_content_type(value);
+            } else if !name.eq_ignore_ascii_case(b"content-length") {
+                out.add(pool, name, value);
+            }
+        }
+        if let Some(len) = content_length {
+            self.set_content_length(len);
+        }
+        self.clear_expecting_100();
     }
 
     pub fn client_aborted(&self) -> bool {
@@ -304,7 +341,7 @@ impl Request {
     }
 
     /// Stops Apache from sending `100 Continue` once a final response is under way.
-    pub fn clear_expecting_100(&self) {
+    fn clear_expecting_100(&self) {
         // SAFETY: plain field write on the live request.
         unsafe { (*self.0).expecting_100 = 0 }
     }

@@ -34,9 +34,16 @@ impl Server {
     }
 
     /// This module's per-server configuration pointer.
-    pub fn module_config(self) -> *mut c_void {
+    pub(super) fn module_config(self) -> *mut c_void {
         // SAFETY: module_config is the per-server config vector; index by our module index.
         unsafe { crate::module_config_slot((*self.0).module_config) }
+    }
+
+    /// Apache's `Timeout` for this server (at least one second).
+    pub fn timeout(self) -> std::time::Duration {
+        // SAFETY: plain field read (microseconds).
+        let micros = unsafe { (*self.0).timeout };
+        std::time::Duration::from_micros(micros.max(1_000_000) as u64)
     }
 
     pub fn hostname(self) -> &'static str {
@@ -54,4 +61,27 @@ impl Server {
         // SAFETY: plain field read.
         unsafe { (*self.0).is_virtual != 0 }
     }
+}
+
+/// `(major, minor, patch)` of the running Apache, from its server description
+/// ("Apache/2.4.65 (Debian)").
+pub fn apache_version() -> (u32, u32, u32) {
+    // SAFETY: returns a static string.
+    let desc = unsafe { cstr_utf8(ffi::ap_get_server_description()) }.unwrap_or("");
+    let version = desc.strip_prefix("Apache/").unwrap_or("").split([' ', '-']).next().unwrap_or("");
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(2), parts.next().unwrap_or(4), parts.next().unwrap_or(0))
+}
+
+/// True during the configuration dry run at start-up, after which Apache
+/// unloads the module and reads the configuration again.
+pub fn is_config_dry_run() -> bool {
+    // SAFETY: plain query of Apache's start-up state.
+    unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE) == ffi::AP_SQ_MS_CREATE_PRE_CONFIG }
+}
+
+/// Adds `component` to the Server header and server description.
+pub fn add_version_component(pconf: super::Pool, component: &str) {
+    // SAFETY: pconf is live; the component is copied into it.
+    unsafe { ffi::ap_add_version_component(pconf.as_ptr(), pconf.strdup(component)) }
 }

@@ -1,24 +1,19 @@
-//! Daemon mode: WSGIDaemonProcess groups.
+//! Daemon mode: WSGIDaemonProcess groups, in three places.
 //!
-//! - `registry`: the groups and import scripts the configuration defines, and
-//!   their runtime state (socket paths, listening sockets) for this generation.
-//! - `supervisor`: in the Apache parent, creates the sockets, forks the daemon
-//!   processes and restarts them when they exit.
-//! - `process`: inside a daemon process: privilege drop, Python start, request
-//!   threads, recycling and shutdown.
-//! - `poller`: in a daemon process, which connection (new or kept) a request
-//!   thread serves next.
-//! - `channel`: the daemon side of a connection (a `wsgi::channel::Channel`
-//!   for each request on it).
-//! - `client`: the Apache child side: hands a request to the daemon over a
-//!   kept or new connection and relays the response.
-//! - `privileges`: user/group resolution and switching.
+//! - `parent`: in the Apache parent, creates each group's socket, forks the
+//!   daemon processes and starts them again when they exit.
+//! - `process`: inside a daemon process: set-up after the fork, Python, the
+//!   acceptor and request threads, recycling and shutdown.
+//! - `child`: in an Apache child: hands a request to a group over a kept or
+//!   new connection and relays the response.
+//!
+//! They share `registry` (the running generation's groups), `fdpass`
+//! (descriptors over the socket) and `privileges` (users and groups); the
+//! bytes between child and daemon are `crate::protocol`.
 
-pub mod channel;
-pub mod client;
+pub mod child;
 pub mod fdpass;
-pub mod poller;
+pub mod parent;
 pub mod privileges;
 pub mod process;
 pub mod registry;
-pub mod supervisor;

@@ -1,14 +1,14 @@
-//! The daemon groups of the configuration being read, and of the running generation.
+//! The daemon groups of the running generation.
 //!
-//! Directive handlers add to `DEFINED` while Apache reads the configuration
-//! (cleared in pre_config, since statics survive a restart when the DSO stays
-//! mapped). post_config turns them into `Group`s with sockets; the Apache
-//! children forked afterwards inherit that list.
+//! post_config resolves the configured groups (`Defined`) into `Group`s with
+//! sockets and installs them as the generation; the daemon processes and the
+//! Apache children forked afterwards inherit it.
 
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
+use crate::config::PythonSettings;
 use crate::config::daemon::DaemonOptions;
 
 /// A group as configured, with where it was defined.
@@ -27,11 +27,9 @@ pub struct ImportScript {
     pub application_group: String,
 }
 
-static DEFINED: Mutex<Vec<Defined>> = Mutex::new(Vec::new());
-static IMPORTS: Mutex<Vec<ImportScript>> = Mutex::new(Vec::new());
-
 /// A group of the running generation.
 pub struct Group {
+    /// Its index in the generation's list.
     pub id: usize,
     pub options: DaemonOptions,
     pub virtual_host: Option<String>,
@@ -45,13 +43,16 @@ pub struct Group {
     /// The user whose name initgroups() uses, and whose home is the default cwd.
     pub user_name: Option<String>,
     pub home: Option<String>,
+    /// The interpreter settings of the group's processes: the server's, with
+    /// python-home= and python-path= applied.
+    pub python: PythonSettings,
     pub imports: Vec<ImportScript>,
+    /// The main server's `Timeout`: the default of socket-timeout.
+    pub apache_timeout: std::time::Duration,
     /// Owner of the socket file: the user Apache's children run as, or socket-user=.
     pub socket_uid: u32,
     /// script-user= / script-group=: who must own the scripts this group runs.
     pub script_owner: Option<ScriptOwner>,
-    /// In an Apache child: connections to this group's daemons kept between requests.
-    pub connections: super::client::Pool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,56 +61,26 @@ pub enum ScriptOwner {
     Group(u32),
 }
 
-static RUNNING: RwLock<Vec<Arc<Group>>> = RwLock::new(Vec::new());
-
-pub fn reset_configuration() {
-    DEFINED.lock().clear();
-    IMPORTS.lock().clear();
+/// What post_config set up for the generation now running.
+#[derive(Default)]
+pub struct Generation {
+    pub groups: Vec<Arc<Group>>,
+    /// Scripts to preload in Apache's own children (process-group=%{GLOBAL}).
+    pub embedded_imports: Vec<ImportScript>,
 }
 
-/// Records a group; names are unique across the whole server.
-pub fn define(group: Defined) -> Result<(), String> {
-    let mut defined = DEFINED.lock();
-    if let Some(other) = defined.iter().find(|d| d.options.name == group.options.name) {
-        return Err(format!(
-            "WSGIDaemonProcess: the name '{}' is already used by the group defined at {}",
-            group.options.name, other.location
-        ));
-    }
-    defined.push(group);
-    Ok(())
+static RUNNING: RwLock<Option<Arc<Generation>>> = RwLock::new(None);
+
+/// Installs the generation that post_config just set up.
+pub fn set_running(generation: Generation) {
+    *RUNNING.write() = Some(Arc::new(generation));
 }
 
-pub fn is_defined(name: &str) -> bool {
-    DEFINED.lock().iter().any(|d| d.options.name == name)
-}
-
-pub fn add_import(script: ImportScript) {
-    IMPORTS.lock().push(script);
-}
-
-/// The configuration's groups and import scripts (post_config takes them).
-pub fn take_configuration() -> (Vec<Defined>, Vec<ImportScript>) {
-    (std::mem::take(&mut *DEFINED.lock()), std::mem::take(&mut *IMPORTS.lock()))
-}
-
-/// Scripts to preload in Apache's own children (process-group=%{GLOBAL}).
-static EMBEDDED_IMPORTS: Mutex<Vec<ImportScript>> = Mutex::new(Vec::new());
-
-/// Installs the running generation's groups and embedded import scripts.
-pub fn set_running(groups: Vec<Arc<Group>>, embedded_imports: Vec<ImportScript>) {
-    *RUNNING.write() = groups;
-    *EMBEDDED_IMPORTS.lock() = embedded_imports;
-}
-
-pub fn embedded_imports() -> Vec<ImportScript> {
-    EMBEDDED_IMPORTS.lock().clone()
-}
-
-pub fn running() -> Vec<Arc<Group>> {
-    RUNNING.read().clone()
+/// The running generation (empty before post_config).
+pub fn running() -> Arc<Generation> {
+    RUNNING.read().clone().unwrap_or_default()
 }
 
 pub fn find(name: &str) -> Option<Arc<Group>> {
-    RUNNING.read().iter().find(|g| g.options.name == name).cloned()
+    RUNNING.read().as_ref()?.groups.iter().find(|g| g.options.name == name).cloned()
 }

@@ -48,10 +48,3 @@ pub unsafe extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut
         unsafe { Pool::from_raw(p) }.adopt(merged) as *mut c_void
     })
 }
-
-/// The ServerConfig of a server.
-pub fn server_config<'a>(s: crate::apache::Server) -> &'a ServerConfig {
-    // SAFETY: the slot holds a ServerConfig from create/merge_server_config, which
-    // lives (unmodified after startup) for the configuration generation.
-    unsafe { &*(s.module_config() as *const ServerConfig) }
-}

@@ -5,7 +5,8 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr::null;
 
 use crate::apache::cmd::Cmd;
-use crate::apache::guard;
+use crate::apache::{guard, module_config};
+use super::config_pass;
 use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 
@@ -84,15 +85,12 @@ fn run(cmd: *mut cmd_parms, body: impl FnOnce(&Cmd) -> Result<(), String>) -> *c
 }
 
 fn dir_config<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
-    // SAFETY: for our directives Apache passes the DirConfig made by create_dir_config
-    // for the section being parsed; nothing else holds a reference during parsing.
-    unsafe { &mut *(mconfig as *mut DirConfig) }
+    // SAFETY: Apache passes our directive handlers the section's DirConfig.
+    unsafe { module_config::section_config(mconfig) }
 }
 
 fn server_config<'a>(cmd: &Cmd) -> &'a mut ServerConfig {
-    // SAFETY: the slot holds the ServerConfig made by create_server_config for this
-    // server; parsing is single-threaded.
-    unsafe { &mut *(cmd.server().module_config() as *mut ServerConfig) }
+    module_config::server_config_mut(cmd)
 }
 
 /// # Safety
@@ -131,7 +129,8 @@ fn group(cmd: &Cmd, value: &str) -> Result<GroupSpec, String> {
 
 fn note_application_group(cmd: &Cmd, spec: GroupSpec, value: &str) {
     if spec != GroupSpec::Global {
-        super::lifecycle::note_named_application_group(format!("'{value}' at {}", cmd.location()));
+        let note = format!("'{value}' at {}", cmd.location());
+        config_pass::with(|pass| pass.named_application_groups.push(note));
     }
 }
 
@@ -242,20 +241,22 @@ unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c
         let options = crate::config::daemon::parse(&args)?;
         let server = cmd.server();
         let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
-        crate::daemon::registry::define(crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() })
+        let group = crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() };
+        config_pass::with(|pass| pass.define_group(group))
     })
 }
 
 unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
     run(cmd, |cmd| {
         let (path, process_group, application_group) = parse::import_script(&argv_strings(argc, argv)?)?;
-        if !process_group.is_empty() && !crate::daemon::registry::is_defined(&process_group) {
+        if !process_group.is_empty() && !config_pass::with(|pass| pass.is_defined(&process_group)) {
             return Err(format!(
                 "WSGIImportScript: no WSGIDaemonProcess named '{process_group}' is defined before this line ({})",
                 cmd.location()
             ));
         }
-        crate::daemon::registry::add_import(crate::daemon::registry::ImportScript { path, process_group, application_group });
+        let script = crate::daemon::registry::ImportScript { path, process_group, application_group };
+        config_pass::with(|pass| pass.imports.push(script));
         Ok(())
     })
 }

@@ -3,12 +3,13 @@
 
 use std::ffi::c_int;
 
+use crate::apache::module_config::{dir_config, request_alias, server_config};
 use crate::apache::{DECLINED, Level, Request, guard, log, request::FileKind};
-use super::config::server_config;
-use crate::config::{DirConfig, ScriptAlias, Setting};
-use crate::daemon::{client, registry};
+use crate::config::Setting;
+use crate::daemon::{child, registry};
 use crate::ffi;
-use crate::wsgi::{embedded, route::Route};
+use crate::embedded;
+use crate::wsgi::route::Route;
 
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
@@ -24,8 +25,7 @@ fn handle(r: &Request) -> c_int {
         return DECLINED;
     }
     let filename = String::from_utf8_lossy(r.filename()).into_owned();
-    // SAFETY: set by translate_name to an alias of the server config, or null.
-    let alias = unsafe { (r.request_config() as *const ScriptAlias).as_ref() };
+    let alias = request_alias(r);
     if alias.is_none() && !r.exec_cgi_allowed() {
         log::request(r, Level::Error, &format!("mod_rwsgi: Options ExecCGI is off in this directory: {filename}"));
         return ffi::HTTP_FORBIDDEN;
@@ -49,8 +49,7 @@ fn handle(r: &Request) -> c_int {
         log::request(r, Level::Error, &format!("mod_rwsgi: AcceptPathInfo is off; path info not allowed: {filename}"));
         return ffi::HTTP_NOT_FOUND;
     }
-    // SAFETY: the merged per-directory config is a DirConfig from our merge hook.
-    let dir = unsafe { (r.dir_config() as *const DirConfig).as_ref() }.copied().unwrap_or_default();
+    let dir = dir_config(r);
     let route = Route::resolve(r, &dir, alias.map(|a| &a.options));
     if let Setting::Set(allowed) = dir.restrict_process
         && !allowed.contains(&route.process_group.as_str())
@@ -98,9 +97,9 @@ fn handle(r: &Request) -> c_int {
     }
     if let Some(group) = daemon {
         r.add_cgi_variables();
-        return client::serve(r, &route, &group);
+        return child::serve(r, &route, &group);
     }
-    if let Err(e) = super::lifecycle::python_ready() {
+    if let Err(e) = crate::runtime::python_ready() {
         log::request(r, Level::Error, &format!("mod_rwsgi: cannot run {filename}: {e}"));
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -2,6 +2,7 @@
 //! hooks. Each `extern "C"` function here contains panics (apache::guard).
 
 pub mod config;
+mod config_pass;
 pub mod directives;
 mod handler;
 mod lifecycle;
@@ -42,5 +43,3 @@ pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
         }
     })
 }
-
-pub use lifecycle::{apache_version, process_limits, process_model, set_process_limits, set_process_model, set_python_ready};

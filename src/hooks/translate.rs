@@ -1,10 +1,10 @@
 //! URL → script mapping for WSGIScriptAlias / WSGIScriptAliasMatch.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_int;
 
-use super::config::server_config;
+use crate::apache::module_config::{server_config, set_request_alias};
 use crate::apache::{DECLINED, OK, Request, guard};
-use crate::config::{AliasPattern, ScriptAlias, parse};
+use crate::config::{AliasPattern, parse};
 use crate::ffi;
 
 pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
@@ -34,11 +34,9 @@ fn translate(r: &Request) -> c_int {
             r.set_filename(&filename);
             r.set_handler(c"wsgi-script");
             r.notes().set(r.pool(), "alias-forced-type", b"wsgi-script");
-            // The alias (owned by the server config for the whole generation) tells the
-            // handler which options apply and that ExecCGI is not required.
-            // SAFETY: the alias lives in the server config for the generation,
-            // longer than the request; the handler reads it back as a ScriptAlias.
-            unsafe { r.set_request_config(alias as *const ScriptAlias as *mut c_void) };
+            // The alias tells the handler which options apply and that ExecCGI
+            // is not required.
+            set_request_alias(r, alias);
             return OK;
         }
     }

@@ -40,8 +40,9 @@ pub fn locate_prefix(home: Option<&str>) -> Prefix {
     }
 }
 
-/// Initialises the interpreter and leaves the GIL released.
-pub fn initialize(settings: &PythonSettings) -> Result<(), String> {
+/// Initialises the interpreter, runs `setup` (the objects the layers above
+/// provide to applications) with the GIL held, and leaves the GIL released.
+pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> PyResult<()>) -> Result<(), String> {
     // SAFETY: called once per process from child_init (or daemon start), on the
     // process's main thread, before any other thread can use Python.
     unsafe {
@@ -82,7 +83,7 @@ pub fn initialize(settings: &PythonSettings) -> Result<(), String> {
         if ffi::PyStatus_Exception(status) != 0 {
             return Err(status_message(&status));
         }
-        let setup = Python::attach(|py| after_start(py, settings));
+        let setup = Python::attach(|py| after_start(py, settings).and_then(|()| setup(py)));
         // Release the GIL taken by initialisation; request threads attach on their own.
         ffi::PyEval_SaveThread();
         setup.map_err(|e| format!("Python start-up failed: {e}"))
@@ -115,12 +116,10 @@ fn status_message(status: &ffi::PyStatus) -> String {
 fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.setattr("argv", vec!["mod_wsgi"])?;
-    crate::wsgi::errors::install_stdio(py, settings)?;
     let site = py.import("site")?;
     for dir in &settings.paths {
         site.call_method1("addsitedir", (dir,))?;
     }
-    crate::wsgi::install_mod_wsgi_module(py)?;
     Ok(())
 }
 
@@ -135,7 +134,7 @@ pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let reason = reason.to_string();
-    let spawned = std::thread::Builder::new().name("rwsgi-atexit".into()).spawn(move || {
+    let spawned = crate::apache::guard::spawn("rwsgi-atexit", None, move || {
         crate::python::attach(|py| {
             // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
             if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use super::channel::Disconnected;
+use super::channel::{Channel, Disconnected};
+use super::environ::{self, CgiVariables, RequestInfo};
 use super::errors::Log;
 use super::file_wrapper;
 use super::input::Input;
@@ -33,8 +34,25 @@ pub enum Outcome {
     Failed(u16),
 }
 
+/// Serves one request, in either mode: the channel is the transport (Apache's
+/// request, or a daemon connection), `variables` the CGI variables.
+pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: &Script<'_>, variables: CgiVariables<'_>) -> Outcome {
+    crate::python::attach(|py| {
+        let handle = RequestHandle::new(channel);
+        let outcome = match environ::build(py, variables, info) {
+            Ok(environ) => run(py, &handle, script, environ),
+            Err(e) => {
+                log_exception(py, &handle, script, &e);
+                Outcome::Failed(500)
+            }
+        };
+        handle.expire();
+        outcome
+    })
+}
+
 /// Serves one request on `handle`'s channel; `environ` lacks wsgi.input/errors.
-pub fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>) -> Outcome {
+fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>) -> Outcome {
     let errors = match Py::new(py, Log::for_request(handle.clone())) {
         Ok(errors) => errors,
         Err(e) => {
@@ -43,7 +61,7 @@ pub fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ:
         }
     };
     let response = Arc::new(Response::new(handle.clone()));
-    let outcome = serve(py, handle, script, environ, &response, &errors);
+    let outcome = respond(py, handle, script, environ, &response, &errors);
     errors.get().flush_pending();
     outcome
 }
@@ -56,7 +74,7 @@ fn log(handle: &RequestHandle, msg: &str) {
 }
 
 /// Logs a Python exception with its full traceback, one log entry per line.
-pub fn log_exception(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, err: &PyErr) {
+fn log_exception(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, err: &PyErr) {
     let path = String::from_utf8_lossy(script.path);
     log(handle, &format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{path}'.", std::process::id()));
     let formatted: PyResult<Vec<String>> = (|| {
@@ -90,7 +108,7 @@ fn fail(handle: &RequestHandle, response: &Response) -> Outcome {
     }
 }
 
-fn serve(
+fn respond(
     py: Python<'_>,
     handle: &RequestHandle,
     script: &Script<'_>,

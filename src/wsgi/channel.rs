@@ -8,7 +8,7 @@
 use crate::apache::Level;
 
 /// Status line and headers, validated, ready to go out.
-pub struct ResponseHead {
+pub struct ValidatedHead {
     pub code: u16,
     pub status: String,
     pub headers: Vec<(String, String)>,
@@ -28,7 +28,7 @@ pub trait Channel: Send + Sync {
     /// without, returns after the first bytes that arrive (readline).
     fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String>;
     /// Sends the status and headers (before the first body bytes).
-    fn commit(&self, head: &ResponseHead);
+    fn commit(&self, head: &ValidatedHead);
     /// Sends body bytes; `flush` pushes them to the client now.
     fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected>;
     /// Sends `len` bytes of an open file from `offset`.

@@ -20,16 +20,16 @@ pub const MOD_WSGI_COMPAT_VERSION: (u32, u32, u32) = (4, 9, 4);
 fn template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let t = TEMPLATE.get_or_try_init(py, || -> PyResult<Py<PyDict>> {
         let d = PyDict::new(py);
-        let (multithread, multiprocess) = crate::hooks::process_model();
+        let model = crate::runtime::process_model();
         d.set_item("wsgi.version", (1, 0))?;
-        d.set_item("wsgi.multithread", multithread)?;
-        d.set_item("wsgi.multiprocess", multiprocess)?;
+        d.set_item("wsgi.multithread", model.multithread)?;
+        d.set_item("wsgi.multiprocess", model.multiprocess)?;
         d.set_item("wsgi.run_once", false)?;
         d.set_item("wsgi.input_terminated", true)?;
         d.set_item("wsgi.file_wrapper", py.get_type::<super::file_wrapper::FileWrapper>())?;
         d.set_item("mod_wsgi.version", MOD_WSGI_COMPAT_VERSION)?;
         d.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
-        d.set_item("apache.version", crate::hooks::apache_version())?;
+        d.set_item("apache.version", crate::apache::server::apache_version())?;
         d.set_item("mod_wsgi.handler_script", "")?;
         d.set_item("mod_wsgi.enable_sendfile", "0")?;
         d.set_item("mod_wsgi.ignore_activity", "0")?;

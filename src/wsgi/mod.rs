@@ -3,7 +3,6 @@
 
 pub mod app;
 pub mod channel;
-pub mod embedded;
 pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
@@ -39,19 +38,26 @@ def _process_stopping(reason):
             traceback.print_exc(file=sys.stderr)
 "#;
 
+/// What every process that runs applications provides them, once Python has
+/// started: sys.stdout/stderr/stdin as WSGIRestrict* wants them, and the
+/// `mod_wsgi` module.
+pub fn install(py: Python<'_>, settings: &crate::config::PythonSettings) -> PyResult<()> {
+    errors::install_stdio(py, settings)?;
+    install_mod_wsgi_module(py)
+}
+
 /// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that
 /// applications that detect it (or use `mod_wsgi.FileWrapper`) keep working.
-pub fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
+fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
     let m = PyModule::new(py, "mod_wsgi")?;
     m.add("version", environ::MOD_WSGI_COMPAT_VERSION)?;
     m.add("process_group", "")?;
     m.add("application_group", "")?;
     m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
     m.add("RequestTimeout", py.get_type::<RequestTimeout>())?;
-    let (threaded, _) = crate::hooks::process_model();
-    let (processes, threads) = crate::hooks::process_limits();
-    m.add("maximum_processes", processes)?;
-    m.add("threads_per_process", if threaded { threads } else { 1 })?;
+    let model = crate::runtime::process_model();
+    m.add("maximum_processes", model.max_processes)?;
+    m.add("threads_per_process", if model.multithread { model.max_threads } else { 1 })?;
     let code = std::ffi::CString::new(SHUTDOWN_CALLBACKS).expect("no NUL in the source");
     py.run(&code, Some(&m.dict()), None)?;
     py.import("sys")?.getattr("modules")?.set_item("mod_wsgi", m)?;

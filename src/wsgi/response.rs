@@ -11,13 +11,13 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use super::channel::{Channel, Disconnected, ResponseHead};
+use super::channel::{Channel, Disconnected, ValidatedHead};
 use super::headers;
 use super::request_handle::RequestHandle;
 use crate::apache::Level;
 
 struct ResponseState {
-    pending: Option<ResponseHead>,
+    pending: Option<ValidatedHead>,
     committed: bool,
     sent: u64,
 }
@@ -159,7 +159,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
 
-fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ResponseHead> {
+fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ValidatedHead> {
     let status = status
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("expected str for status line, got {}", type_name(status))))?
@@ -192,7 +192,7 @@ fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
         }
         out.push((name, value));
     }
-    Ok(ResponseHead { code, status, headers: out, content_length })
+    Ok(ValidatedHead { code, status, headers: out, content_length })
 }
 
 /// The `start_response` callable passed to the application.

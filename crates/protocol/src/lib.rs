@@ -33,5 +33,14 @@ mod frame;
 pub use codec::{RequestHeader, ResponseHead, decode_head, decode_request, encode_head, encode_request};
 pub use frame::{Frame, FrameError, Kind, append_frame, read_frame, read_header, write_frame, write_frame_parts};
 
+/// The largest request frame a daemon accepts (the CGI variables and routing
+/// data; Apache's own header limits keep real requests far below this).
+pub const MAX_REQUEST_FRAME: usize = 4 << 20;
+
+/// Microseconds since the Unix epoch: the clock of every timestamp on the wire.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 /// Format version; a daemon refuses requests of another version.
 pub const VERSION: u16 = 1;

@@ -1,16 +1,14 @@
-//! Embedded mode: the channel is Apache's own request.
+//! Embedded mode: the application runs in this Apache child, and the WSGI
+//! channel is Apache's own request.
 
 use parking_lot::Mutex;
 
-use super::app::{self, Outcome, Script};
-use super::channel::{Channel, Disconnected, ResponseHead, latin1};
-use super::environ::{self, RequestInfo};
-use super::request_handle::RequestHandle;
-use super::route::Route;
 use crate::apache::brigade::Brigade;
-use crate::apache::{Level, Request, log};
-use crate::ffi;
-use crate::python;
+use crate::apache::{Level, OK, Request, log};
+use crate::wsgi::app::{self, Outcome, Script};
+use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
+use crate::wsgi::environ::RequestInfo;
+use crate::wsgi::route::Route;
 
 pub struct ApacheChannel {
     r: Request,
@@ -42,23 +40,10 @@ impl Channel for ApacheChannel {
         self.r.read_body_fill(buf, fill).map_err(|()| "the client's request body could not be read".to_string())
     }
 
-    fn commit(&self, head: &ResponseHead) {
-        let r = &self.r;
-        r.set_status(head.code as i32, head.status.as_bytes());
-        let pool = r.pool();
-        let out = r.headers_out();
-        for (name, value) in &head.headers {
-            if name.eq_ignore_ascii_case("content-type") {
-                r.set_content_type(&latin1(value));
-            } else if !name.eq_ignore_ascii_case("content-length") {
-                out.add(pool, name.as_bytes(), &latin1(value));
-            }
-        }
-        if let Some(len) = head.content_length {
-            r.set_content_length(len);
-        }
-        // A final response is under way: no interim 100 may follow.
-        r.clear_expecting_100();
+    fn commit(&self, head: &ValidatedHead) {
+        let values: Vec<Vec<u8>> = head.headers.iter().map(|(_, v)| latin1(v)).collect();
+        let headers = head.headers.iter().zip(&values).map(|((name, _), value)| (name.as_bytes(), value.as_slice()));
+        self.r.apply_response_head(head.code, head.status.as_bytes(), headers, head.content_length);
     }
 
     fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected> {
@@ -128,19 +113,8 @@ pub fn serve(r: &Request, route: &Route) -> i32 {
         reloading: route.script_reloading,
     };
     let env = r.subprocess_env();
-    python::attach(|py| {
-        let handle = RequestHandle::new(Box::new(ApacheChannel::new(*r)));
-        let outcome = match environ::build(py, &|visit| env.for_each(|k, v| visit(k, v)), &info) {
-            Ok(environ) => app::run(py, &handle, &script, environ),
-            Err(e) => {
-                app::log_exception(py, &handle, &script, &e);
-                Outcome::Failed(500)
-            }
-        };
-        handle.expire();
-        match outcome {
-            Outcome::Served => ffi::OK,
-            Outcome::Failed(status) => status as i32,
-        }
-    })
+    match app::serve_request(Box::new(ApacheChannel::new(*r)), &info, &script, &|visit| env.for_each(|k, v| visit(k, v))) {
+        Outcome::Served => OK,
+        Outcome::Failed(status) => i32::from(status),
+    }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::channel::Connection;
+use super::connection::Connection;
 
 /// How long a blocked accept or wait lasts before its caller checks for a stop.
 const TICK: Duration = Duration::from_millis(250);

@@ -1,27 +1,19 @@
-//! The daemon side of a connection from an Apache child: a `Channel` over it
-//! for one request at a time, and the function that serves one request.
+//! The daemon side of a connection from an Apache child, and the WSGI
+//! `Channel` over it for one request at a time.
 
 use std::io::{BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::process::{Active, State};
 use crate::apache::{Level, log};
-use crate::protocol::{self, FrameError, Kind};
-use crate::python;
-use crate::wsgi::app::{self, Outcome, Script};
-use crate::wsgi::channel::{Channel, Disconnected, ResponseHead, latin1};
-use crate::wsgi::environ::{self, DaemonTimes, RequestInfo};
-use crate::wsgi::request_handle::RequestHandle;
+use crate::protocol::{self, Kind};
+use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
 
-/// The largest request frame accepted (the CGI variables and routing data;
-/// Apache's own header limits keep real requests far below this).
-const MAX_REQUEST_FRAME: usize = 4 << 20;
 /// Body data goes to the child in frames of at most this size, which bounds
 /// the child's buffer.
 const MAX_DATA_FRAME: usize = 1 << 20;
@@ -39,14 +31,14 @@ pub struct Connection {
     /// Registered with the poller (it is re-armed rather than added).
     pub watched: AtomicBool,
     stream: UnixStream,
-    reader: Mutex<BufReader<UnixStream>>,
+    pub(super) reader: Mutex<BufReader<UnixStream>>,
     pending: Mutex<Vec<u8>>,
-    head_sent: AtomicBool,
+    pub(super) head_sent: AtomicBool,
     /// Set once request-timeout has answered this request: later output is dropped.
     pub timed_out: AtomicBool,
     broken: AtomicBool,
     /// The current request's End frame went out: the connection is clean.
-    ended: AtomicBool,
+    pub(super) ended: AtomicBool,
 }
 
 impl Connection {
@@ -91,7 +83,7 @@ impl Connection {
     }
 
     /// Whether the request just served left the connection fit for the next.
-    fn reusable(&self) -> bool {
+    pub(super) fn reusable(&self) -> bool {
         self.ended.load(Ordering::Acquire)
             && !self.broken.load(Ordering::Acquire)
             && !self.timed_out.load(Ordering::Acquire)
@@ -151,7 +143,7 @@ impl Connection {
         }
         let mut frame = Vec::with_capacity(21);
         protocol::append_frame(&mut frame, Kind::File, &[&offset.to_le_bytes(), &len.to_le_bytes()]).map_err(|_| Disconnected)?;
-        super::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
+        crate::daemon::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
         })
@@ -173,13 +165,13 @@ impl Connection {
 }
 
 pub struct DaemonChannel {
-    connection: Arc<Connection>,
-    header_only: bool,
-    has_body: bool,
-    client: String,
-    close_after: AtomicBool,
+    pub connection: Arc<Connection>,
+    pub header_only: bool,
+    pub has_body: bool,
+    pub client: String,
+    pub close_after: AtomicBool,
     /// The daemon's pid, for the End frame.
-    pid: u32,
+    pub pid: u32,
 }
 
 impl Channel for DaemonChannel {
@@ -209,7 +201,7 @@ impl Channel for DaemonChannel {
         }
     }
 
-    fn commit(&self, head: &ResponseHead) {
+    fn commit(&self, head: &ValidatedHead) {
         let headers: Vec<(Vec<u8>, Vec<u8>)> = head.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), latin1(v))).collect();
         let mut payload = Vec::with_capacity(64 + headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>());
         protocol::encode_head(head.code, &latin1(&head.status), &headers, head.content_length, &mut payload);
@@ -310,123 +302,4 @@ fn read_into(reader: &mut BufReader<UnixStream>, dst: &mut [std::mem::MaybeUnini
         }
     }
     Ok(())
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
-
-/// Apache's `Timeout`, the default for socket-timeout.
-pub fn apache_timeout() -> Duration {
-    let micros = crate::apache::Server::main().map(|s| unsafe { (*s.as_ptr()).timeout }).unwrap_or(60_000_000);
-    Duration::from_micros(micros.max(1_000_000) as u64)
-}
-
-/// Serves the next request on `connection`; returns whether the connection
-/// is fit for another (the response ended cleanly).
-pub fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>) -> bool {
-    let o = &state.group.options;
-    connection.ended.store(false, Ordering::Release);
-    connection.head_sent.store(false, Ordering::Release);
-    let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
-        Ok(frame) if frame.kind == Kind::Request => frame,
-        Ok(frame) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind));
-            return false;
-        }
-        // The child closed a kept connection (it exited).
-        Err(FrameError::Closed) => return false,
-        Err(e) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon could not read a request: {e}"));
-            return false;
-        }
-    };
-    let header = match protocol::decode_request(&frame.payload) {
-        Ok(h) => h,
-        Err(e) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}"));
-            return false;
-        }
-    };
-    let picked_up = now_micros();
-    if let Some(limit) = o.queue_timeout {
-        let waited = Duration::from_micros(now_micros().saturating_sub(header.queue_start).max(0) as u64);
-        if waited > limit {
-            log::server(
-                None,
-                Level::Error,
-                &format!(
-                    "[client {}] mod_rwsgi: queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504",
-                    String::from_utf8_lossy(header.client),
-                    limit.as_secs_f64(),
-                    o.name,
-                    waited.as_secs_f64()
-                ),
-            );
-            connection.fail_unstarted(504);
-            return false;
-        }
-    }
-    state.active.fetch_add(1, Ordering::AcqRel);
-    let _ = state.first_request_ms.compare_exchange(0, state.started.elapsed().as_millis() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
-    // SAFETY: pthread_self is what Python's threading.get_ident() reports on Linux.
-    let python_thread = unsafe { libc::pthread_self() } as u64;
-    *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });
-
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
-    let info = RequestInfo {
-        script_name: header.script_name,
-        url_scheme: header.url_scheme,
-        handler: header.handler,
-        authorization: header.authorization,
-        listener_host: header.listener_host,
-        listener_port: header.listener_port,
-        request_id: header.request_id,
-        request_start: header.request_start,
-        process_group: &process_group,
-        application_group: &application_group,
-        callable_object: &callable_object,
-        script_reloading: header.script_reloading,
-        daemon: Some(DaemonTimes { queue_start: header.queue_start, daemon_start: picked_up, connects: header.connect_attempts }),
-    };
-    let script = Script {
-        path: header.script_path,
-        mtime: header.script_mtime,
-        application_group: &application_group,
-        callable_object: &callable_object,
-        reloading: header.script_reloading,
-    };
-    let channel = DaemonChannel {
-        connection: connection.clone(),
-        header_only: header.header_only,
-        has_body: header.has_body,
-        client: text(header.client),
-        close_after: AtomicBool::new(false),
-        pid: state.pid,
-    };
-    let variables = &header.variables;
-    let outcome = python::attach(|py| {
-        let handle = RequestHandle::new(Box::new(channel));
-        let outcome = match environ::build(py, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)), &info) {
-            Ok(environ) => app::run(py, &handle, &script, environ),
-            Err(e) => {
-                app::log_exception(py, &handle, &script, &e);
-                Outcome::Failed(500)
-            }
-        };
-        handle.expire();
-        outcome
-    });
-    if let Outcome::Failed(status) = outcome {
-        connection.fail_unstarted(status);
-    }
-    *state.slots[thread].lock() = None;
-    state.active.fetch_sub(1, Ordering::AcqRel);
-    state.served.fetch_add(1, Ordering::AcqRel);
-    if outcome == Outcome::Served {
-        state.succeeded.fetch_add(1, Ordering::Relaxed);
-    }
-    state.last_activity_ms.store(state.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-    connection.reusable()
 }

@@ -1,0 +1,35 @@
+//! What the running MPM reports about itself (`ap_mpm_query`).
+
+use crate::ffi;
+
+fn query(code: i32) -> Option<i32> {
+    let mut value: std::ffi::c_int = 0;
+    // SAFETY: ap_mpm_query writes one int for the AP_MPMQ_* codes used here.
+    let rv = unsafe { ffi::ap_mpm_query(code, &mut value) };
+    (rv == ffi::APR_SUCCESS as i32).then_some(value)
+}
+
+/// The MPM runs several threads per process (event, worker).
+pub fn is_threaded() -> bool {
+    query(ffi::AP_MPMQ_IS_THREADED).is_some_and(|v| v != ffi::AP_MPMQ_NOT_SUPPORTED)
+}
+
+/// ThreadsPerChild (1 for prefork).
+pub fn max_threads() -> i32 {
+    query(ffi::AP_MPMQ_MAX_THREADS).unwrap_or(0)
+}
+
+/// The most child processes the MPM runs at once.
+pub fn max_daemons() -> i32 {
+    query(ffi::AP_MPMQ_MAX_DAEMONS).unwrap_or(0)
+}
+
+/// The restart generation: it changes with every graceful restart.
+pub fn generation() -> i32 {
+    query(ffi::AP_MPMQ_GENERATION).unwrap_or(0)
+}
+
+/// Apache is stopping (or restarting): processes that exit now are not replaced.
+pub fn is_stopping() -> bool {
+    query(ffi::AP_MPMQ_MPM_STATE) == Some(ffi::AP_MPMQ_STOPPING)
+}

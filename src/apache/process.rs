@@ -1,0 +1,154 @@
+//! The Apache parent's process management as the module uses it: forking a
+//! supervised process with APR (so Apache signals it when the pool goes), the
+//! other-child registry that reports its death, and what a forked process
+//! sheds of Apache's.
+
+use std::ffi::{c_int, c_void};
+
+use super::pool::{Pool, cstr_utf8};
+use super::Server;
+use crate::ffi;
+
+/// Where a fork left the caller.
+pub enum Forked {
+    /// In the new process.
+    Child,
+    /// In the parent; the child has this pid.
+    Parent(i32),
+}
+
+/// Why the other-child registry calls back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChildEvent {
+    /// The process exited; its wait status.
+    Died(i32),
+    /// Apache lost track of it (it was reaped elsewhere).
+    Lost,
+    /// Apache is restarting.
+    Restart,
+    /// Anything else (unwritable, health checks): nothing to do.
+    Other,
+}
+
+/// A process record in `pool` that APR's fork fills in. It is plain pool
+/// memory, not dropped with anything: APR's note_subprocess list reads it when
+/// the pool is cleared, after the pool's cleanups ran, to signal the process.
+#[derive(Clone, Copy)]
+pub struct ProcessRecord(*mut ffi::apr_proc_t, Pool);
+
+// SAFETY: only used from the Apache parent's single thread.
+unsafe impl Send for ProcessRecord {}
+
+impl ProcessRecord {
+    pub fn new(pool: Pool) -> ProcessRecord {
+        ProcessRecord(pool.alloc_copy(ffi::apr_proc_t::default()), pool)
+    }
+
+    pub fn pid(self) -> i32 {
+        // SAFETY: the record lives in its pool.
+        unsafe { (*self.0).pid }
+    }
+
+    /// Forks. In the parent the child is noted on the pool (Apache sends it
+    /// SIGTERM, then SIGKILL, when the pool is cleared) and registered as an
+    /// "other child", so that `on_event(data, event)` runs when it dies.
+    pub fn fork(self, on_event: OtherChildCallback, data: *mut c_void) -> Result<Forked, i32> {
+        // SAFETY: the record and pool are live; APR fills the record.
+        unsafe {
+            match ffi::apr_proc_fork(self.0, self.1.as_ptr()) {
+                ffi::APR_INCHILD => Ok(Forked::Child),
+                ffi::APR_INPARENT => {
+                    ffi::apr_pool_note_subprocess(self.1.as_ptr(), self.0, ffi::apr_kill_conditions_e_APR_KILL_AFTER_TIMEOUT);
+                    ffi::apr_proc_other_child_register(self.0, Some(on_event), data, std::ptr::null_mut(), self.1.as_ptr());
+                    Ok(Forked::Parent((*self.0).pid))
+                }
+                rv => Err(rv),
+            }
+        }
+    }
+}
+
+/// The C signature APR calls when a registered child changes state; the
+/// callback decodes its arguments with [`child_event`].
+pub type OtherChildCallback = unsafe extern "C" fn(reason: c_int, data: *mut c_void, status: c_int);
+
+/// Decodes the other-child callback's reason and status.
+pub fn child_event(reason: c_int, status: c_int) -> ChildEvent {
+    match reason {
+        ffi::APR_OC_REASON_DEATH => ChildEvent::Died(status),
+        ffi::APR_OC_REASON_LOST => ChildEvent::Lost,
+        ffi::APR_OC_REASON_RESTART => ChildEvent::Restart,
+        _ => ChildEvent::Other,
+    }
+}
+
+/// Ends the other-child registration made with `data`.
+pub fn unregister_other_child(data: *mut c_void) {
+    // SAFETY: APR looks the registration up by its data pointer; an unknown
+    // pointer is ignored.
+    unsafe { ffi::apr_proc_other_child_unregister(data) }
+}
+
+/// Closes Apache's listening sockets in a forked process that serves none.
+pub fn close_listeners() {
+    // SAFETY: closes the inherited listener descriptors; this process never
+    // accepts on them.
+    unsafe { ffi::ap_close_listeners() }
+}
+
+/// Rewrites what `ps` shows for this process (argv, and the kernel's 15-byte
+/// thread name). Call only in a process that no longer needs its arguments.
+pub fn set_title(name: &str) {
+    let Some(main) = Server::main() else { return };
+    // SAFETY: process_rec's argv is the process's own argv: contiguous memory
+    // from argv[0] to the end of the last argument, all of which we may write.
+    unsafe {
+        let process = (*main.as_ptr()).process;
+        if process.is_null() || (*process).argc < 1 {
+            return;
+        }
+        let argv = (*process).argv as *const *mut libc::c_char;
+        let first = *argv;
+        let last = *argv.add((*process).argc as usize - 1);
+        let end = last.add(libc::strlen(last));
+        let room = end.offset_from(first) as usize;
+        std::ptr::write_bytes(first, 0, room);
+        let bytes = name.as_bytes();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const libc::c_char, first, bytes.len().min(room));
+        if let Ok(c) = std::ffi::CString::new(&bytes[..bytes.len().min(15)]) {
+            libc::prctl(libc::PR_SET_NAME, c.as_ptr());
+        }
+    }
+}
+
+/// The user Apache's children run as (`User`/`Group`, from mod_unixd).
+pub struct ApacheUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub name: Option<String>,
+}
+
+pub fn apache_user() -> ApacheUser {
+    // SAFETY: mod_unixd fills ap_unixd_config while reading User/Group; it is
+    // only read here, after configuration.
+    unsafe {
+        let c = &*(&raw const ffi::ap_unixd_config);
+        ApacheUser { uid: c.user_id, gid: c.group_id, name: cstr_utf8(c.user_name).map(String::from) }
+    }
+}
+
+/// `path` relative to ServerRoot, as Apache resolves configured paths.
+pub fn server_root_relative(pool: Pool, path: &str) -> String {
+    // SAFETY: pool is live; the result is a pool string or null.
+    let raw = unsafe { ffi::ap_server_root_relative(pool.as_ptr(), pool.strdup(path)) };
+    // SAFETY: as above.
+    unsafe { cstr_utf8(raw) }.unwrap_or(path).to_string()
+}
+
+/// `name` inside DefaultRuntimeDir.
+pub fn runtime_dir_relative(pool: Pool, name: &str) -> String {
+    // SAFETY: pool is live; the result is a pool string or null.
+    let raw = unsafe { ffi::ap_runtime_dir_relative(pool.as_ptr(), pool.strdup(name)) };
+    // SAFETY: as above.
+    unsafe { cstr_utf8(raw) }.unwrap_or(name).to_string()
+}

@@ -1,0 +1,51 @@
+//! The Apache parent's side of daemon mode: listening sockets, forking the
+//! daemon processes after configuration, and restarting them when they exit.
+//!
+//! Nothing here starts threads or Python: the parent stays single-threaded so
+//! that forking is safe.
+
+mod resolve;
+mod socket;
+mod spawn;
+
+use std::sync::Arc;
+
+use super::registry::{self, Defined, Generation, ImportScript};
+use crate::apache::{Level, Pool, Server, mpm};
+use crate::config::ServerConfig;
+
+/// Resolves users, groups and socket paths; creates the sockets; forks the
+/// daemons; installs the generation that Apache's children will inherit.
+pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defined>, imports: Vec<ImportScript>) -> Result<(), String> {
+    let (embedded_imports, daemon_imports): (Vec<_>, Vec<_>) = imports.into_iter().partition(|i| i.process_group.is_empty());
+    let naming = socket::Naming {
+        prefix: socket::prefix(pconf, config.socket_prefix.as_deref()),
+        parent: std::process::id(),
+        generation: mpm::generation(),
+        rotation: config.socket_rotation.unwrap_or(true),
+    };
+    let mut groups = Vec::new();
+    for (id, d) in defined.into_iter().enumerate() {
+        let imports = daemon_imports.iter().filter(|i| i.process_group == d.options.name).cloned().collect();
+        let mut group = resolve::resolve(id, d, imports, main, &naming)?;
+        socket::create_listener(pconf, &mut group)?;
+        groups.push(Arc::new(group));
+    }
+    // Forks below and Apache's children (forked later) inherit this generation.
+    registry::set_running(Generation { groups: groups.clone(), embedded_imports });
+    for group in &groups {
+        crate::server_log!(
+            Some(main),
+            Level::Info,
+            "mod_rwsgi: starting daemon process group '{}' ({} processes x {} threads) on {}",
+            group.options.name,
+            group.options.processes,
+            group.options.threads,
+            group.socket_path
+        );
+        for index in 0..group.options.processes {
+            spawn::start_process(pconf, group.clone(), index);
+        }
+    }
+    Ok(())
+}

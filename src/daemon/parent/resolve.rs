@@ -1,0 +1,78 @@
+//! Turning a configured group into a runnable one: users, groups, the socket
+//! path and the script owner, resolved in the Apache parent at start-up.
+
+use crate::apache::process::apache_user;
+use crate::daemon::privileges::{lookup_group, lookup_user};
+use super::socket::Naming;
+use crate::apache::Server;
+use crate::apache::module_config::server_config;
+use crate::daemon::registry::{Defined, Group, ImportScript, ScriptOwner};
+
+/// Resolves group `id` as configured by `d`; the main server supplies the
+/// interpreter settings (which the group's options refine) and `Timeout`.
+pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, naming: &Naming) -> Result<Group, String> {
+    let python = &server_config(main).python;
+    let o = &d.options;
+    let fail = |e: String| format!("WSGIDaemonProcess {} (at {}): {e}", o.name, d.location);
+    let apache = apache_user();
+    let (apache_uid, apache_gid, apache_name) = (apache.uid, apache.gid, apache.name);
+    // SAFETY: plain query.
+    let root = unsafe { libc::geteuid() } == 0;
+    let (uid, mut gid, user_name, home) = match &o.user {
+        Some(p) => {
+            let u = lookup_user(p).map_err(fail)?;
+            (u.uid, u.gid, u.name, u.home)
+        }
+        None => (apache_uid, apache_gid, apache_name, None),
+    };
+    if let Some(g) = &o.group {
+        gid = lookup_group(g).map_err(fail)?;
+    } else if gid == u32::MAX {
+        gid = apache_gid;
+    }
+    if root && uid == 0 {
+        return Err(fail("daemon processes must not run as root; set user= (or Apache's User) to an unprivileged user".into()));
+    }
+    let groups = if o.supplementary_groups.is_empty() {
+        None
+    } else {
+        Some(o.supplementary_groups.iter().map(lookup_group).collect::<Result<Vec<_>, _>>().map_err(fail)?)
+    };
+    let socket_uid = match &o.socket_user {
+        Some(p) => lookup_user(p).map_err(fail)?.uid,
+        None => apache_uid,
+    };
+    let socket_path = naming.path(id, uid);
+    if socket_path.len() >= 108 {
+        return Err(fail(format!("the socket path '{socket_path}' is longer than a Unix socket allows (107 bytes); shorten WSGISocketPrefix")));
+    }
+    let script_owner = match (&o.script_user, &o.script_group) {
+        (Some(u), _) => Some(ScriptOwner::User(lookup_user(u).map_err(fail)?.uid)),
+        (None, Some(g)) => Some(ScriptOwner::Group(lookup_group(g).map_err(fail)?)),
+        (None, None) => None,
+    };
+    // The group's own home= wins; another user's home directory comes next (mod_wsgi's rule).
+    let home = o.home.clone().or(if o.user.is_some() { home } else { None });
+    let mut python = python.clone();
+    if o.python_home.is_some() {
+        python.home = o.python_home.clone();
+    }
+    python.paths.extend(o.python_path.iter().cloned());
+    Ok(Group {
+        id,
+        python,
+        options: d.options,
+        virtual_host: d.virtual_host,
+        socket_path,
+        listener: -1,
+        uid,
+        gid,
+        groups,
+        user_name,
+        home,
+        imports,
+        apache_timeout: main.timeout(),
+        socket_uid,
+        script_owner,
+    })
+}

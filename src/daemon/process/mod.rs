@@ -1,0 +1,144 @@
+//! Inside a daemon process, from the fork to `_exit`.
+//!
+//! Order after the fork (the process is still single-threaded): signal
+//! dispositions reset, inherited sockets closed, priority, privileges dropped
+//! (refusing root), cwd, umask, resource limits, locale; then Python starts,
+//! WSGIImportScript scripts run, and the request threads begin serving. The
+//! main thread watches for signals and recycling triggers and drains the
+//! process on shutdown.
+
+mod accept;
+pub mod connection;
+pub mod poller;
+mod setup;
+mod state;
+mod supervise;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+
+use poller::Poller;
+use state::State;
+use super::registry::Group;
+use crate::apache::{Level, guard, log};
+use crate::python::{self, interpreter};
+
+/// The daemon's entry point after the fork; never returns.
+pub fn run(group: Arc<Group>, index: u32) -> ! {
+    let code = guard::contain("daemon process", 1, || main(group, index));
+    // _exit: a plain exit would run the parent's pool cleanups and atexit handlers.
+    // SAFETY: terminating this process.
+    unsafe { libc::_exit(code) }
+}
+
+fn daemon_log(group: &Group, level: Level, msg: &str) {
+    log::server(None, level, &format!("mod_rwsgi (pid={}, group='{}'): {msg}", std::process::id(), group.options.name));
+}
+
+fn main(group: Arc<Group>, index: u32) -> i32 {
+    guard::install_quiet_panic_hook();
+    setup::reset_signals();
+    setup::close_inherited(&group);
+    setup::set_display_name(&group);
+    let o = &group.options;
+    // SAFETY: plain system calls in a single-threaded process.
+    unsafe {
+        if o.cpu_priority != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, o.cpu_priority);
+        }
+    }
+    if let Err(e) = super::privileges::drop_to(group.uid, group.gid, group.groups.as_deref(), group.user_name.as_deref()) {
+        daemon_log(&group, Level::Crit, &format!("cannot switch to uid {} / gid {}: {e}", group.uid, group.gid));
+        // Pause before exiting so that a permanent failure does not become a fork loop.
+        std::thread::sleep(Duration::from_secs(5));
+        return 1;
+    }
+    // If the Apache parent dies without stopping us (kill -9), stop too. Set after
+    // the privilege drop, which clears it; the getppid check closes the race with
+    // a parent that died before this line.
+    // SAFETY: prctl on the current process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() == 1 {
+            return 0;
+        }
+    }
+    if let Err(e) = setup::setup_environment(&group) {
+        daemon_log(&group, Level::Crit, &e);
+        std::thread::sleep(Duration::from_secs(5));
+        return 1;
+    }
+    // Before Python starts: the mod_wsgi module and the environ read it.
+    crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
+    if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
+        daemon_log(&group, Level::Crit, &format!("cannot initialise Python: {e}"));
+        std::thread::sleep(Duration::from_secs(5));
+        return 1;
+    }
+    crate::runtime::set_python_ready(Ok(()));
+    python::attach(|py| {
+        if let Some(interval) = o.switch_interval {
+            let _ = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)));
+        }
+        let _ = py.import("mod_wsgi").and_then(|m| m.setattr("process_group", o.name.as_str()));
+    });
+    for script in &group.imports {
+        crate::python::script::preload(&script.path, &script.application_group);
+    }
+    daemon_log(&group, Level::Info, &format!("daemon process {index} started ({} threads)", o.threads));
+
+    let poller = match Poller::new(group.listener, o.threads as usize) {
+        Ok(p) => p,
+        Err(e) => {
+            daemon_log(&group, Level::Crit, &format!("cannot watch the group's socket: {e}"));
+            return 1;
+        }
+    };
+    let state = Arc::new(State {
+        group: group.clone(),
+        poller,
+        stopping: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        served: AtomicU64::new(0),
+        taken: AtomicU64::new(0),
+        succeeded: AtomicU64::new(0),
+        first_request_ms: AtomicU64::new(0),
+        last_activity_ms: AtomicU64::new(0),
+        started: Instant::now(),
+        slots: (0..o.threads).map(|_| Mutex::new(None)).collect(),
+        reason: Mutex::new(None),
+        heartbeat_ms: AtomicU64::new(0),
+        pid: std::process::id(),
+    });
+    // Python needs more stack than Rust's 2 MiB default for deep recursion.
+    let stack = o.stack_size.unwrap_or(8 << 20) as usize;
+    for thread in 0..o.threads as usize {
+        let state = state.clone();
+        if let Err(e) = guard::spawn(&format!("rwsgi-{thread}"), Some(stack), move || worker::request_loop(&state, thread)) {
+            daemon_log(&group, Level::Crit, &format!("cannot start request thread {thread}: {e}"));
+            return 1;
+        }
+    }
+    {
+        let state = state.clone();
+        if let Err(e) = guard::spawn("rwsgi-accept", None, move || accept::accept_loop(&state)) {
+            daemon_log(&group, Level::Crit, &format!("cannot start the accepting thread: {e}"));
+            return 1;
+        }
+    }
+    if o.deadlock_timeout > Duration::ZERO {
+        let state = state.clone();
+        let _ = guard::spawn("rwsgi-heartbeat", None, move || {
+            loop {
+                python::attach(|_| state.heartbeat_ms.store(state.now_ms(), Ordering::Relaxed));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+    }
+    supervise::supervise(&state)
+}

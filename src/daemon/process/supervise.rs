@@ -1,0 +1,173 @@
+//! The daemon process's main thread once serving: waits for signals and
+//! recycling triggers (maximum-requests, restart-interval, inactivity,
+//! startup, deadlock and request timeouts), then drains the process.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+use super::connection::Connection;
+use super::state::{Active, State};
+use super::{daemon_log, setup};
+use crate::apache::Level;
+use crate::python::{self, interpreter};
+
+/// The main thread: waits for a signal or a recycling trigger, then drains.
+pub(super) fn supervise(state: &Arc<State>) -> i32 {
+    let o = &state.group.options;
+    let signals = setup::signal_pipe();
+    let mut drain = o.graceful_timeout;
+    loop {
+        let mut pfd = libc::pollfd { fd: signals, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd (or -1, which poll ignores).
+        unsafe { libc::poll(&mut pfd, 1, 100) };
+        let mut buf = [0u8; 16];
+        // SAFETY: reading the non-blocking signal pipe into a local buffer.
+        let n = unsafe { libc::read(signals, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        for &sig in &buf[..n.max(0) as usize] {
+            match sig as i32 {
+                libc::SIGTERM | libc::SIGINT => {
+                    drain = o.shutdown_timeout.min(Duration::from_millis(2500));
+                    state.request_shutdown("shutdown signal");
+                }
+                libc::SIGUSR1 | libc::SIGHUP => {
+                    drain = o.eviction_timeout.unwrap_or(o.graceful_timeout);
+                    state.request_shutdown("graceful signal");
+                }
+                libc::SIGXCPU => state.request_shutdown("cpu-time-limit"),
+                _ => {}
+            }
+        }
+        check_triggers(state);
+        if let Some(reason) = *state.reason.lock() {
+            daemon_log(&state.group, Level::Info, &format!("shutting down ({reason}); draining for up to {:.1}s", drain.as_secs_f64()));
+            break;
+        }
+    }
+    state.stopping.store(true, Ordering::Release);
+    // Kept connections are closed at once: their children send new requests elsewhere.
+    for connection in state.poller.close() {
+        connection.goodbye();
+    }
+    let deadline = Instant::now() + drain;
+    while state.active.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = state.active.load(Ordering::Acquire);
+    if left > 0 {
+        daemon_log(&state.group, Level::Warn, &format!("{left} request(s) still running at the end of the drain; exiting"));
+    }
+    let reason = state.reason.lock().unwrap_or("shutdown signal").replace([' ', '-'], "_");
+    interpreter::run_exit_functions(&reason, Duration::from_secs(2));
+    0
+}
+
+fn check_triggers(state: &Arc<State>) {
+    let o = &state.group.options;
+    let now = state.now_ms();
+    if o.maximum_requests > 0 && state.served.load(Ordering::Relaxed) >= o.maximum_requests {
+        state.request_shutdown("maximum-requests");
+    }
+    if let Some(t) = o.restart_interval
+        && state.started.elapsed() >= t
+    {
+        state.request_shutdown("restart-interval");
+    }
+    if let Some(t) = o.inactivity_timeout
+        && state.active.load(Ordering::Relaxed) == 0
+        && now.saturating_sub(state.last_activity_ms.load(Ordering::Relaxed)) >= t.as_millis() as u64
+    {
+        state.request_shutdown("inactivity-timeout");
+    }
+    // startup-timeout: the script has not once loaded and run successfully
+    // within that long of the first request.
+    let first = state.first_request_ms.load(Ordering::Relaxed);
+    if let Some(t) = o.startup_timeout
+        && first > 0
+        && state.succeeded.load(Ordering::Relaxed) == 0
+        && now.saturating_sub(first - 1) >= t.as_millis() as u64
+    {
+        state.request_shutdown("startup-timeout");
+    }
+    if o.deadlock_timeout > Duration::ZERO {
+        let beat = state.heartbeat_ms.load(Ordering::Relaxed);
+        if beat > 0 && now.saturating_sub(beat) >= o.deadlock_timeout.as_millis() as u64 {
+            daemon_log(&state.group, Level::Crit, "Python's GIL has been held for longer than deadlock-timeout; exiting");
+            // SAFETY: the interpreter is stuck; nothing can be drained.
+            unsafe { libc::_exit(1) };
+        }
+    }
+    if let Some(t) = o.request_timeout {
+        // interrupt-timeout: first raise RequestTimeout in the stuck thread; only if it
+        // has not unwound after interrupt-timeout does the request get cut off below.
+        if let Some(grace) = o.interrupt_timeout {
+            for slot in &state.slots {
+                let mut slot = slot.lock();
+                if let Some(active) = slot.as_mut().filter(|a| a.since.elapsed() >= t && a.interrupted.is_none()) {
+                    active.interrupted = Some(Instant::now());
+                    daemon_log(&state.group, Level::Error, &format!("request exceeded request-timeout of {:.0}s; interrupting it", t.as_secs_f64()));
+                    interrupt(active.python_thread);
+                }
+            }
+            let unwound_late = |a: &Active| a.interrupted.is_some_and(|at| at.elapsed() >= grace);
+            if !state.slots.iter().any(|s| s.lock().as_ref().is_some_and(unwound_late)) {
+                return;
+            }
+        }
+        let stuck: Vec<(usize, Arc<Connection>, u64)> = state
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.lock().as_ref().filter(|a| a.since.elapsed() >= t).map(|a| (i, a.connection.clone(), a.python_thread)))
+            .filter(|(_, c, _)| !c.timed_out.swap(true, Ordering::AcqRel))
+            .collect();
+        if !stuck.is_empty() {
+            for (thread, connection, _) in &stuck {
+                daemon_log(
+                    &state.group,
+                    Level::Error,
+                    &format!("request on thread {thread} exceeded request-timeout of {:.0}s; answering 504 and recycling the process", t.as_secs_f64()),
+                );
+                connection.fail_unstarted(504);
+            }
+            dump_stacks(state);
+            state.request_shutdown("request-timeout");
+        }
+    }
+}
+
+/// Raises mod_wsgi.RequestTimeout in the Python thread `ident` (from a helper
+/// thread, so a thread holding the GIL cannot stall the main thread).
+fn interrupt(ident: u64) {
+    let _ = crate::apache::guard::spawn("rwsgi-interrupt", None, move || {
+        python::attach(|py| {
+            let exc = py.get_type::<crate::wsgi::RequestTimeout>();
+            // SAFETY: the GIL is held; the exception type is a live type object.
+            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
+        })
+    });
+}
+
+/// Logs the Python stack of every thread, from a helper thread so that a
+/// thread holding the GIL cannot stall the main thread for more than a moment.
+fn dump_stacks(state: &Arc<State>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let group = state.group.clone();
+    let _ = crate::apache::guard::spawn("rwsgi-stacks", None, move || {
+        let lines: Vec<String> = python::attach(|py| {
+            let code = c"import sys, threading, traceback\nnames = {t.ident: t.name for t in threading.enumerate()}\nout = []\nfor ident, frame in sys._current_frames().items():\n    out.append('Thread %s (%s):' % (ident, names.get(ident, '?')))\n    out.extend(l.rstrip() for chunk in traceback.format_stack(frame) for l in chunk.splitlines())\n";
+            let globals = pyo3::types::PyDict::new(py);
+            match py.run(code, Some(&globals), None) {
+                Ok(()) => globals.get_item("out").ok().flatten().and_then(|o| o.extract().ok()).unwrap_or_default(),
+                Err(e) => vec![format!("cannot collect Python stacks: {e}")],
+            }
+        });
+        for line in lines {
+            daemon_log(&group, Level::Error, &line);
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.recv_timeout(Duration::from_secs(2));
+}
