@@ -156,6 +156,6 @@ mod tests {
         assert_eq!(merged.pass_authorization, Setting::Set(false));
         assert_eq!(merged.script_reloading, Setting::Set(false));
         assert_eq!(merged.chunked_request, Setting::Unset);
-        assert!(merged.chunked_request.or(false) == false);
+        assert!(!merged.chunked_request.or(false));
     }
 }
