@@ -1,11 +1,17 @@
 //! Configuration: what the `WSGI*` directives mean, parsed and merged in pure
 //! Rust so that it can be unit-tested without Apache. The Apache-facing
 //! directive table lives in the module crate (`hooks::directives`).
+//!
+//! Parsing fails with a [`ConfigError`] (a directive's arguments) or, for the
+//! helpers that see one value without its directive, a [`ValueError`]; both
+//! display as the complete message Apache shows.
 
 pub mod group;
 pub mod daemon;
+pub mod error;
 pub mod parse;
 
+pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
 
 /// Strings owned by the configuration pool. They live for the whole
