@@ -33,17 +33,7 @@ pub unsafe extern "C" fn create_server_config(p: *mut ffi::apr_pool_t, _s: *mut 
 pub unsafe extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut c_void, over: *mut c_void) -> *mut c_void {
     guard::contain("merge_server_config", std::ptr::null_mut(), || {
         // SAFETY: both are ServerConfigs from create_server_config, only read here.
-        let (base, over) = unsafe { (&*(base as *const ServerConfig), &*(over as *const ServerConfig)) };
-        // A virtual host's aliases are tried first, then the main server's (as mod_wsgi does).
-        let mut aliases = over.aliases.clone();
-        aliases.extend(base.aliases.iter().cloned());
-        let merged = ServerConfig {
-            aliases,
-            python: base.python.clone(),
-            socket_prefix: base.socket_prefix.clone(),
-            socket_rotation: base.socket_rotation,
-            restrict_embedded: base.restrict_embedded,
-        };
+        let merged = unsafe { ServerConfig::merge(&*(base as *const ServerConfig), &*(over as *const ServerConfig)) };
         // SAFETY: p is pconf.
         unsafe { Pool::from_raw(p) }.adopt(merged) as *mut c_void
     })

@@ -110,7 +110,7 @@ unsafe extern "C" fn script_alias_match(cmd: *mut cmd_parms, _: *mut c_void, arg
 
 fn add_script_alias(cmd: &Cmd, argc: c_int, argv: *const *mut c_char, regex: bool) -> Result<(), String> {
     let args = argv_strings(argc, argv)?;
-    let mut alias = parse::script_alias(cmd.directive(), &args, regex, &mut |s| cmd.intern(s))?;
+    let mut alias = parse::script_alias(cmd.directive(), &args, regex, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
     if regex {
         let crate::config::AliasPattern::Regex(pattern) = &alias.pattern else { unreachable!() };
         alias.compiled = Some(crate::apache::regex::compile(cmd.pool(), pattern).map_err(|e| format!("{}: {e}", cmd.directive()))?);
@@ -186,7 +186,7 @@ unsafe extern "C" fn python_path(cmd: *mut cmd_parms, _: *mut c_void, w: *const 
 unsafe extern "C" fn python_optimize(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
-        c.python.optimize = Some(parse::optimize(unsafe { arg(w) }?)?);
+        c.python.optimize = Some(parse::optimize(unsafe { arg(w) }?).map_err(|e| e.to_string())?);
         Ok(())
     })
 }
@@ -194,7 +194,7 @@ unsafe extern "C" fn python_optimize(cmd: *mut cmd_parms, _: *mut c_void, w: *co
 unsafe extern "C" fn python_hash_seed(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
     // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
-        c.python.hash_seed = Some(parse::hash_seed(unsafe { arg(w) }?)?);
+        c.python.hash_seed = Some(parse::hash_seed(unsafe { arg(w) }?).map_err(|e| e.to_string())?);
         Ok(())
     })
 }
@@ -238,7 +238,7 @@ fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<Vec<&'a str
 unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
     run(cmd, |cmd| {
         let args = argv_strings(argc, argv)?;
-        let options = crate::config::daemon::parse(&args)?;
+        let options = crate::config::daemon::parse(&args).map_err(|e| e.to_string())?;
         let server = cmd.server();
         let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
         let group = crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() };
@@ -248,7 +248,7 @@ unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c
 
 unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
     run(cmd, |cmd| {
-        let (path, process_group, application_group) = parse::import_script(&argv_strings(argc, argv)?)?;
+        let (path, process_group, application_group) = parse::import_script(&argv_strings(argc, argv)?).map_err(|e| e.to_string())?;
         if !process_group.is_empty() && !config_pass::with(|pass| pass.is_defined(&process_group)) {
             return Err(format!(
                 "WSGIImportScript: no WSGIDaemonProcess named '{process_group}' is defined before this line ({})",

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use super::parse::{on_off, python_path};
+use super::{ConfigError, ValueError};
 
 const DIRECTIVE: &str = "WSGIDaemonProcess";
 
@@ -171,48 +172,51 @@ impl DaemonOptions {
     }
 }
 
-/// Parses the directive's arguments (`args[0]` is the group name). Errors are complete
-/// messages such as "WSGIDaemonProcess: option 'threads': '0x' is not a whole number".
-pub fn parse(args: &[&str]) -> Result<DaemonOptions, String> {
+/// Parses the directive's arguments (`args[0]` is the group name). The errors'
+/// messages are complete, such as "WSGIDaemonProcess: option 'threads': '0x' is not a whole number".
+pub fn parse(args: &[&str]) -> Result<DaemonOptions, ConfigError> {
+    let directive = || DIRECTIVE.to_string();
     let Some((name, options)) = args.split_first() else {
-        return Err(format!("{DIRECTIVE} takes a process group name, then optional name=value options"));
+        return Err(ConfigError::Usage { directive: directive(), usage: "a process group name, then optional name=value options" });
     };
     check_group_name(name)?;
     let mut out = DaemonOptions::new(name);
     let mut seen: Vec<&str> = Vec::with_capacity(options.len());
     for opt in options {
         let Some((key, value)) = opt.split_once('=') else {
-            return Err(format!("{DIRECTIVE}: invalid option '{opt}': options have the form name=value"));
+            return Err(ConfigError::MalformedOption { directive: directive(), option: opt.to_string(), valid: Some(&[]) });
         };
-        if let Some(why) = refused(key) {
-            return Err(format!("{DIRECTIVE}: option '{key}': {why}"));
+        if let Some(reason) = refused(key) {
+            return Err(ConfigError::UnsupportedOption { directive: directive(), option: key.to_string(), reason });
         }
         let Some((_, setter)) = OPTIONS.iter().find(|(k, _)| *k == key) else {
             return Err(unknown_option(key));
         };
         if value.is_empty() {
-            return Err(format!("{DIRECTIVE}: option '{key}' needs a value"));
+            return Err(ConfigError::MissingValue { directive: directive(), option: key.to_string() });
         }
         // mod_wsgi lets the last one win; a repeated option is almost always a
         // merge mistake whose "winner" the administrator did not choose.
         if seen.contains(&key) {
-            return Err(format!("{DIRECTIVE}: option '{key}' is given more than once"));
+            return Err(ConfigError::DuplicateOption { directive: directive(), option: key.to_string() });
         }
         seen.push(key);
-        setter(&mut out, value).map_err(|e| format!("{DIRECTIVE}: option '{key}': {e}"))?;
+        setter(&mut out, value)
+            .map_err(|reason| ConfigError::InvalidValue { directive: directive(), option: Some(key.to_string()), reason })?;
     }
     if out.script_user.is_some() && out.script_group.is_some() {
-        return Err(format!(
-            "{DIRECTIVE}: options 'script-user' and 'script-group' cannot both be given: \
-             a script's owner is checked against one or the other"
-        ));
+        return Err(ConfigError::ConflictingOptions {
+            directive: directive(),
+            options: ["script-user", "script-group"],
+            reason: "a script's owner is checked against one or the other",
+        });
     }
     Ok(out)
 }
 
 /// The group name becomes part of the socket file name and is what
 /// `WSGIProcessGroup` refers to, where `%{...}` has special meanings.
-fn check_group_name(name: &str) -> Result<(), String> {
+fn check_group_name(name: &str) -> Result<(), ConfigError> {
     let why = if name.is_empty() {
         "it must not be empty"
     } else if name.starts_with("%{") {
@@ -225,7 +229,7 @@ fn check_group_name(name: &str) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    Err(format!("{DIRECTIVE}: invalid process group name '{name}': {why}"))
+    Err(ConfigError::InvalidGroupName { directive: DIRECTIVE.to_string(), name: name.to_string(), reason: why })
 }
 
 /// Options mod_wsgi knows that we refuse, with the reason.
@@ -243,23 +247,18 @@ fn refused(key: &str) -> Option<&'static str> {
     }
 }
 
-fn unknown_option(key: &str) -> String {
+fn unknown_option(key: &str) -> ConfigError {
     // mod_wsgi's names are case-sensitive, lower-case with dashes; point at the
     // intended one when only the spelling style is off.
     let normalized = key.to_ascii_lowercase().replace('_', "-");
-    if normalized != key && OPTIONS.iter().any(|(k, _)| *k == normalized) {
-        return format!(
-            "{DIRECTIVE}: unknown option '{key}' (did you mean '{normalized}'? option names are lower-case with dashes)"
-        );
-    }
-    let names: Vec<&str> = OPTIONS.iter().map(|(k, _)| *k).collect();
-    format!("{DIRECTIVE}: unknown option '{key}' (valid options: {})", names.join(", "))
+    let suggestion = if normalized == key { None } else { OPTION_NAMES.iter().copied().find(|k| *k == normalized) };
+    ConfigError::UnknownOption { directive: DIRECTIVE.to_string(), option: key.to_string(), suggestion, valid: &OPTION_NAMES }
 }
 
 /// Stores one option's value; the error is the part after "option 'NAME': ".
-type Setter = fn(&mut DaemonOptions, &str) -> Result<(), String>;
+type Setter = fn(&mut DaemonOptions, &str) -> Result<(), ValueError>;
 
-fn set<T>(field: &mut T, value: Result<T, String>) -> Result<(), String> {
+fn set<T>(field: &mut T, value: Result<T, ValueError>) -> Result<(), ValueError> {
     *field = value?;
     Ok(())
 }
@@ -327,20 +326,30 @@ const OPTIONS: &[(&str, Setter)] = &[
     // processes forked at start-up do not share.
     ("server-metrics", |_, v| match on_off(v) {
         Ok(false) => Ok(()),
-        Ok(true) => Err(format!(
-            "'{v}' is not supported: mod_rwsgi does not provide mod_wsgi.server_metrics() (daemon processes do not share Apache's scoreboard)"
-        )),
+        Ok(true) => Err(ValueError::ServerMetrics { value: v.to_string() }),
         Err(e) => Err(e),
     }),
 ];
 
+/// The names in [`OPTIONS`], in its order (what an unknown option's message lists).
+const OPTION_NAMES: [&str; OPTIONS.len()] = {
+    let mut names = [""; OPTIONS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = OPTIONS[i].0;
+        i += 1;
+    }
+    names
+};
+
 /// Why `value` is not a number; a negative number gets its own message because
 /// "is not a number" would puzzle whoever wrote `-1` to mean "unlimited".
-fn not_a(value: &str, what: &str) -> String {
+fn not_a(value: &str, expected: &'static str) -> ValueError {
+    let value = value.to_string();
     if value.strip_prefix('-').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit())) {
-        format!("'{value}' is negative")
+        ValueError::Negative { value }
     } else {
-        format!("'{value}' is not {what}")
+        ValueError::NotNumber { value, expected }
     }
 }
 
@@ -349,69 +358,70 @@ fn all_digits(s: &str) -> bool {
 }
 
 /// A non-negative whole number written as plain decimal digits.
-fn whole(value: &str) -> Result<u64, String> {
+fn whole(value: &str) -> Result<u64, ValueError> {
     if !all_digits(value) {
         return Err(not_a(value, "a whole number"));
     }
-    value.parse().map_err(|_| format!("'{value}' is too large"))
+    value.parse().map_err(|_| ValueError::TooLarge { value: value.to_string(), limit: None })
 }
 
 /// A whole number in `min..=max`.
-fn count(value: &str, min: u64, max: u64) -> Result<u64, String> {
+fn count(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
     let n = whole(value)?;
     if n < min || n > max {
-        return Err(if max == u64::MAX {
-            format!("'{value}' must be at least {min}")
-        } else {
-            format!("'{value}' must be from {min} to {max}")
-        });
+        return Err(ValueError::OutOfRange { value: value.to_string(), min, max: (max != u64::MAX).then_some(max) });
     }
     Ok(n)
 }
 
 /// A limit or size where 0 means "not set" (mod_wsgi's convention for every
 /// such option); otherwise it must be in `min..=max`.
-fn limit(value: &str, min: u64, max: u64) -> Result<Option<u64>, String> {
+fn limit(value: &str, min: u64, max: u64) -> Result<Option<u64>, ValueError> {
     match whole(value)? {
         0 => Ok(None),
         _ => count(value, min, max).map(Some),
     }
 }
 
-fn threads(value: &str) -> Result<u32, String> {
+fn threads(value: &str) -> Result<u32, ValueError> {
     if whole(value)? == 0 {
-        return Err(format!(
-            "'{value}' (mod_wsgi's service-script mode, with no request threads) is not supported yet; use threads=1 or more"
-        ));
+        return Err(ValueError::NoRequestThreads { value: value.to_string() });
     }
     count(value, 1, MAX_THREADS.into()).map(|n| n as u32)
 }
 
 /// Seconds, whole (mod_wsgi's form) or with a decimal fraction (`2.5`).
-fn seconds(value: &str) -> Result<Duration, String> {
-    decimal_time(value, "seconds")
+fn seconds(value: &str) -> Result<Duration, ValueError> {
+    decimal_time(value, Unit { name: "seconds", expected: "a number of seconds" })
 }
 
 /// `response-flush-delay` is the one time option given in milliseconds.
-fn milliseconds(value: &str) -> Result<Duration, String> {
-    decimal_time(value, "milliseconds").map(|d| d / 1000)
+fn milliseconds(value: &str) -> Result<Duration, ValueError> {
+    decimal_time(value, Unit { name: "milliseconds", expected: "a number of milliseconds" }).map(|d| d / 1000)
+}
+
+/// A time option's unit, as its messages name it.
+#[derive(Clone, Copy)]
+struct Unit {
+    name: &'static str,
+    expected: &'static str,
 }
 
 /// `digits[.digits]` in some unit, read as if the unit were seconds. Exponents,
 /// signs and `inf`/`nan` are refused: they are never what a timeout meant.
-fn decimal_time(value: &str, unit: &str) -> Result<Duration, String> {
+fn decimal_time(value: &str, unit: Unit) -> Result<Duration, ValueError> {
     let (int, frac) = match value.split_once('.') {
         Some((int, frac)) => (int, Some(frac)),
         None => (value, None),
     };
     if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
-        return Err(not_a(value, &format!("a number of {unit}")));
+        return Err(not_a(value, unit.expected));
     }
     let secs = int
         .parse::<u64>()
         .ok()
         .filter(|&n| n <= MAX_TIME_UNITS)
-        .ok_or_else(|| format!("'{value}' is too large (at most {MAX_TIME_UNITS} {unit})"))?;
+        .ok_or_else(|| ValueError::TooLarge { value: value.to_string(), limit: Some((MAX_TIME_UNITS, unit.name)) })?;
     // Digits beyond nanoseconds are dropped.
     let nanos = frac.map_or(0, |f| {
         let f = &f.as_bytes()[..f.len().min(9)];
@@ -425,76 +435,76 @@ fn off_if_zero(d: Duration) -> Option<Duration> {
 }
 
 /// `name` or `#id`. Names are checked against the user database later, at start-up.
-fn principal(value: &str) -> Result<Principal, String> {
+fn principal(value: &str) -> Result<Principal, ValueError> {
     if let Some(id) = value.strip_prefix('#') {
         // (uid_t)-1 means "leave unchanged" to setuid()/setgid(), so it is not a usable id.
         return whole(id)
             .ok()
             .filter(|&n| n < u64::from(u32::MAX))
             .map(|n| Principal::Id(n as u32))
-            .ok_or_else(|| format!("'{value}' is not a numeric id ('#' followed by a number from 0 to 4294967294)"));
+            .ok_or_else(|| ValueError::NotNumericId { value: value.to_string() });
     }
     if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
-        return Err(format!("'{value}' is not a user or group name or #id"));
+        return Err(ValueError::NotPrincipal { value: value.to_string() });
     }
     Ok(Principal::Name(value.to_string()))
 }
 
 /// A principal the daemon runs as. Only the name "root" and id 0 can be recognised
 /// here; other names for uid/gid 0 are caught when they are resolved at start-up.
-fn unprivileged(value: &str) -> Result<Principal, String> {
+fn unprivileged(value: &str) -> Result<Principal, ValueError> {
     let p = principal(value)?;
     match p {
-        Principal::Id(0) => Err(format!("'{value}' is root: daemon processes must not run as root")),
-        Principal::Name(ref n) if n == "root" => Err(format!("'{value}' is root: daemon processes must not run as root")),
+        Principal::Id(0) => Err(ValueError::Root { value: value.to_string() }),
+        Principal::Name(ref n) if n == "root" => Err(ValueError::Root { value: value.to_string() }),
         _ => Ok(p),
     }
 }
 
 /// `g1,g2,...`, each a group the daemon runs with.
-fn group_list(value: &str) -> Result<Vec<Principal>, String> {
+fn group_list(value: &str) -> Result<Vec<Principal>, ValueError> {
     value
         .split(',')
         .map(|g| match g {
-            "" => Err(format!("'{value}' has an empty group name")),
-            _ => unprivileged(g).map_err(|e| format!("in '{value}': {e}")),
+            "" => Err(ValueError::EmptyListEntry { list: value.to_string() }),
+            _ => unprivileged(g).map_err(|e| ValueError::InList { list: value.to_string(), error: Box::new(e) }),
         })
         .collect()
 }
 
 /// Octal, with or without a leading zero (`0007`, `007`, `22`).
-fn umask(value: &str) -> Result<u32, String> {
+fn umask(value: &str) -> Result<u32, ValueError> {
     Some(value)
         .filter(|v| !v.is_empty() && v.bytes().all(|b| (b'0'..=b'7').contains(&b)))
         .and_then(|v| u32::from_str_radix(v, 8).ok())
         .filter(|&n| n <= 0o777)
-        .ok_or_else(|| format!("'{value}' is not an octal umask from 000 to 777"))
+        .ok_or_else(|| ValueError::NotUmask { value: value.to_string() })
 }
 
 /// Free text (a locale, a directory Python resolves itself); the value is known to be non-empty.
-fn text(value: &str) -> Result<Option<String>, String> {
+fn text(value: &str) -> Result<Option<String>, ValueError> {
     Ok(Some(value.to_string()))
 }
 
-fn absolute_path(value: &str) -> Result<String, String> {
-    if value.starts_with('/') { Ok(value.to_string()) } else { Err(format!("'{value}' is not an absolute path")) }
+fn absolute_path(value: &str) -> Result<String, ValueError> {
+    if value.starts_with('/') { Ok(value.to_string()) } else { Err(ValueError::NotAbsolutePath { value: value.to_string() }) }
 }
 
-fn cpu_priority(value: &str) -> Result<i32, String> {
+fn cpu_priority(value: &str) -> Result<i32, ValueError> {
     value
         .parse::<i32>()
         .ok()
         .filter(|n| (-20..=20).contains(n))
-        .ok_or_else(|| format!("'{value}' is not a whole number from -20 to 20"))
+        .ok_or_else(|| ValueError::NotCpuPriority { value: value.to_string() })
 }
 
 /// Handed to `sys.setswitchinterval()`, which takes any positive float.
-fn switch_interval(value: &str) -> Result<f64, String> {
+fn switch_interval(value: &str) -> Result<f64, ValueError> {
     value
         .parse::<f64>()
         .ok()
         .filter(|x| x.is_finite() && *x > 0.0)
-        .ok_or_else(|| format!("'{value}' is not a number of seconds greater than 0"))
+        .ok_or_else(|| ValueError::NotSwitchInterval { value: value.to_string() })
 }
 
 #[cfg(test)]
@@ -515,7 +525,7 @@ mod tests {
     fn err(options: &[&str]) -> String {
         let mut args = vec!["site"];
         args.extend_from_slice(options);
-        parse(&args).expect_err(&format!("{options:?} should be rejected"))
+        parse(&args).expect_err(&format!("{options:?} should be rejected")).to_string()
     }
 
     /// `option=value` is rejected with a message naming the directive, the option
@@ -946,7 +956,7 @@ mod tests {
     #[test]
     fn group_name_rules() {
         assert_eq!(parse(&["site-1.example_org"]).unwrap().name, "site-1.example_org");
-        assert!(parse(&[]).unwrap_err().starts_with("WSGIDaemonProcess takes a process group name"));
+        assert!(matches!(parse(&[]), Err(ConfigError::Usage { .. })));
         for (bad, why) in [
             ("", "must not be empty"),
             ("a/b", "must not contain '/'"),
@@ -957,6 +967,8 @@ mod tests {
             ("processes=2", "looks like an option"),
         ] {
             let e = parse(&[bad]).unwrap_err();
+            assert!(matches!(e, ConfigError::InvalidGroupName { ref name, .. } if name == bad), "{e}");
+            let e = e.to_string();
             assert!(e.starts_with("WSGIDaemonProcess: invalid process group name"), "{e}");
             assert!(e.contains(&format!("'{bad}'")) && e.contains(why), "{bad}: {e}");
         }
@@ -1008,6 +1020,42 @@ mod tests {
             assert!(e.starts_with(&format!("WSGIDaemonProcess: option '{option}':")), "{e}");
             assert!(e.contains("removed in mod_wsgi 6.0.0"), "{e}");
         }
+    }
+
+    #[test]
+    fn errors_are_matchable() {
+        let parse_err = |options: &[&str]| {
+            let mut args = vec!["site"];
+            args.extend_from_slice(options);
+            parse(&args).unwrap_err()
+        };
+        let ConfigError::UnknownOption { option, suggestion, valid, .. } = parse_err(&["python_path=/x"]) else { panic!() };
+        assert_eq!((option.as_str(), suggestion), ("python_path", Some("python-path")));
+        assert_eq!(valid, &OPTION_NAMES[..]);
+        assert!(matches!(parse_err(&["colour=1"]), ConfigError::UnknownOption { suggestion: None, .. }));
+        assert!(matches!(parse_err(&["chroot=/j"]), ConfigError::UnsupportedOption { ref option, .. } if option == "chroot"));
+        assert!(matches!(parse_err(&["threads"]), ConfigError::MalformedOption { valid: Some([]), .. }));
+        assert!(matches!(
+            parse_err(&["script-user=a", "script-group=b"]),
+            ConfigError::ConflictingOptions { options: ["script-user", "script-group"], .. }
+        ));
+        assert_eq!(
+            parse_err(&["threads=65534"]),
+            ConfigError::InvalidValue {
+                directive: "WSGIDaemonProcess".into(),
+                option: Some("threads".into()),
+                reason: ValueError::OutOfRange { value: "65534".into(), min: 1, max: Some(65533) },
+            }
+        );
+        let ConfigError::InvalidValue { reason: ValueError::InList { list, error }, .. } = parse_err(&["supplementary-groups=a,#0"])
+        else {
+            panic!()
+        };
+        assert_eq!((list.as_str(), *error), ("a,#0", ValueError::Root { value: "#0".into() }));
+        assert!(matches!(
+            parse_err(&["queue-timeout=-1"]),
+            ConfigError::InvalidValue { reason: ValueError::Negative { .. }, .. }
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Process-group and application-group names, with mod_wsgi's `%{...}` forms.
 
-use super::ConfStr;
+use super::{ConfStr, ValueError};
 
 /// A group name as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub trait GroupContext {
 
 impl GroupSpec {
     /// Parses a directive value; `intern` stores names in the config pool.
-    pub fn parse(value: &str, intern: &mut dyn FnMut(&str) -> ConfStr) -> Result<GroupSpec, String> {
+    pub fn parse(value: &str, intern: &mut dyn FnMut(&str) -> ConfStr) -> Result<GroupSpec, ValueError> {
         if let Some(inner) = value.strip_prefix("%{").and_then(|v| v.strip_suffix('}')) {
             return match inner {
                 "GLOBAL" => Ok(GroupSpec::Global),
@@ -39,17 +39,15 @@ impl GroupSpec {
                 "HOST" => Ok(GroupSpec::Host),
                 _ => match inner.strip_prefix("ENV:") {
                     Some(name) if !name.is_empty() => Ok(GroupSpec::Env(intern(name))),
-                    _ => Err(format!(
-                        "invalid value '{value}': expected a name, %{{GLOBAL}}, %{{SERVER}}, %{{RESOURCE}}, %{{HOST}} or %{{ENV:NAME}}"
-                    )),
+                    _ => Err(ValueError::UnknownGroupForm { value: value.to_string() }),
                 },
             };
         }
         if value.starts_with("%{") {
-            return Err(format!("invalid value '{value}': unterminated %{{...}}"));
+            return Err(ValueError::UnterminatedGroupForm { value: value.to_string() });
         }
         if value.is_empty() {
-            return Err("the group name is empty".to_string());
+            return Err(ValueError::EmptyGroupName);
         }
         Ok(GroupSpec::Named(intern(value)))
     }
@@ -124,10 +122,10 @@ mod tests {
         assert_eq!(GroupSpec::parse("%{RESOURCE}", &mut i), Ok(GroupSpec::Resource));
         assert_eq!(GroupSpec::parse("%{ENV:GROUP}", &mut i), Ok(GroupSpec::Env("GROUP")));
         assert_eq!(GroupSpec::parse("site1", &mut i), Ok(GroupSpec::Named("site1")));
-        assert!(GroupSpec::parse("%{BOGUS}", &mut i).unwrap_err().contains("%{BOGUS}"));
-        assert!(GroupSpec::parse("%{ENV:}", &mut i).is_err());
-        assert!(GroupSpec::parse("%{GLOBAL", &mut i).is_err());
-        assert!(GroupSpec::parse("", &mut i).is_err());
+        assert_eq!(GroupSpec::parse("%{BOGUS}", &mut i), Err(ValueError::UnknownGroupForm { value: "%{BOGUS}".into() }));
+        assert_eq!(GroupSpec::parse("%{ENV:}", &mut i), Err(ValueError::UnknownGroupForm { value: "%{ENV:}".into() }));
+        assert_eq!(GroupSpec::parse("%{GLOBAL", &mut i), Err(ValueError::UnterminatedGroupForm { value: "%{GLOBAL".into() }));
+        assert_eq!(GroupSpec::parse("", &mut i), Err(ValueError::EmptyGroupName));
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Configuration: what the `WSGI*` directives mean, parsed and merged in pure
 //! Rust so that it can be unit-tested without Apache. The Apache-facing
 //! directive table lives in the module crate (`hooks::directives`).
+//!
+//! Parsing fails with a [`ConfigError`] (a directive's arguments) or, for the
+//! helpers that see one value without its directive, a [`ValueError`]; both
+//! display as the complete message Apache shows.
 
 pub mod group;
 pub mod daemon;
+pub mod error;
 pub mod parse;
 
+pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
 
 /// Strings owned by the configuration pool. They live for the whole
@@ -48,7 +54,7 @@ impl<T: Copy> Setting<T> {
 /// Per-directory settings (`<Directory>`, `<Location>`, or a server's defaults).
 /// Plain data: Apache merges these per request into pool memory, so nothing
 /// here may need dropping.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirConfig {
     pub process_group: Setting<GroupSpec>,
     pub application_group: Setting<GroupSpec>,
@@ -138,6 +144,24 @@ pub struct ServerConfig {
     pub restrict_embedded: Option<bool>,
 }
 
+impl ServerConfig {
+    /// A virtual host's configuration (`over`) merged onto the main server's (`base`).
+    /// The virtual host's aliases are tried first, then the main server's (as in
+    /// mod_wsgi). Everything else is the main server's: those directives are
+    /// refused inside `<VirtualHost>`, so `over` never sets them.
+    pub fn merge(base: &ServerConfig, over: &ServerConfig) -> ServerConfig {
+        let mut aliases = over.aliases.clone();
+        aliases.extend(base.aliases.iter().cloned());
+        ServerConfig {
+            aliases,
+            python: base.python.clone(),
+            socket_prefix: base.socket_prefix.clone(),
+            socket_rotation: base.socket_rotation,
+            restrict_embedded: base.restrict_embedded,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +180,155 @@ mod tests {
         assert_eq!(merged.pass_authorization, Setting::Set(false));
         assert_eq!(merged.script_reloading, Setting::Set(false));
         assert_eq!(merged.chunked_request, Setting::Unset);
-        assert!(merged.chunked_request.or(false) == false);
+        assert!(!merged.chunked_request.or(false));
+    }
+
+    // Every field is listed (no `..Default::default()`), so a new field must be added here.
+    fn dir_a() -> DirConfig {
+        DirConfig {
+            process_group: Setting::Set(GroupSpec::Named("a")),
+            application_group: Setting::Set(GroupSpec::Global),
+            callable_object: Setting::Set("app_a"),
+            pass_authorization: Setting::Set(true),
+            chunked_request: Setting::Set(true),
+            script_reloading: Setting::Set(true),
+            restrict_process: Setting::Set(&["a"]),
+        }
+    }
+
+    fn dir_b() -> DirConfig {
+        DirConfig {
+            process_group: Setting::Set(GroupSpec::Env("B")),
+            application_group: Setting::Set(GroupSpec::Resource),
+            callable_object: Setting::Set("app_b"),
+            pass_authorization: Setting::Set(false),
+            chunked_request: Setting::Set(false),
+            script_reloading: Setting::Set(false),
+            restrict_process: Setting::Set(&["b", ""]),
+        }
+    }
+
+    /// One entry per field: copies that field of the second config into the first.
+    const FIELDS: &[fn(&mut DirConfig, &DirConfig)] = &[
+        |d, s| d.process_group = s.process_group,
+        |d, s| d.application_group = s.application_group,
+        |d, s| d.callable_object = s.callable_object,
+        |d, s| d.pass_authorization = s.pass_authorization,
+        |d, s| d.chunked_request = s.chunked_request,
+        |d, s| d.script_reloading = s.script_reloading,
+        |d, s| d.restrict_process = s.restrict_process,
+    ];
+
+    #[test]
+    fn dir_config_every_field_inherits_when_unset() {
+        let (base, unset) = (dir_a(), DirConfig::default());
+        assert_eq!(DirConfig::merge(&base, &unset), base);
+        assert_eq!(DirConfig::merge(&unset, &unset), unset);
+        // One field set below, the rest inherited.
+        for set_one in FIELDS {
+            let mut over = unset;
+            set_one(&mut over, &dir_b());
+            let mut expected = base;
+            set_one(&mut expected, &dir_b());
+            assert_eq!(DirConfig::merge(&base, &over), expected);
+            assert_ne!(expected, base);
+        }
+    }
+
+    #[test]
+    fn dir_config_every_field_overrides_when_set() {
+        let (base, over) = (dir_a(), dir_b());
+        assert_eq!(DirConfig::merge(&base, &over), over);
+        assert_eq!(DirConfig::merge(&DirConfig::default(), &over), over);
+        // Setting back to a value equal to the default still overrides.
+        let off = DirConfig { pass_authorization: Setting::Set(false), ..Default::default() };
+        assert_eq!(DirConfig::merge(&base, &off).pass_authorization, Setting::Set(false));
+        // Merging is associative across levels: server, <Directory>, <Location>.
+        let mut mid = DirConfig::default();
+        FIELDS[2](&mut mid, &dir_b());
+        let top = DirConfig { chunked_request: Setting::Set(false), ..Default::default() };
+        let merged = DirConfig::merge(&DirConfig::merge(&base, &mid), &top);
+        assert_eq!(merged, DirConfig { callable_object: Setting::Set("app_b"), chunked_request: Setting::Set(false), ..base });
+        assert_eq!(merged, DirConfig::merge(&base, &DirConfig::merge(&mid, &top)));
+    }
+
+    fn alias(url: &str) -> ScriptAlias {
+        ScriptAlias {
+            pattern: AliasPattern::Prefix(url.to_string()),
+            target: format!("/srv{url}.wsgi"),
+            options: AliasOptions::default(),
+            compiled: None,
+        }
+    }
+
+    fn urls(config: &ServerConfig) -> Vec<&str> {
+        config
+            .aliases
+            .iter()
+            .map(|a| match &a.pattern {
+                AliasPattern::Prefix(p) | AliasPattern::Regex(p) => p.as_str(),
+            })
+            .collect()
+    }
+
+    fn main_server() -> ServerConfig {
+        ServerConfig {
+            aliases: vec![alias("/main1"), alias("/main2")],
+            python: PythonSettings {
+                home: Some("/venv".into()),
+                paths: vec!["/lib1".into(), "/lib2".into()],
+                optimize: Some(1),
+                hash_seed: Some(HashSeed::Fixed(7)),
+                dont_write_bytecode: Some(true),
+                restrict_stdin: Some(false),
+                restrict_stdout: Some(true),
+            },
+            socket_prefix: Some("/run/wsgi".into()),
+            socket_rotation: Some(false),
+            restrict_embedded: Some(true),
+        }
+    }
+
+    #[test]
+    fn server_config_vhost_aliases_come_first() {
+        let vhost = ServerConfig { aliases: vec![alias("/v1"), alias("/v2")], ..Default::default() };
+        let merged = ServerConfig::merge(&main_server(), &vhost);
+        assert_eq!(urls(&merged), ["/v1", "/v2", "/main1", "/main2"]);
+        assert_eq!(merged.aliases[0].target, "/srv/v1.wsgi");
+        // Either side may have none.
+        assert_eq!(urls(&ServerConfig::merge(&main_server(), &ServerConfig::default())), ["/main1", "/main2"]);
+        assert_eq!(urls(&ServerConfig::merge(&ServerConfig::default(), &vhost)), ["/v1", "/v2"]);
+        // The inputs are left as they were (Apache requires it).
+        let main = main_server();
+        ServerConfig::merge(&main, &vhost);
+        assert_eq!((urls(&main), urls(&vhost)), (vec!["/main1", "/main2"], vec!["/v1", "/v2"]));
+    }
+
+    #[test]
+    fn server_config_globals_are_the_main_servers() {
+        let check = |merged: &ServerConfig| {
+            let p = &merged.python;
+            assert_eq!(p.home.as_deref(), Some("/venv"));
+            assert_eq!(p.paths, ["/lib1", "/lib2"]);
+            assert_eq!((p.optimize, p.hash_seed), (Some(1), Some(HashSeed::Fixed(7))));
+            assert_eq!((p.dont_write_bytecode, p.restrict_stdin, p.restrict_stdout), (Some(true), Some(false), Some(true)));
+            assert_eq!(merged.socket_prefix.as_deref(), Some("/run/wsgi"));
+            assert_eq!((merged.socket_rotation, merged.restrict_embedded), (Some(false), Some(true)));
+        };
+        check(&ServerConfig::merge(&main_server(), &ServerConfig::default()));
+        // A virtual host cannot set them (the directives are refused there); if
+        // its values were somehow set, the main server's still win.
+        let vhost = ServerConfig {
+            aliases: vec![],
+            python: PythonSettings { home: Some("/other".into()), paths: vec!["/x".into()], optimize: Some(2), ..Default::default() },
+            socket_prefix: Some("/tmp/x".into()),
+            socket_rotation: Some(true),
+            restrict_embedded: Some(false),
+        };
+        check(&ServerConfig::merge(&main_server(), &vhost));
+        // Unset in the main server stays unset.
+        let merged = ServerConfig::merge(&ServerConfig::default(), &vhost);
+        assert_eq!((merged.python.home, merged.socket_prefix, merged.restrict_embedded), (None, None, None));
+        assert!(merged.python.paths.is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! Error messages name the directive and the offending option; Apache adds
 //! the file and line.
 
-use super::{AliasOptions, AliasPattern, ConfStr, GroupSpec, HashSeed, ScriptAlias};
+use super::{AliasOptions, AliasPattern, ConfStr, ConfigError, GroupSpec, HashSeed, ScriptAlias, ValueError};
 
 /// Parses `WSGIScriptAlias URL-path target [option=value ...]` (and the `Match` form).
 pub fn script_alias(
@@ -10,39 +10,49 @@ pub fn script_alias(
     args: &[&str],
     regex: bool,
     intern: &mut dyn FnMut(&str) -> ConfStr,
-) -> Result<ScriptAlias, String> {
+) -> Result<ScriptAlias, ConfigError> {
     let (url, target, options) = match args {
         [url, target, options @ ..] => (*url, *target, options),
         _ => {
-            return Err(format!(
-                "{directive} takes a URL {} and a script file or directory, then optional options",
-                if regex { "regular expression" } else { "path" }
-            ));
+            let usage = if regex {
+                "a URL regular expression and a script file or directory, then optional options"
+            } else {
+                "a URL path and a script file or directory, then optional options"
+            };
+            return Err(ConfigError::Usage { directive: directive.to_string(), usage });
         }
     };
     if url.is_empty() || target.is_empty() {
-        return Err(format!("{directive}: the URL and the target must not be empty"));
+        return Err(ConfigError::EmptyArgument { directive: directive.to_string(), what: "the URL and the target" });
     }
     let options = alias_options(directive, options, intern)?;
     let pattern = if regex { AliasPattern::Regex(url.to_string()) } else { AliasPattern::Prefix(url.to_string()) };
     Ok(ScriptAlias { pattern, target: target.to_string(), options, compiled: None })
 }
 
-const ALIAS_OPTIONS: &str = "process-group=, application-group=, callable-object=, pass-authorization=";
+const ALIAS_OPTIONS: &[&str] = &["process-group=", "application-group=", "callable-object=", "pass-authorization="];
 
-fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str) -> ConfStr) -> Result<AliasOptions, String> {
+fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str) -> ConfStr) -> Result<AliasOptions, ConfigError> {
     let mut out = AliasOptions::default();
     for opt in options {
         let Some((key, value)) = opt.split_once('=') else {
-            return Err(format!("{directive}: invalid option '{opt}': options have the form name=value ({ALIAS_OPTIONS})"));
+            return Err(ConfigError::MalformedOption {
+                directive: directive.to_string(),
+                option: opt.to_string(),
+                valid: Some(ALIAS_OPTIONS),
+            });
         };
         if value.is_empty() {
-            return Err(format!("{directive}: option '{key}' needs a value"));
+            return Err(ConfigError::MissingValue { directive: directive.to_string(), option: key.to_string() });
         }
         let duplicate = |present: bool| {
-            if present { Err(format!("{directive}: option '{key}' is given more than once")) } else { Ok(()) }
+            if present {
+                Err(ConfigError::DuplicateOption { directive: directive.to_string(), option: key.to_string() })
+            } else {
+                Ok(())
+            }
         };
-        let bad = |e: String| format!("{directive}: option '{key}': {e}");
+        let bad = |reason| ConfigError::InvalidValue { directive: directive.to_string(), option: Some(key.to_string()), reason };
         match key {
             "process-group" => {
                 duplicate(out.process_group.is_some())?;
@@ -60,7 +70,14 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
                 duplicate(out.pass_authorization.is_some())?;
                 out.pass_authorization = Some(on_off(value).map_err(bad)?);
             }
-            _ => return Err(format!("{directive}: unknown option '{key}' (valid options: {ALIAS_OPTIONS})")),
+            _ => {
+                return Err(ConfigError::UnknownOption {
+                    directive: directive.to_string(),
+                    option: key.to_string(),
+                    suggestion: None,
+                    valid: ALIAS_OPTIONS,
+                });
+            }
         }
     }
     Ok(out)
@@ -71,81 +88,99 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
 /// script is loaded when a process starts, before any request could resolve
 /// `%{RESOURCE}`, `%{SERVER}`, `%{HOST}` or `%{ENV:…}`.
 /// Returns (path, process group, application group); `""` is `%{GLOBAL}`.
-pub fn import_script(args: &[&str]) -> Result<(String, String, String), String> {
+pub fn import_script(args: &[&str]) -> Result<(String, String, String), ConfigError> {
     const D: &str = "WSGIImportScript";
+    const OPTIONS: &[&str] = &["process-group=", "application-group="];
+    let directive = || D.to_string();
     let (path, options) = match args {
         [path, options @ ..] if !path.contains('=') => (*path, options),
-        _ => return Err(format!("{D} takes a script path, then process-group= and application-group=")),
+        _ => return Err(ConfigError::Usage { directive: directive(), usage: "a script path, then process-group= and application-group=" }),
     };
     let (mut process, mut application) = (None, None);
     for opt in options {
-        let (key, value) = opt.split_once('=').ok_or_else(|| format!("{D}: invalid option '{opt}'"))?;
-        let literal = |v: &str| -> Result<String, String> {
+        let (key, value) = opt
+            .split_once('=')
+            .ok_or_else(|| ConfigError::MalformedOption { directive: directive(), option: opt.to_string(), valid: None })?;
+        let literal = |v: &str| -> Result<String, ConfigError> {
             match v {
                 "%{GLOBAL}" => Ok(String::new()),
-                v if v.starts_with("%{") => Err(format!("{D}: option '{key}': '{v}' cannot be resolved before a request; use a literal name or %{{GLOBAL}}")),
-                "" => Err(format!("{D}: option '{key}' needs a value")),
+                v if v.starts_with("%{") => Err(ConfigError::InvalidValue {
+                    directive: directive(),
+                    option: Some(key.to_string()),
+                    reason: ValueError::UnresolvableGroup { value: v.to_string() },
+                }),
+                "" => Err(ConfigError::MissingValue { directive: directive(), option: key.to_string() }),
                 v => Ok(v.to_string()),
             }
         };
         let slot = match key {
             "process-group" => &mut process,
             "application-group" => &mut application,
-            _ => return Err(format!("{D}: unknown option '{key}' (valid options: process-group=, application-group=)")),
+            _ => {
+                return Err(ConfigError::UnknownOption { directive: directive(), option: key.to_string(), suggestion: None, valid: OPTIONS });
+            }
         };
         if slot.is_some() {
-            return Err(format!("{D}: option '{key}' is given more than once"));
+            return Err(ConfigError::DuplicateOption { directive: directive(), option: key.to_string() });
         }
         *slot = Some(literal(value)?);
     }
     match (process, application) {
         (Some(p), Some(a)) => Ok((path.to_string(), p, a)),
-        _ => Err(format!("{D}: both process-group= and application-group= are required")),
+        _ => Err(ConfigError::MissingOptions { directive: directive(), options: OPTIONS }),
     }
 }
 
 /// `On`/`Off`, case-insensitively.
-pub fn on_off(value: &str) -> Result<bool, String> {
+pub fn on_off(value: &str) -> Result<bool, ValueError> {
     if value.eq_ignore_ascii_case("on") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("off") {
         Ok(false)
     } else {
-        Err(format!("'{value}' must be On or Off"))
+        Err(ValueError::NotOnOff { value: value.to_string() })
     }
 }
 
 /// A callable name: a Python identifier, or `%{ENV:NAME}` resolved per request.
-pub fn callable_name(value: &str) -> Result<&str, String> {
+pub fn callable_name(value: &str) -> Result<&str, ValueError> {
     let is_ident = value.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && value.chars().all(|c| c == '_' || c.is_alphanumeric());
     let is_env = value.starts_with("%{ENV:") && value.ends_with('}') && value.len() > "%{ENV:}".len();
     if is_ident || is_env {
         Ok(value)
     } else {
-        Err(format!("'{value}' is not a Python identifier or %{{ENV:NAME}}"))
+        Err(ValueError::NotCallableName { value: value.to_string() })
     }
 }
 
 /// `WSGIPythonOptimize 0|1|2`.
-pub fn optimize(value: &str) -> Result<u8, String> {
+pub fn optimize(value: &str) -> Result<u8, ConfigError> {
     match value {
         "0" => Ok(0),
         "1" => Ok(1),
         "2" => Ok(2),
-        _ => Err(format!("WSGIPythonOptimize: '{value}' is not 0, 1 or 2")),
+        _ => Err(ConfigError::InvalidValue {
+            directive: "WSGIPythonOptimize".to_string(),
+            option: None,
+            reason: ValueError::NotOptimizeLevel { value: value.to_string() },
+        }),
     }
 }
 
 /// `WSGIPythonHashSeed random|0..4294967295`.
-pub fn hash_seed(value: &str) -> Result<HashSeed, String> {
+pub fn hash_seed(value: &str) -> Result<HashSeed, ConfigError> {
     if value.eq_ignore_ascii_case("random") {
         return Ok(HashSeed::Random);
     }
     value
         .parse::<u32>()
         .map(HashSeed::Fixed)
-        .map_err(|_| format!("WSGIPythonHashSeed: '{value}' is not 'random' or an integer from 0 to 4294967295"))
+        .map_err(|_| ConfigError::InvalidValue {
+            directive: "WSGIPythonHashSeed".to_string(),
+            option: None,
+            reason: ValueError::NotHashSeed { value: value.to_string() },
+        })
 }
 
 /// `WSGIPythonPath dir[:dir...]`: the directories, in order, empty entries skipped.
@@ -232,37 +267,67 @@ mod tests {
 
     #[test]
     fn script_alias_errors_name_directive_and_option() {
-        let err = script_alias("WSGIScriptAlias", &["/app"], false, &mut intern).unwrap_err();
-        assert!(err.starts_with("WSGIScriptAlias takes"), "{err}");
-        let err = script_alias("WSGIScriptAlias", &["/a", "/b", "foo=bar"], false, &mut intern).unwrap_err();
-        assert!(err.contains("WSGIScriptAlias") && err.contains("unknown option 'foo'"), "{err}");
-        let err = script_alias("WSGIScriptAlias", &["/a", "/b", "junk"], false, &mut intern).unwrap_err();
-        assert!(err.contains("invalid option 'junk'"), "{err}");
-        let err = script_alias("WSGIScriptAlias", &["/a", "/b", "pass-authorization=maybe"], false, &mut intern).unwrap_err();
-        assert!(err.contains("'pass-authorization'") && err.contains("On or Off"), "{err}");
-        let err = script_alias("WSGIScriptAlias", &["/a", "/b", "callable-object=1x"], false, &mut intern).unwrap_err();
-        assert!(err.contains("'callable-object'"), "{err}");
-        let err = script_alias("WSGIScriptAlias", &["/a", "/b", "process-group="], false, &mut intern).unwrap_err();
-        assert!(err.contains("'process-group' needs a value"), "{err}");
-        let err =
-            script_alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"], false, &mut intern).unwrap_err();
-        assert!(err.contains("more than once"), "{err}");
-        let err = script_alias("WSGIScriptAliasMatch", &["^/x", "/b", "application-group=%{NOPE}"], true, &mut intern).unwrap_err();
-        assert!(err.contains("WSGIScriptAliasMatch") && err.contains("%{NOPE}"), "{err}");
+        let alias = |directive, args: &[&str]| script_alias(directive, args, directive == "WSGIScriptAliasMatch", &mut intern).unwrap_err();
+        let d = || "WSGIScriptAlias".to_string();
+        let option = |o: &str| o.to_string();
+        assert!(matches!(alias("WSGIScriptAlias", &["/app"]), ConfigError::Usage { ref directive, .. } if *directive == d()));
+        assert!(matches!(alias("WSGIScriptAlias", &["", "/b"]), ConfigError::EmptyArgument { .. }));
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "foo=bar"]),
+            ConfigError::UnknownOption { directive: d(), option: option("foo"), suggestion: None, valid: ALIAS_OPTIONS }
+        );
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "junk"]),
+            ConfigError::MalformedOption { directive: d(), option: option("junk"), valid: Some(ALIAS_OPTIONS) }
+        );
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "pass-authorization=maybe"]),
+            ConfigError::InvalidValue {
+                directive: d(),
+                option: Some(option("pass-authorization")),
+                reason: ValueError::NotOnOff { value: "maybe".into() }
+            }
+        );
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "callable-object=1x"]),
+            ConfigError::InvalidValue {
+                directive: d(),
+                option: Some(option("callable-object")),
+                reason: ValueError::NotCallableName { value: "1x".into() }
+            }
+        );
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "process-group="]),
+            ConfigError::MissingValue { directive: d(), option: option("process-group") }
+        );
+        assert_eq!(
+            alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"]),
+            ConfigError::DuplicateOption { directive: d(), option: option("process-group") }
+        );
+        assert_eq!(
+            alias("WSGIScriptAliasMatch", &["^/x", "/b", "application-group=%{NOPE}"]),
+            ConfigError::InvalidValue {
+                directive: "WSGIScriptAliasMatch".into(),
+                option: Some(option("application-group")),
+                reason: ValueError::UnknownGroupForm { value: "%{NOPE}".into() }
+            }
+        );
     }
 
     #[test]
     fn scalar_directives() {
         assert_eq!(optimize("2"), Ok(2));
-        assert!(optimize("3").unwrap_err().contains("WSGIPythonOptimize"));
+        assert!(matches!(optimize("3"), Err(ConfigError::InvalidValue { reason: ValueError::NotOptimizeLevel { .. }, .. })));
+        assert_eq!(optimize("3").unwrap_err().directive(), "WSGIPythonOptimize");
         assert_eq!(hash_seed("random"), Ok(HashSeed::Random));
         assert_eq!(hash_seed("4294967295"), Ok(HashSeed::Fixed(u32::MAX)));
         assert!(hash_seed("4294967296").is_err());
-        assert!(hash_seed("abc").unwrap_err().contains("WSGIPythonHashSeed"));
+        assert!(matches!(hash_seed("abc"), Err(ConfigError::InvalidValue { reason: ValueError::NotHashSeed { .. }, .. })));
         assert_eq!(python_path("/a::/b"), vec!["/a".to_string(), "/b".to_string()]);
         assert_eq!(callable_name("%{ENV:APP}"), Ok("%{ENV:APP}"));
-        assert!(callable_name("a.b").is_err());
+        assert_eq!(callable_name("a.b"), Err(ValueError::NotCallableName { value: "a.b".into() }));
         assert_eq!(on_off("oN"), Ok(true));
+        assert_eq!(on_off("yes"), Err(ValueError::NotOnOff { value: "yes".into() }));
     }
 
     #[test]
@@ -271,10 +336,16 @@ mod tests {
             import_script(&["/srv/a.wsgi", "process-group=site", "application-group=%{GLOBAL}"]),
             Ok(("/srv/a.wsgi".into(), "site".into(), "".into()))
         );
-        assert!(import_script(&["/srv/a.wsgi", "process-group=site"]).unwrap_err().contains("both"));
-        assert!(import_script(&["/srv/a.wsgi", "process-group=site", "application-group=%{RESOURCE}"]).unwrap_err().contains("cannot be resolved"));
-        assert!(import_script(&["/srv/a.wsgi", "flavour=x"]).unwrap_err().contains("unknown option 'flavour'"));
-        assert!(import_script(&[]).is_err());
+        assert!(matches!(import_script(&["/srv/a.wsgi", "process-group=site"]), Err(ConfigError::MissingOptions { .. })));
+        assert!(matches!(
+            import_script(&["/srv/a.wsgi", "process-group=site", "application-group=%{RESOURCE}"]),
+            Err(ConfigError::InvalidValue { reason: ValueError::UnresolvableGroup { .. }, .. })
+        ));
+        assert!(matches!(
+            import_script(&["/srv/a.wsgi", "flavour=x"]),
+            Err(ConfigError::UnknownOption { ref option, .. }) if option == "flavour"
+        ));
+        assert!(matches!(import_script(&[]), Err(ConfigError::Usage { .. })));
     }
 
     #[test]
