@@ -4,7 +4,7 @@
 use parking_lot::Mutex;
 
 use crate::apache::brigade::Brigade;
-use crate::apache::{Level, OK, Request, log};
+use crate::apache::{OK, Request};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
 use crate::wsgi::environ::RequestInfo;
@@ -37,7 +37,7 @@ impl Channel for ApacheChannel {
     }
 
     fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
-        self.r.read_body_fill(buf, fill).map_err(|()| "the client's request body could not be read".to_string())
+        self.r.read_body_fill(buf, fill).map_err(|_| "the client's request body could not be read".to_string())
     }
 
     fn commit(&self, head: &ValidatedHead) {
@@ -75,14 +75,6 @@ impl Channel for ApacheChannel {
     fn abort(&self) {
         self.r.close_connection();
         self.r.abort_connection();
-    }
-
-    fn log(&self, level: Level, msg: &str) {
-        log::request(&self.r, level, msg);
-    }
-
-    fn log_enabled(&self, level: Level) -> bool {
-        log::request_enabled(&self.r, level)
     }
 }
 

@@ -43,7 +43,7 @@ pub static mut rwsgi_module: ffi::module = ffi::module {
 /// The index Apache assigned to this module when it was loaded.
 fn module_index() -> usize {
     // SAFETY: Apache writes module_index once, at load time, before any hook runs.
-    unsafe { (*(&raw const rwsgi_module)).module_index as usize }
+    unsafe { rwsgi_module.module_index as usize }
 }
 
 /// Reads this module's slot of a configuration vector (what `ap_get_module_config` does).
@@ -51,6 +51,7 @@ fn module_index() -> usize {
 /// # Safety
 /// `vector` must be a live `ap_conf_vector_t` built after this module was loaded.
 pub(crate) unsafe fn module_config_slot(vector: *mut ffi::ap_conf_vector_t) -> *mut c_void {
+    // SAFETY: (caller) a live vector with one slot per loaded module.
     unsafe { *(vector as *mut *mut c_void).add(module_index()) }
 }
 
@@ -59,5 +60,6 @@ pub(crate) unsafe fn module_config_slot(vector: *mut ffi::ap_conf_vector_t) -> *
 /// # Safety
 /// As for [`module_config_slot`]; the vector must be writable by the caller.
 pub(crate) unsafe fn set_module_config_slot(vector: *mut ffi::ap_conf_vector_t, value: *mut c_void) {
+    // SAFETY: (caller) as above, and writable.
     unsafe { *(vector as *mut *mut c_void).add(module_index()) = value }
 }

@@ -8,7 +8,7 @@
 
 use once_cell::sync::OnceCell;
 
-use crate::apache::{Level, log, mpm};
+use crate::apache::mpm;
 
 /// How requests are spread over processes and threads here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +28,7 @@ static PROCESS_MODEL: OnceCell<ProcessModel> = OnceCell::new();
 
 fn set_once<T: std::fmt::Debug>(cell: &OnceCell<T>, value: T, what: &str) {
     if let Err(value) = cell.set(value) {
-        log::server(
-            None,
-            Level::Error,
-            &format!("mod_rwsgi: internal error: {what} was set twice in process {} (kept {:?}, ignored {value:?})", std::process::id(), cell.get()),
-        );
+        tracing::error!("internal error: {what} was set twice in process {} (kept {:?}, ignored {value:?})", std::process::id(), cell.get());
     }
 }
 

@@ -88,11 +88,11 @@ impl Brigade {
     }
 
     unsafe fn pass(&mut self, r: &Request) -> Result<(), ffi::apr_status_t> {
-        // SAFETY (caller): r is live and the brigade holds buckets for it.
+        // SAFETY: (caller) r is live and the brigade holds buckets for it.
         unsafe {
             let rv = ffi::ap_pass_brigade((*r.as_ptr()).output_filters, self.0);
             ffi::apr_brigade_cleanup(self.0 as *mut _);
-            if rv == ffi::APR_SUCCESS as i32 { Ok(()) } else { Err(rv) }
+            if rv == ffi::APR_SUCCESS { Ok(()) } else { Err(rv) }
         }
     }
 }

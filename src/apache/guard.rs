@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::log::{self, Level};
 
 fn describe(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -25,7 +24,7 @@ pub fn contain<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
-            log::server(None, Level::Crit, &format!("internal error (panic caught) in {what}: {}", describe(payload.as_ref())));
+            crate::crit!("internal error (panic caught) in {what}: {}", describe(payload.as_ref()));
             fallback
         }
     }

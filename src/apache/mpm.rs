@@ -6,7 +6,7 @@ fn query(code: i32) -> Option<i32> {
     let mut value: std::ffi::c_int = 0;
     // SAFETY: ap_mpm_query writes one int for the AP_MPMQ_* codes used here.
     let rv = unsafe { ffi::ap_mpm_query(code, &mut value) };
-    (rv == ffi::APR_SUCCESS as i32).then_some(value)
+    (rv == ffi::APR_SUCCESS).then_some(value)
 }
 
 /// The MPM runs several threads per process (event, worker).

@@ -67,7 +67,11 @@ impl Pool {
 /// # Safety
 /// `p` must be null or a NUL-terminated string that outlives `'a`.
 pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    if p.is_null() { None } else { Some(unsafe { CStr::from_ptr(p) }.to_bytes()) }
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: (caller) a NUL-terminated string that outlives 'a.
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
 /// Like [`cstr`], as UTF-8 text (lossy bytes are rejected as `None`).
@@ -75,5 +79,6 @@ pub unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// # Safety
 /// As for [`cstr`].
 pub unsafe fn cstr_utf8<'a>(p: *const c_char) -> Option<&'a str> {
+    // SAFETY: (caller) as for cstr.
     unsafe { cstr(p) }.and_then(|b| std::str::from_utf8(b).ok())
 }

@@ -52,8 +52,12 @@ impl ProcessRecord {
     /// Forks. In the parent the child is noted on the pool (Apache sends it
     /// SIGTERM, then SIGKILL, when the pool is cleared) and registered as an
     /// "other child", so that `on_event(data, event)` runs when it dies.
-    pub fn fork(self, on_event: OtherChildCallback, data: *mut c_void) -> Result<Forked, i32> {
-        // SAFETY: the record and pool are live; APR fills the record.
+    ///
+    /// # Safety
+    /// `data` must stay valid until the registration ends ([`unregister_other_child`]
+    /// or the pool's cleanup): APR passes it to `on_event`.
+    pub unsafe fn fork(self, on_event: OtherChildCallback, data: *mut c_void) -> Result<Forked, i32> {
+        // SAFETY: the record and pool are live; APR fills the record; (caller) data outlives the registration.
         unsafe {
             match ffi::apr_proc_fork(self.0, self.1.as_ptr()) {
                 ffi::APR_INCHILD => Ok(Forked::Child),
@@ -83,7 +87,10 @@ pub fn child_event(reason: c_int, status: c_int) -> ChildEvent {
 }
 
 /// Ends the other-child registration made with `data`.
-pub fn unregister_other_child(data: *mut c_void) {
+///
+/// # Safety
+/// `data` must be the pointer a live registration was made with (or unknown to APR).
+pub unsafe fn unregister_other_child(data: *mut c_void) {
     // SAFETY: APR looks the registration up by its data pointer; an unknown
     // pointer is ignored.
     unsafe { ffi::apr_proc_other_child_unregister(data) }
@@ -132,8 +139,8 @@ pub fn apache_user() -> ApacheUser {
     // SAFETY: mod_unixd fills ap_unixd_config while reading User/Group; it is
     // only read here, after configuration.
     unsafe {
-        let c = &*(&raw const ffi::ap_unixd_config);
-        ApacheUser { uid: c.user_id, gid: c.group_id, name: cstr_utf8(c.user_name).map(String::from) }
+        let c = &raw const ffi::ap_unixd_config;
+        ApacheUser { uid: (*c).user_id, gid: (*c).group_id, name: cstr_utf8((*c).user_name).map(String::from) }
     }
 }
 

@@ -11,6 +11,11 @@ use super::server::Server;
 use super::table::Table;
 use crate::ffi;
 
+/// The client's request body could not be read (it went away, or sent a
+/// malformed chunk).
+#[derive(Debug)]
+pub struct BodyReadError;
+
 #[derive(Clone, Copy)]
 pub struct Request(*mut ffi::request_rec);
 
@@ -200,7 +205,7 @@ impl Request {
     }
 
     /// Like [`read_body`](Self::read_body); with `fill`, until `buf` is full or the body ends.
-    pub fn read_body_fill(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, ()> {
+    pub fn read_body_fill(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, BodyReadError> {
         let mut got = 0;
         while got < buf.len() {
             match self.read_body(&mut buf[got..])? {
@@ -229,10 +234,10 @@ impl Request {
 
     /// Reads up to `buf.len()` body bytes: Ok(0) at the end of the body. The
     /// buffer need not be initialised; Apache writes the bytes it returns.
-    pub fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, ()> {
+    pub fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, BodyReadError> {
         // SAFETY: live request; the buffer is writable for its length.
         let n = unsafe { ffi::ap_get_client_block(self.0, buf.as_mut_ptr() as *mut _, buf.len()) };
-        if n < 0 { Err(()) } else { Ok(n as usize) }
+        if n < 0 { Err(BodyReadError) } else { Ok(n as usize) }
     }
 
     /// When Apache read the request line, in microseconds since the epoch.

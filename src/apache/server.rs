@@ -13,6 +13,7 @@ pub struct Server(*mut ffi::server_rec);
 // SAFETY: server_recs are read-only after configuration and outlive every
 // request thread of the generation.
 unsafe impl Send for Server {}
+// SAFETY: as above: shared reads only.
 unsafe impl Sync for Server {}
 
 impl Server {

@@ -43,7 +43,11 @@ pub fn lookup_group(p: &Principal) -> Result<u32, String> {
             let c = CString::new(name.as_str()).map_err(|_| format!("group name {name:?} contains a NUL"))?;
             // SAFETY: as for getpwnam above.
             let gr = unsafe { libc::getgrnam(c.as_ptr()) };
-            if gr.is_null() { Err(format!("no such group '{name}'")) } else { Ok(unsafe { (*gr).gr_gid }) }
+            if gr.is_null() {
+                return Err(format!("no such group '{name}'"));
+            }
+            // SAFETY: a non-null entry from getgrnam, read before any other call can reuse it.
+            Ok(unsafe { (*gr).gr_gid })
         }
     }
 }

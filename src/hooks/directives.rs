@@ -136,7 +136,7 @@ fn note_application_group(cmd: &Cmd, spec: GroupSpec, value: &str) {
 
 unsafe extern "C" fn callable_object(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        // SAFETY: TAKE1 argument.
+        // SAFETY: the TAKE1 argument Apache passed.
         let name = parse::callable_name(unsafe { arg(w) }?).map_err(|e| format!("{}: {e}", cmd.directive()))?;
         dir_config(mconfig).callable_object = Setting::Set(cmd.intern(name));
         Ok(())
@@ -145,7 +145,7 @@ unsafe extern "C" fn callable_object(cmd: *mut cmd_parms, mconfig: *mut c_void, 
 
 unsafe extern "C" fn application_group(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        // SAFETY: TAKE1 argument.
+        // SAFETY: the TAKE1 argument Apache passed.
         let value = unsafe { arg(w) }?;
         let spec = group(cmd, value)?;
         note_application_group(cmd, spec, value);
@@ -155,8 +155,8 @@ unsafe extern "C" fn application_group(cmd: *mut cmd_parms, mconfig: *mut c_void
 }
 
 unsafe extern "C" fn process_group(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
     run(cmd, |cmd| {
+        // SAFETY: the TAKE1 argument Apache passed.
         dir_config(mconfig).process_group = Setting::Set(group(cmd, unsafe { arg(w) }?)?);
         Ok(())
     })
@@ -171,29 +171,32 @@ fn global(cmd: *mut cmd_parms, set: impl FnOnce(&Cmd, &mut ServerConfig) -> Resu
 }
 
 unsafe extern "C" fn python_home(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
+        // SAFETY: the TAKE1 argument Apache passed.
         c.python.home = Some(unsafe { arg(w) }?.to_string());
         Ok(())
     })
 }
 
 unsafe extern "C" fn python_path(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
-    global(cmd, |_, c| Ok(c.python.paths.extend(parse::python_path(unsafe { arg(w) }?))))
+    global(cmd, |_, c| {
+        // SAFETY: the TAKE1 argument Apache passed.
+        c.python.paths.extend(parse::python_path(unsafe { arg(w) }?));
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn python_optimize(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
+        // SAFETY: the TAKE1 argument Apache passed.
         c.python.optimize = Some(parse::optimize(unsafe { arg(w) }?).map_err(|e| e.to_string())?);
         Ok(())
     })
 }
 
 unsafe extern "C" fn python_hash_seed(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
+        // SAFETY: the TAKE1 argument Apache passed.
         c.python.hash_seed = Some(parse::hash_seed(unsafe { arg(w) }?).map_err(|e| e.to_string())?);
         Ok(())
     })
@@ -221,8 +224,8 @@ unsafe extern "C" fn restrict_stdout(cmd: *mut cmd_parms, _: *mut c_void, on: c_
 }
 
 unsafe extern "C" fn socket_prefix(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-    // SAFETY: TAKE1 argument.
     global(cmd, |_, c| {
+        // SAFETY: the TAKE1 argument Apache passed.
         c.socket_prefix = Some(unsafe { arg(w) }?.to_string());
         Ok(())
     })

@@ -4,7 +4,7 @@
 use std::ffi::c_int;
 
 use crate::apache::module_config::{dir_config, request_alias, server_config};
-use crate::apache::{DECLINED, Level, Request, guard, log, request::FileKind};
+use crate::apache::{DECLINED, Request, guard, log, request::FileKind};
 use crate::config::Setting;
 use crate::daemon::{child, registry};
 use crate::ffi;
@@ -15,6 +15,9 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
         // SAFETY: Apache passes the live request.
         let r = unsafe { Request::from_raw(r) };
+        // Lines logged while serving carry the client and honour the
+        // directory's LogLevel.
+        let _scope = log::RequestScope::request(&r);
         handle(&r)
     })
 }
@@ -27,26 +30,26 @@ fn handle(r: &Request) -> c_int {
     let filename = String::from_utf8_lossy(r.filename()).into_owned();
     let alias = request_alias(r);
     if alias.is_none() && !r.exec_cgi_allowed() {
-        log::request(r, Level::Error, &format!("mod_rwsgi: Options ExecCGI is off in this directory: {filename}"));
+        tracing::error!("Options ExecCGI is off in this directory: {filename}");
         return ffi::HTTP_FORBIDDEN;
     }
     match r.file_kind() {
         FileKind::Regular => {}
         FileKind::Missing => {
-            log::request(r, Level::Error, &format!("mod_rwsgi: Target WSGI script not found or unable to stat: {filename}"));
+            tracing::error!("Target WSGI script not found or unable to stat: {filename}");
             return ffi::HTTP_NOT_FOUND;
         }
         FileKind::Directory => {
-            log::request(r, Level::Error, &format!("mod_rwsgi: Attempt to invoke directory as WSGI application: {filename}"));
+            tracing::error!("Attempt to invoke directory as WSGI application: {filename}");
             return ffi::HTTP_FORBIDDEN;
         }
         FileKind::Other => {
-            log::request(r, Level::Error, &format!("mod_rwsgi: Target WSGI script is not a regular file: {filename}"));
+            tracing::error!("Target WSGI script is not a regular file: {filename}");
             return ffi::HTTP_FORBIDDEN;
         }
     }
     if r.path_info_rejected() && !r.path_info().is_empty() {
-        log::request(r, Level::Error, &format!("mod_rwsgi: AcceptPathInfo is off; path info not allowed: {filename}"));
+        tracing::error!("AcceptPathInfo is off; path info not allowed: {filename}");
         return ffi::HTTP_NOT_FOUND;
     }
     let dir = dir_config(r);
@@ -54,11 +57,7 @@ fn handle(r: &Request) -> c_int {
     if let Setting::Set(allowed) = dir.restrict_process
         && !allowed.contains(&route.process_group.as_str())
     {
-        log::request(
-            r,
-            Level::Error,
-            &format!("mod_rwsgi: process group '{}' is not allowed here by WSGIRestrictProcess: {filename}", route.process_group),
-        );
+        tracing::error!("process group '{}' is not allowed here by WSGIRestrictProcess: {filename}", route.process_group);
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     let daemon = if route.process_group.is_empty() {
@@ -68,17 +67,13 @@ fn handle(r: &Request) -> c_int {
             // A group defined in a virtual host serves that host's requests only.
             Some(group) if group.virtual_host.as_deref().is_none_or(|h| h == r.server().hostname()) => Some(group),
             _ => {
-                log::request(
-                    r,
-                    Level::Error,
-                    &format!("mod_rwsgi: No WSGI daemon process called '{}' has been configured: {filename}", route.process_group),
-                );
+                tracing::error!("No WSGI daemon process called '{}' has been configured: {filename}", route.process_group);
                 return ffi::HTTP_INTERNAL_SERVER_ERROR;
             }
         }
     };
     if daemon.is_none() && server_config(r.server()).restrict_embedded == Some(true) {
-        log::request(r, Level::Error, &format!("mod_rwsgi: embedded mode is disabled by WSGIRestrictEmbedded: {filename}"));
+        tracing::error!("embedded mode is disabled by WSGIRestrictEmbedded: {filename}");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     if let Err(status) = r.setup_body(route.chunked_request) {
@@ -92,7 +87,7 @@ fn handle(r: &Request) -> c_int {
             ),
             _ => format!("the request body cannot be read (Content-Length {length:?})"),
         };
-        log::request(r, Level::Error, &format!("mod_rwsgi: {why}: {filename}"));
+        tracing::error!("{why}: {filename}");
         return status;
     }
     if let Some(group) = daemon {
@@ -100,7 +95,7 @@ fn handle(r: &Request) -> c_int {
         return child::serve(r, &route, &group);
     }
     if let Err(e) = crate::runtime::python_ready() {
-        log::request(r, Level::Error, &format!("mod_rwsgi: cannot run {filename}: {e}"));
+        tracing::error!("cannot run {filename}: {e}");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     r.add_cgi_variables();

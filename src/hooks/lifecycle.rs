@@ -4,7 +4,7 @@ use std::ffi::c_int;
 
 use super::config_pass;
 use crate::apache::module_config::server_config;
-use crate::apache::{Level, Pool, Server, guard, log, server};
+use crate::apache::{Pool, Server, guard, server};
 use crate::ffi;
 use crate::python::interpreter;
 
@@ -33,17 +33,10 @@ pub unsafe extern "C" fn post_config(
         let pool = unsafe { Pool::from_raw(pconf) };
         server::add_version_component(pool, &format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION")));
         if !pass.named_application_groups.is_empty() {
-            log::server(
-                Some(server),
-                Level::Warn,
-                &format!(
-                    "mod_rwsgi: application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now",
-                    pass.named_application_groups.join(", ")
-                ),
-            );
+            tracing::warn!("application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now", pass.named_application_groups.join(", "));
         }
         if let Err(e) = crate::daemon::parent::start(pool, server, server_config(server), pass.daemon_groups, pass.imports) {
-            log::server(Some(server), Level::Crit, &format!("mod_rwsgi: {e}"));
+            crate::crit!("{e}");
             return ffi::HTTP_INTERNAL_SERVER_ERROR;
         }
         ffi::OK
@@ -78,8 +71,8 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         }
         let outcome = interpreter::initialize(&config.python, |py| crate::wsgi::install(py, &config.python));
         match &outcome {
-            Ok(()) => crate::server_log!(Some(server), Level::Info, "mod_rwsgi: Python initialised in process {}", std::process::id()),
-            Err(e) => log::server(Some(server), Level::Crit, &format!("mod_rwsgi: cannot initialise Python: {e}")),
+            Ok(()) => tracing::info!("Python initialised in process {}", std::process::id()),
+            Err(e) => crate::crit!("cannot initialise Python: {e}"),
         }
         let ready = outcome.is_ok();
         crate::runtime::set_python_ready(outcome);

@@ -26,6 +26,7 @@ static TRANSLATE_AFTER: ModuleList<2> = ModuleList([c"mod_alias.c".as_ptr(), nul
 static TRANSLATE_BEFORE: ModuleList<3> = ModuleList([c"mod_userdir.c".as_ptr(), c"mod_vhost_alias.c".as_ptr(), null()]);
 
 pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
+    crate::apache::log::install();
     guard::contain("register_hooks", (), || {
         // SAFETY: registering functions of this module; Apache copies the ordering
         // lists' pointers, which are static.

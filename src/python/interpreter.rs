@@ -94,6 +94,7 @@ unsafe fn set_string(cfg: *mut ffi::PyConfig, field: *mut *mut libc::wchar_t, va
     let c = CString::new(value).map_err(|_| format!("'{value}' contains a NUL byte"))?;
     // SAFETY: (caller) cfg is an initialised PyConfig and field one of its strings.
     let status = unsafe { ffi::PyConfig_SetBytesString(cfg, field, c.as_ptr()) };
+    // SAFETY: inspecting the status just returned.
     if unsafe { ffi::PyStatus_Exception(status) } != 0 { Err(status_message(&status)) } else { Ok(()) }
 }
 
@@ -138,20 +139,16 @@ pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
         crate::python::attach(|py| {
             // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
             if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {
-                crate::apache::log::server(None, crate::apache::Level::Error, &format!("mod_rwsgi: shutdown callbacks failed: {e}"));
+                tracing::error!("shutdown callbacks failed: {e}");
             }
             if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                crate::apache::log::server(None, crate::apache::Level::Error, &format!("mod_rwsgi: atexit callbacks failed: {e}"));
+                tracing::error!("atexit callbacks failed: {e}");
             }
         });
         let _ = tx.send(());
     });
     if spawned.is_ok() && rx.recv_timeout(limit).is_err() {
-        crate::apache::log::server(
-            None,
-            crate::apache::Level::Warn,
-            &format!("mod_rwsgi (pid={}): atexit callbacks did not finish within {:.0}s; exiting anyway", std::process::id(), limit.as_secs_f64()),
-        );
+        tracing::warn!(pid = true, "atexit callbacks did not finish within {:.0}s; exiting anyway", limit.as_secs_f64());
     }
 }
 

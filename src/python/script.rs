@@ -18,7 +18,8 @@ struct Loaded {
 
 /// Scripts loaded in this process, by application group, then path (nested so
 /// that a lookup borrows the request's strings instead of building a key).
-static LOADED: Mutex<Option<HashMap<String, HashMap<Vec<u8>, Loaded>>>> = Mutex::new(None);
+static LOADED: Mutex<Option<ScriptsByGroup>> = Mutex::new(None);
+type ScriptsByGroup = HashMap<String, HashMap<Vec<u8>, Loaded>>;
 
 /// Serialises loading: a Python lock, so that a thread waiting for it releases the GIL.
 static LOAD_LOCK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -45,13 +46,7 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
         if let Some(module) = cached(py, group, path, mtime, reload) {
             return Ok(module);
         }
-        crate::server_log!(
-            None,
-            crate::apache::Level::Info,
-            "mod_rwsgi (pid={}, application='{group}'): Loading Python script file '{}'.",
-            std::process::id(),
-            String::from_utf8_lossy(path)
-        );
+        tracing::info!(application = group, "Loading Python script file '{}'.", String::from_utf8_lossy(path));
         let module = execute(py, path, mtime)?;
         LOADED
             .lock()
@@ -103,13 +98,9 @@ pub fn preload(path: &str, group: &str) {
     crate::python::attach(|py| {
         if let Err(e) = load(py, group, path.as_bytes(), mtime, true) {
             let tb = e.traceback(py).and_then(|t| t.format().ok()).unwrap_or_default();
-            crate::apache::log::server(
-                None,
-                crate::apache::Level::Error,
-                &format!("mod_rwsgi (pid={}): WSGIImportScript '{path}' failed: {e}", std::process::id()),
-            );
+            tracing::error!(pid = true, "WSGIImportScript '{path}' failed: {e}");
             for line in tb.lines() {
-                crate::apache::log::server(None, crate::apache::Level::Error, line);
+                tracing::error!(raw = true, "{line}");
             }
         }
     });

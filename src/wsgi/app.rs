@@ -12,7 +12,7 @@ use super::file_wrapper;
 use super::input::Input;
 use super::request_handle::RequestHandle;
 use super::response::{Response, StartResponse};
-use crate::apache::Level;
+use crate::apache::log;
 use crate::python::script;
 
 /// The script a request runs, and how.
@@ -66,10 +66,13 @@ fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bou
     outcome
 }
 
+/// Logs a line about the request as it is (these lines carry mod_wsgi's own
+/// prefixes); once the request is over, in the server's log.
 fn log(handle: &RequestHandle, msg: &str) {
-    match handle.get() {
-        Some(channel) => channel.log(Level::Error, msg),
-        None => crate::apache::log::server(None, Level::Error, msg),
+    if handle.get().is_some() {
+        tracing::error!(raw = true, "{msg}");
+    } else {
+        log::outside_request(|| tracing::error!(raw = true, "{msg}"));
     }
 }
 
@@ -169,10 +172,8 @@ fn respond(
             fail_with(py, handle, response, &e)
         }
         (Ok(Err(Disconnected)), closed) => {
-            if let Some(channel) = handle.get()
-                && channel.log_enabled(Level::Info)
-            {
-                channel.log(Level::Info, "mod_rwsgi: client closed the connection before the response was complete");
+            if handle.get().is_some() {
+                tracing::info!("client closed the connection before the response was complete");
             }
             if let Err(e) = closed {
                 report(&e);

@@ -5,8 +5,6 @@
 //! embedded mode, the daemon socket in daemon mode. Blocking methods are called
 //! with the GIL released.
 
-use crate::apache::Level;
-
 /// Status line and headers, validated, ready to go out.
 pub struct ValidatedHead {
     pub code: u16,
@@ -42,8 +40,6 @@ pub trait Channel: Send + Sync {
     fn close_after_response(&self);
     /// Cuts the response off so the client sees it is incomplete.
     fn abort(&self);
-    fn log(&self, level: Level, msg: &str);
-    fn log_enabled(&self, level: Level) -> bool;
 }
 
 /// A validated header string as the Latin-1 bytes that go on the wire.

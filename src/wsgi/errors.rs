@@ -7,31 +7,32 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::request_handle::RequestHandle;
-use crate::apache::{Level, log};
+use crate::apache::log;
 use crate::config::PythonSettings;
 
 #[pyclass(module = "mod_wsgi", name = "Log", frozen)]
 pub struct Log {
     request: Option<RequestHandle>,
-    level: Level,
     pending: Mutex<String>,
 }
 
 impl Log {
     pub fn for_request(request: RequestHandle) -> Log {
-        Log { request: Some(request), level: Level::Error, pending: Mutex::new(String::new()) }
+        Log { request: Some(request), pending: Mutex::new(String::new()) }
     }
 
     fn for_process() -> Log {
-        Log { request: None, level: Level::Error, pending: Mutex::new(String::new()) }
+        Log { request: None, pending: Mutex::new(String::new()) }
     }
 
     fn emit(&self, line: &str) {
         // Lines of a finished request, or written from another thread, go to the
         // server log rather than being lost.
-        match self.request.as_ref().and_then(RequestHandle::get) {
-            Some(channel) => channel.log(self.level, line),
-            None => log::server(None, self.level, line),
+        // Application output is logged as written, without the module's prefix.
+        if self.request.as_ref().and_then(RequestHandle::get).is_some() {
+            tracing::error!(raw = true, "{line}");
+        } else {
+            log::outside_request(|| tracing::error!(raw = true, "{line}"));
         }
     }
 

@@ -74,6 +74,7 @@ pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>) -> Option<FileRegi
     let offset: u64 = if filelike.hasattr("tell").unwrap_or(false) { filelike.call_method0("tell").ok()?.extract().ok()? } else { 0 };
     // SAFETY: fstat on a descriptor the application handed us; a zeroed stat is a valid out-buffer.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; st is a valid out-buffer.
     if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG {
         return None;
     }

@@ -147,6 +147,7 @@ impl Input {
         if raw.is_null() {
             return Err(PyErr::fetch(py));
         }
+        // SAFETY: raw is a new, non-null bytes object of `size` bytes.
         let dst = SendSlice(unsafe { ffi::PyBytes_AsString(raw) } as *mut std::mem::MaybeUninit<u8>, size);
         let result = py.detach(move || {
             let dst = dst;

@@ -14,7 +14,6 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use super::channel::{Channel, Disconnected, ValidatedHead};
 use super::headers;
 use super::request_handle::RequestHandle;
-use crate::apache::Level;
 
 struct ResponseState {
     pending: Option<ValidatedHead>,
@@ -142,10 +141,7 @@ impl Response {
             && st.sent < len
             && !channel.header_only()
         {
-            channel.log(
-                Level::Error,
-                &format!("mod_rwsgi: response shorter than its Content-Length ({} of {len} bytes sent); closing the connection", st.sent),
-            );
+            tracing::error!("response shorter than its Content-Length ({} of {len} bytes sent); closing the connection", st.sent);
             channel.close_after_response();
         }
         if channel.client_gone() {

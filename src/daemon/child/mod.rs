@@ -25,7 +25,7 @@ use pool::{connect, pool_of};
 use relay::{Finish, Relay};
 use script_owner::check_script_owner;
 use super::registry::Group;
-use crate::apache::{Level, Request, log, status};
+use crate::apache::{Request, status};
 use crate::protocol::{self, Kind, RequestHeader};
 use crate::wsgi::route::Route;
 
@@ -37,7 +37,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
     if let Some(owner) = group.script_owner
         && let Err(e) = check_script_owner(route, owner)
     {
-        log::request(r, Level::Error, &format!("mod_rwsgi: refusing to run the script for daemon process group '{}': {e}", group.options.name));
+        tracing::error!("refusing to run the script for daemon process group '{}': {e}", group.options.name);
         return status::FORBIDDEN;
     }
     if let Some(t) = group.options.response_socket_timeout {
@@ -83,11 +83,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         if resends < MAX_RESENDS {
             return Ok(());
         }
-        log::request(
-            r,
-            Level::Error,
-            &format!("mod_rwsgi: daemon process group '{}' closed {resends} connections in a row without taking the request", group.options.name),
-        );
+        tracing::error!("daemon process group '{}' closed {resends} connections in a row without taking the request", group.options.name);
         Err(status::SERVICE_UNAVAILABLE)
     };
     let connections = pool_of(group);
@@ -116,7 +112,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
                     Err(code) => return code,
                 }
             }
-            log::request(r, Level::Error, &format!("mod_rwsgi: cannot send the request to daemon process group '{}': {e}", group.options.name));
+            tracing::error!("cannot send the request to daemon process group '{}': {e}", group.options.name);
             return status::BAD_GATEWAY;
         }
         let pid = connection.pid;

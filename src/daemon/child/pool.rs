@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
-use crate::apache::{Level, Request, log, status};
+use crate::apache::{Request, status};
 use crate::daemon::fdpass::FdReader;
 use crate::daemon::registry::{self, Group};
 
@@ -107,7 +107,7 @@ impl Pool {
     }
 }
 
-pub(super) fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
+pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
     let deadline = Instant::now() + group.options.connect_timeout;
     let mut delay = Duration::from_millis(25);
     let mut attempts: u16 = 0;
@@ -121,14 +121,7 @@ pub(super) fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u
                 delay = (delay * 2).min(Duration::from_secs(1));
             }
             Err(e) => {
-                log::request(
-                    r,
-                    Level::Error,
-                    &format!(
-                        "mod_rwsgi: unable to connect to daemon process group '{}' on '{}' after {attempts} attempts: {e}",
-                        group.options.name, group.socket_path
-                    ),
-                );
+                tracing::error!("unable to connect to daemon process group '{}' on '{}' after {attempts} attempts: {e}", group.options.name, group.socket_path);
                 return Err(status::SERVICE_UNAVAILABLE);
             }
         }

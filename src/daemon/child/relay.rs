@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use super::pool::DaemonConnection;
 use crate::apache::brigade::Brigade;
-use crate::apache::{Level, OK, Request, log, status};
+use crate::apache::{OK, Request, status};
 use crate::daemon::registry::Group;
 use crate::protocol::{self, FrameError, Kind};
 use crate::wsgi::headers;
@@ -50,7 +50,7 @@ impl<'a> Relay<'a> {
     }
 
     fn log(&self, msg: &str) {
-        log::request(&self.r, Level::Error, &format!("mod_rwsgi: daemon process group '{}': {msg}", self.group.options.name));
+        tracing::error!("daemon process group '{}': {msg}", self.group.options.name);
     }
 
     /// A failure of the daemon: 502/504 while nothing of the body has reached
@@ -127,7 +127,7 @@ impl<'a> Relay<'a> {
                             unsafe { body.set_len(n) };
                             protocol::write_frame(&mut self.connection.reader.stream(), Kind::Body, &body)
                         }
-                        Err(()) => {
+                        Err(_) => {
                             self.r.close_connection();
                             protocol::write_frame(&mut self.connection.reader.stream(), Kind::BodyError, b"the client's request body could not be read")
                         }

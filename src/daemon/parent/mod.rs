@@ -11,7 +11,7 @@ mod spawn;
 use std::sync::Arc;
 
 use super::registry::{self, Defined, Generation, ImportScript};
-use crate::apache::{Level, Pool, Server, mpm};
+use crate::apache::{Pool, Server, mpm};
 use crate::config::ServerConfig;
 
 /// Resolves users, groups and socket paths; creates the sockets; forks the
@@ -34,15 +34,7 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
     // Forks below and Apache's children (forked later) inherit this generation.
     registry::set_running(Generation { groups: groups.clone(), embedded_imports });
     for group in &groups {
-        crate::server_log!(
-            Some(main),
-            Level::Info,
-            "mod_rwsgi: starting daemon process group '{}' ({} processes x {} threads) on {}",
-            group.options.name,
-            group.options.processes,
-            group.options.threads,
-            group.socket_path
-        );
+        tracing::info!("starting daemon process group '{}' ({} processes x {} threads) on {}", group.options.name, group.options.processes, group.options.threads, group.socket_path);
         for index in 0..group.options.processes {
             spawn::start_process(pconf, group.clone(), index);
         }

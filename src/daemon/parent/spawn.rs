@@ -4,7 +4,7 @@ use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
 use crate::apache::process::{ChildEvent, Forked, ProcessRecord, child_event, unregister_other_child};
-use crate::apache::{Level, Pool, guard, log, mpm};
+use crate::apache::{Pool, guard, mpm};
 use crate::daemon::registry::Group;
 
 /// One daemon process slot: the group, its index, and APR's process record
@@ -27,14 +27,12 @@ fn fork(slot: *mut Slot) {
     // SAFETY: the slot lives in pconf for the generation; only the parent's
     // single thread touches it.
     let s = unsafe { &*slot };
-    match s.record.fork(on_child_event, slot as *mut c_void) {
+    // SAFETY: the slot lives in pconf, as long as the registration (which the
+    // pool's cleanup ends).
+    match unsafe { s.record.fork(on_child_event, slot as *mut c_void) } {
         Ok(Forked::Child) => crate::daemon::process::run(s.group.clone(), s.index),
         Ok(Forked::Parent(_)) => {}
-        Err(rv) => log::server(
-            None,
-            Level::Alert,
-            &format!("mod_rwsgi: cannot fork a daemon process for group '{}' (APR error {rv})", s.group.options.name),
-        ),
+        Err(rv) => crate::alert!("cannot fork a daemon process for group '{}' (APR error {rv})", s.group.options.name),
     }
 }
 
@@ -47,23 +45,16 @@ unsafe extern "C" fn on_child_event(reason: c_int, data: *mut c_void, status: c_
         let why = match child_event(reason, status) {
             ChildEvent::Died(status) => format!("exited (status {status})"),
             ChildEvent::Lost => "was lost".to_string(),
-            ChildEvent::Restart => return unregister_other_child(data),
+            // SAFETY: ending the registration this callback belongs to.
+            ChildEvent::Restart => return unsafe { unregister_other_child(data) },
             ChildEvent::Other => return,
         };
-        unregister_other_child(data);
+        // SAFETY: as above.
+        unsafe { unregister_other_child(data) };
         if mpm::is_stopping() {
             return;
         }
-        log::server(
-            None,
-            Level::Notice,
-            &format!(
-                "mod_rwsgi: daemon process {} of group '{}' (pid {}) {why}; starting a new one",
-                s.index,
-                s.group.options.name,
-                s.record.pid()
-            ),
-        );
+        crate::notice!("daemon process {} of group '{}' (pid {}) {why}; starting a new one", s.index, s.group.options.name, s.record.pid());
         fork(data as *mut Slot);
     })
 }

@@ -10,8 +10,6 @@ use parking_lot::Mutex;
 
 use super::connection::Connection;
 use super::state::State;
-use super::daemon_log;
-use crate::apache::Level;
 
 /// Peer pids already found to be children of our parent. A pid is only reused
 /// after its process exits; Apache reaps its children, and a stranger reusing
@@ -34,7 +32,7 @@ pub(super) fn accept_loop(state: &Arc<State>) {
         let peer = match check_peer(&stream) {
             Ok(pid) => pid,
             Err(e) => {
-                daemon_log(&state.group, Level::Error, &format!("refused a connection: {e}"));
+                tracing::error!("refused a connection: {e}");
                 drop(stream);
                 state.poller.closed();
                 continue;
@@ -43,12 +41,12 @@ pub(super) fn accept_loop(state: &Arc<State>) {
         let connection = match Connection::new(stream, state.poller.token(), read_timeout, write_timeout) {
             Ok(c) => Arc::new(c),
             Err(e) => {
-                daemon_log(&state.group, Level::Error, &format!("cannot use a connection: {e}"));
+                tracing::error!("cannot use a connection: {e}");
                 state.poller.closed();
                 continue;
             }
         };
-        daemon_log(&state.group, Level::Debug, &format!("new connection from Apache child {peer}"));
+        tracing::debug!("new connection from Apache child {peer}");
         if let Err(connection) = state.poller.keep(connection) {
             connection.goodbye();
         }

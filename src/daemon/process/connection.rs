@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::apache::{Level, log};
 use crate::protocol::{self, Kind};
 use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
 
@@ -168,7 +167,6 @@ pub struct DaemonChannel {
     pub connection: Arc<Connection>,
     pub header_only: bool,
     pub has_body: bool,
-    pub client: String,
     pub close_after: AtomicBool,
     /// The daemon's pid, for the End frame.
     pub pid: u32,
@@ -265,14 +263,6 @@ impl Channel for DaemonChannel {
 
     fn abort(&self) {
         let _ = self.connection.send(Kind::Abort, &[], true);
-    }
-
-    fn log(&self, level: Level, msg: &str) {
-        log::server(None, level, &format!("[client {}] {msg}", self.client));
-    }
-
-    fn log_enabled(&self, level: Level) -> bool {
-        log::server_enabled(None, level)
     }
 }
 

@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use poller::Poller;
 use state::State;
 use super::registry::Group;
-use crate::apache::{Level, guard, log};
+use crate::apache::guard;
 use crate::python::{self, interpreter};
 
 /// The daemon's entry point after the fork; never returns.
@@ -36,12 +36,10 @@ pub fn run(group: Arc<Group>, index: u32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-fn daemon_log(group: &Group, level: Level, msg: &str) {
-    log::server(None, level, &format!("mod_rwsgi (pid={}, group='{}'): {msg}", std::process::id(), group.options.name));
-}
 
 fn main(group: Arc<Group>, index: u32) -> i32 {
     guard::install_quiet_panic_hook();
+    crate::apache::log::set_daemon_group(&group.options.name);
     setup::reset_signals();
     setup::close_inherited(&group);
     setup::set_display_name(&group);
@@ -53,7 +51,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         }
     }
     if let Err(e) = super::privileges::drop_to(group.uid, group.gid, group.groups.as_deref(), group.user_name.as_deref()) {
-        daemon_log(&group, Level::Crit, &format!("cannot switch to uid {} / gid {}: {e}", group.uid, group.gid));
+        crate::crit!("cannot switch to uid {} / gid {}: {e}", group.uid, group.gid);
         // Pause before exiting so that a permanent failure does not become a fork loop.
         std::thread::sleep(Duration::from_secs(5));
         return 1;
@@ -69,14 +67,14 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         }
     }
     if let Err(e) = setup::setup_environment(&group) {
-        daemon_log(&group, Level::Crit, &e);
+        crate::crit!("{}", e);
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
     // Before Python starts: the mod_wsgi module and the environ read it.
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
     if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
-        daemon_log(&group, Level::Crit, &format!("cannot initialise Python: {e}"));
+        crate::crit!("cannot initialise Python: {e}");
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
@@ -90,12 +88,12 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     for script in &group.imports {
         crate::python::script::preload(&script.path, &script.application_group);
     }
-    daemon_log(&group, Level::Info, &format!("daemon process {index} started ({} threads)", o.threads));
+    tracing::info!("daemon process {index} started ({} threads)", o.threads);
 
     let poller = match Poller::new(group.listener, o.threads as usize) {
         Ok(p) => p,
         Err(e) => {
-            daemon_log(&group, Level::Crit, &format!("cannot watch the group's socket: {e}"));
+            crate::crit!("cannot watch the group's socket: {e}");
             return 1;
         }
     };
@@ -120,14 +118,14 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     for thread in 0..o.threads as usize {
         let state = state.clone();
         if let Err(e) = guard::spawn(&format!("rwsgi-{thread}"), Some(stack), move || worker::request_loop(&state, thread)) {
-            daemon_log(&group, Level::Crit, &format!("cannot start request thread {thread}: {e}"));
+            crate::crit!("cannot start request thread {thread}: {e}");
             return 1;
         }
     }
     {
         let state = state.clone();
         if let Err(e) = guard::spawn("rwsgi-accept", None, move || accept::accept_loop(&state)) {
-            daemon_log(&group, Level::Crit, &format!("cannot start the accepting thread: {e}"));
+            crate::crit!("cannot start the accepting thread: {e}");
             return 1;
         }
     }

@@ -10,8 +10,7 @@ use pyo3::prelude::*;
 
 use super::connection::Connection;
 use super::state::{Active, State};
-use super::{daemon_log, setup};
-use crate::apache::Level;
+use super::setup;
 use crate::python::{self, interpreter};
 
 /// The main thread: waits for a signal or a recycling trigger, then drains.
@@ -42,7 +41,7 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
         }
         check_triggers(state);
         if let Some(reason) = *state.reason.lock() {
-            daemon_log(&state.group, Level::Info, &format!("shutting down ({reason}); draining for up to {:.1}s", drain.as_secs_f64()));
+            tracing::info!("shutting down ({reason}); draining for up to {:.1}s", drain.as_secs_f64());
             break;
         }
     }
@@ -57,7 +56,7 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
     }
     let left = state.active.load(Ordering::Acquire);
     if left > 0 {
-        daemon_log(&state.group, Level::Warn, &format!("{left} request(s) still running at the end of the drain; exiting"));
+        tracing::warn!("{left} request(s) still running at the end of the drain; exiting");
     }
     let reason = state.reason.lock().unwrap_or("shutdown signal").replace([' ', '-'], "_");
     interpreter::run_exit_functions(&reason, Duration::from_secs(2));
@@ -94,7 +93,7 @@ fn check_triggers(state: &Arc<State>) {
     if o.deadlock_timeout > Duration::ZERO {
         let beat = state.heartbeat_ms.load(Ordering::Relaxed);
         if beat > 0 && now.saturating_sub(beat) >= o.deadlock_timeout.as_millis() as u64 {
-            daemon_log(&state.group, Level::Crit, "Python's GIL has been held for longer than deadlock-timeout; exiting");
+            crate::crit!("Python's GIL has been held for longer than deadlock-timeout; exiting");
             // SAFETY: the interpreter is stuck; nothing can be drained.
             unsafe { libc::_exit(1) };
         }
@@ -107,7 +106,7 @@ fn check_triggers(state: &Arc<State>) {
                 let mut slot = slot.lock();
                 if let Some(active) = slot.as_mut().filter(|a| a.since.elapsed() >= t && a.interrupted.is_none()) {
                     active.interrupted = Some(Instant::now());
-                    daemon_log(&state.group, Level::Error, &format!("request exceeded request-timeout of {:.0}s; interrupting it", t.as_secs_f64()));
+                    tracing::error!("request exceeded request-timeout of {:.0}s; interrupting it", t.as_secs_f64());
                     interrupt(active.python_thread);
                 }
             }
@@ -125,11 +124,7 @@ fn check_triggers(state: &Arc<State>) {
             .collect();
         if !stuck.is_empty() {
             for (thread, connection, _) in &stuck {
-                daemon_log(
-                    &state.group,
-                    Level::Error,
-                    &format!("request on thread {thread} exceeded request-timeout of {:.0}s; answering 504 and recycling the process", t.as_secs_f64()),
-                );
+                tracing::error!("request on thread {thread} exceeded request-timeout of {:.0}s; answering 504 and recycling the process", t.as_secs_f64());
                 connection.fail_unstarted(504);
             }
             dump_stacks(state);
@@ -154,7 +149,7 @@ fn interrupt(ident: u64) {
 /// thread holding the GIL cannot stall the main thread for more than a moment.
 fn dump_stacks(state: &Arc<State>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let group = state.group.clone();
+    let _group = state.group.clone();
     let _ = crate::apache::guard::spawn("rwsgi-stacks", None, move || {
         let lines: Vec<String> = python::attach(|py| {
             let code = c"import sys, threading, traceback\nnames = {t.ident: t.name for t in threading.enumerate()}\nout = []\nfor ident, frame in sys._current_frames().items():\n    out.append('Thread %s (%s):' % (ident, names.get(ident, '?')))\n    out.extend(l.rstrip() for chunk in traceback.format_stack(frame) for l in chunk.splitlines())\n";
@@ -165,7 +160,7 @@ fn dump_stacks(state: &Arc<State>) {
             }
         });
         for line in lines {
-            daemon_log(&group, Level::Error, &line);
+            tracing::error!("{}", line);
         }
         let _ = tx.send(());
     });

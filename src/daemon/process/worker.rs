@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::connection::{Connection, DaemonChannel};
 use super::state::{Active, State};
-use crate::apache::{Level, log};
+use crate::apache::log;
 use crate::protocol::{self, FrameError, Kind, MAX_REQUEST_FRAME};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::environ::{DaemonTimes, RequestInfo};
@@ -51,20 +51,20 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
         Ok(frame) if frame.kind == Kind::Request => frame,
         Ok(frame) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a {:?} frame instead of a request", frame.kind));
+            tracing::error!("daemon got a {:?} frame instead of a request", frame.kind);
             return false;
         }
         // The child closed a kept connection (it exited).
         Err(FrameError::Closed) => return false,
         Err(e) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon could not read a request: {e}"));
+            tracing::error!("daemon could not read a request: {e}");
             return false;
         }
     };
     let header = match protocol::decode_request(&frame.payload) {
         Ok(h) => h,
         Err(e) => {
-            log::server(None, Level::Error, &format!("mod_rwsgi: daemon got a malformed request: {e}"));
+            tracing::error!("daemon got a malformed request: {e}");
             return false;
         }
     };
@@ -72,17 +72,7 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(protocol::now_micros().saturating_sub(header.queue_start).max(0) as u64);
         if waited > limit {
-            log::server(
-                None,
-                Level::Error,
-                &format!(
-                    "[client {}] mod_rwsgi: queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504",
-                    String::from_utf8_lossy(header.client),
-                    limit.as_secs_f64(),
-                    o.name,
-                    waited.as_secs_f64()
-                ),
-            );
+            tracing::error!("[client {}] mod_rwsgi: queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504", String::from_utf8_lossy(header.client), limit.as_secs_f64(), o.name, waited.as_secs_f64());
             connection.fail_unstarted(504);
             return false;
         }
@@ -121,10 +111,11 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         connection: connection.clone(),
         header_only: header.header_only,
         has_body: header.has_body,
-        client: text(header.client),
         close_after: AtomicBool::new(false),
         pid: state.pid,
     };
+    let client = text(header.client);
+    let _scope = log::RequestScope::client(&client);
     let variables = &header.variables;
     let outcome = app::serve_request(Box::new(channel), &info, &script, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)));
     if let Outcome::Failed(status) = outcome {
