@@ -18,21 +18,17 @@
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::fdpass::FdReader;
 use super::registry::{Group, ScriptOwner};
 use crate::apache::brigade::Brigade;
 use crate::apache::{Level, OK, Request, log};
 use crate::ffi;
-use crate::protocol::{self, FrameError, Kind, RequestHeader};
+use crate::protocol::{self, Abort, BodyError, DataHeader, End, Fail, FileRegion, FrameError, Goodbye, Kind, PayloadError, ReadRequest, RequestHeader};
 use crate::wsgi::headers;
 use crate::wsgi::route::Route;
 
-/// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
-const MAX_DATA_FRAME: usize = (1 << 20) + 1;
-/// The most request-body bytes sent to the daemon in one frame.
-const MAX_BODY_READ: usize = 1 << 20;
 /// Body data is relayed in pieces of this size, so the child never holds a
 /// whole frame.
 const PIECE: usize = 64 << 10;
@@ -149,10 +145,6 @@ fn connect(r: &Request, group: &Group) -> Result<(DaemonConnection, u16), i32> {
     }
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
-
 /// script-user= / script-group=: the script and its directory must belong to
 /// that user (or group) and must not be writable by group or others.
 fn check_script_owner(route: &Route, owner: ScriptOwner) -> Result<(), String> {
@@ -186,7 +178,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
     if let Some(t) = group.options.response_socket_timeout {
         r.set_client_timeout(t);
     }
-    let queue_start = now_micros();
+    let queue_start = protocol::now_micros();
     // SAFETY: r->server is live; timeout is a plain field (µs).
     let apache_timeout = Duration::from_micros(unsafe { (*r.server().as_ptr()).timeout }.max(1_000_000) as u64);
     let timeout = group.options.socket_timeout.unwrap_or(apache_timeout);
@@ -345,7 +337,7 @@ impl Relay<'_> {
     }
 
     fn run(mut self) -> Finish {
-        let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
+        let max_frame = protocol::MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
         let mut body = Vec::new();
         // Small frames (head, read requests, status) land here; it only grows.
         let mut buf = Vec::new();
@@ -376,7 +368,7 @@ impl Relay<'_> {
             // Data payloads are streamed below, not read into `buf`.
             let payload: &[u8] = if kind == Kind::Data { &[] } else { &buf[..len] };
             if kind == Kind::Goodbye {
-                if first && len == 0 {
+                if first && Goodbye::decode(payload).is_ok() {
                     return Finish::NotTaken;
                 }
                 return self.broken(ffi::HTTP_BAD_GATEWAY, "unexpected Goodbye frame");
@@ -384,11 +376,10 @@ impl Relay<'_> {
             first = false;
             match kind {
                 Kind::Read => {
-                    let (want, fill) = match payload {
-                        [a, b, c, d, fill] => (u32::from_le_bytes([*a, *b, *c, *d]), *fill == 1),
-                        _ => return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request"),
+                    let Ok(ReadRequest { want, fill }) = ReadRequest::decode(payload) else {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed body read request");
                     };
-                    let want = (want as usize).min(MAX_BODY_READ);
+                    let want = (want as usize).min(protocol::MAX_BODY_READ);
                     body.clear();
                     body.reserve(want);
                     let spare = &mut body.spare_capacity_mut()[..want];
@@ -400,7 +391,8 @@ impl Relay<'_> {
                         }
                         Err(()) => {
                             self.r.close_connection();
-                            protocol::write_frame(&mut self.connection.reader.stream(), Kind::BodyError, b"the client's request body could not be read")
+                            let error = BodyError { reason: b"the client's request body could not be read" };
+                            protocol::write_frame(&mut self.connection.reader.stream(), BodyError::KIND, error.encode())
                         }
                     };
                     if reply.is_err() {
@@ -430,7 +422,11 @@ impl Relay<'_> {
                     if self.connection.reader.read_exact(&mut flag).is_err() {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                     }
-                    let mut remaining = len - 1;
+                    let data = match DataHeader::decode(len, flag[0]) {
+                        Ok(data) => data,
+                        Err(e) => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed data frame: {e}")),
+                    };
+                    let mut remaining = data.len;
                     if self.r.header_only() {
                         if self.connection.reader.discard(remaining).is_err() {
                             return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
@@ -446,7 +442,7 @@ impl Relay<'_> {
                             return self.broken(ffi::HTTP_BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                         }
                         self.unflushed += n as u64;
-                        let flush = (remaining == 0 && flag[0] == 1 && !self.more_data_soon())
+                        let flush = (remaining == 0 && data.flush && !self.more_data_soon())
                             || self.unflushed >= self.group.options.response_buffer_size;
                         if flush {
                             self.unflushed = 0;
@@ -460,7 +456,7 @@ impl Relay<'_> {
                     }
                 }
                 Kind::File => {
-                    let region = <[u8; 16]>::try_from(payload).ok();
+                    let region = FileRegion::decode(payload).ok();
                     let fd = self.connection.reader.take_fd();
                     let (Some(region), Some(fd)) = (region, fd) else {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "malformed file frame (no descriptor or bad region)");
@@ -471,14 +467,12 @@ impl Relay<'_> {
                     if self.r.header_only() {
                         continue;
                     }
-                    let offset = u64::from_le_bytes(region[..8].try_into().expect("8 bytes"));
-                    let length = u64::from_le_bytes(region[8..].try_into().expect("8 bytes"));
                     let Some(file) = crate::apache::file::dup_into_pool(self.r.pool(), fd.as_raw_fd()) else {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "cannot use the file passed by the daemon");
                     };
                     drop(fd);
                     self.passed = true;
-                    if self.brigade.write_file(&self.r, &file, offset, length).is_err() || self.r.client_aborted() {
+                    if self.brigade.write_file(&self.r, &file, region.offset, region.len).is_err() || self.r.client_aborted() {
                         return done(OK);
                     }
                 }
@@ -486,26 +480,44 @@ impl Relay<'_> {
                     if !self.committed {
                         return self.broken(ffi::HTTP_BAD_GATEWAY, "end of response before its head");
                     }
-                    if payload.first() == Some(&1) {
+                    let end = match End::decode(payload) {
+                        Ok(end) => end,
+                        Err(e) => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed end frame: {e}")),
+                    };
+                    if end.close_connection {
                         self.r.close_connection();
                     }
-                    if let Some(pid) = payload.get(1..5) {
-                        self.connection.pid = u32::from_le_bytes(pid.try_into().expect("4 bytes"));
+                    if let Some(pid) = end.pid {
+                        self.connection.pid = pid;
                     }
                     let _ = self.brigade.finish(&self.r);
                     // Whatever happened to the client, the daemon's side is complete.
                     return Finish::Done { status: OK, reusable: self.connection.reader.is_drained() };
                 }
-                Kind::Abort => return self.cut_off(),
+                Kind::Abort => {
+                    if let Err(e) = Abort::decode(payload) {
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed abort frame: {e}"));
+                    }
+                    return self.cut_off();
+                }
                 Kind::Fail => {
-                    let status = <[u8; 2]>::try_from(payload).map(u16::from_le_bytes).unwrap_or(500);
+                    let fail = Fail::decode(payload);
                     if self.committed {
-                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("request failed with status {status} after the response started"));
+                        let msg = match fail {
+                            Ok(Fail { status }) | Err(PayloadError::FailStatus(status)) => {
+                                format!("request failed with status {status} after the response started")
+                            }
+                            Err(e) => format!("malformed failure frame after the response started: {e}"),
+                        };
+                        return self.broken(ffi::HTTP_BAD_GATEWAY, &msg);
                     }
-                    if !(400..600).contains(&status) {
-                        return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"));
-                    }
-                    return done(status as i32);
+                    return match fail {
+                        Ok(Fail { status }) => done(status as i32),
+                        Err(PayloadError::FailStatus(status)) => {
+                            self.broken(ffi::HTTP_BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"))
+                        }
+                        Err(e) => self.broken(ffi::HTTP_BAD_GATEWAY, &format!("malformed failure frame: {e}")),
+                    };
                 }
                 other => return self.broken(ffi::HTTP_BAD_GATEWAY, &format!("unexpected {other:?} frame")),
             }
