@@ -61,6 +61,10 @@ REPLIES = {
     "/bad/fail-odd-status": frame("Fail", struct.pack("<H", 200)),
     "/bad/read-malformed": frame("Read", b"\x01\x02"),
     "/bad/file-without-descriptor": frame("Head", head()) + frame("File", struct.pack("<QQ", 0, 10)),
+    "/bad/fail-short": frame("Fail", b"\x01"),
+    "/bad/data-flag": frame("Head", head()) + frame("Data", b"\x02body"),
+    "/bad/end-odd-size": frame("Head", head()) + frame("End", b"\x00\x01"),
+    "/bad/abort-with-payload": frame("Head", head()) + frame("Abort", b"x"),
     "/ok": frame("Head", head(headers=[(b"Content-Type", b"text/plain")])) + frame("Data", b"\x00fine") + frame("End", b"\x00"),
     "/cut-after-data": frame("Head", head()) + frame("Data", b"\x01partial"),
 }
@@ -81,6 +85,10 @@ EXPECTED_LOG = {
     "/bad/fail-odd-status": r"the daemon reported an invalid failure status 200",
     "/bad/read-malformed": r"malformed body read request",
     "/bad/file-without-descriptor": r"malformed file frame \(no descriptor or bad region\)",
+    "/bad/fail-short": r"malformed failure frame: Fail payload of 1 bytes, expected 2",
+    "/bad/data-flag": r"malformed data frame: Data flag byte 2, expected 0 or 1",
+    "/bad/end-odd-size": r"malformed end frame: End payload of 2 bytes, expected 1 or 5",
+    "/bad/abort-with-payload": r"malformed abort frame: Abort payload of 1 bytes, expected 0",
     "/bad/goodbye-after-head": r"unexpected Goodbye frame",
 }
 

@@ -89,7 +89,7 @@ impl From<io::Error> for FrameError {
 /// Reads a frame header: the kind and the payload length (at most `max`). The
 /// caller then reads exactly that many payload bytes, in pieces if it likes.
 pub fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), FrameError> {
-    let mut header = [0u8; 5];
+    let mut header = [0u8; crate::HEADER_SIZE];
     let mut got = 0;
     while got < header.len() {
         match r.read(&mut header[got..]) {
@@ -111,7 +111,7 @@ pub fn read_header(r: &mut impl Read, max: usize) -> Result<(Kind, usize), Frame
 /// Appends a frame to `out` (for coalescing several frames into one write).
 pub fn append_frame(out: &mut Vec<u8>, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    out.extend_from_slice(&header(kind, total)?);
+    out.extend_from_slice(&frame_header(kind, total)?);
     for p in parts {
         out.extend_from_slice(p);
     }
@@ -126,7 +126,9 @@ pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
     Ok(Frame { kind, payload })
 }
 
-fn header(kind: Kind, len: usize) -> io::Result<[u8; 5]> {
+/// The header of a frame of `kind` with a payload of `len` bytes; fails if
+/// `len` does not fit the length field (4 GiB).
+pub fn frame_header(kind: Kind, len: usize) -> io::Result<[u8; crate::HEADER_SIZE]> {
     let len = u32::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame payload over 4 GiB"))?;
     let l = len.to_le_bytes();
     Ok([l[0], l[1], l[2], l[3], kind as u8])
@@ -140,7 +142,7 @@ pub fn write_frame(w: &mut impl Write, kind: Kind, payload: &[u8]) -> io::Result
 /// system calls as the writer allows (vectored writes, no copying of the parts).
 pub fn write_frame_parts(w: &mut impl Write, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let head = header(kind, total)?;
+    let head = frame_header(kind, total)?;
     let mut slices: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
     slices.push(&head);
     slices.extend(parts.iter().copied().filter(|p| !p.is_empty()));

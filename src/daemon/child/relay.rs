@@ -8,13 +8,9 @@ use super::pool::DaemonConnection;
 use crate::apache::brigade::Brigade;
 use crate::apache::{OK, Request, status};
 use crate::daemon::registry::Group;
-use crate::protocol::{self, FrameError, Kind};
+use crate::protocol::{self, Abort, BodyError, DataHeader, End, Fail, FileRegion, FrameError, Goodbye, Kind, PayloadError, ReadRequest};
 use crate::wsgi::headers;
 
-/// Data frames are at most 1 MiB (see daemon::channel); one byte of flags more.
-const MAX_DATA_FRAME: usize = (1 << 20) + 1;
-/// The most request-body bytes sent to the daemon in one frame.
-const MAX_BODY_READ: usize = 1 << 20;
 /// Body data is relayed in pieces of this size, so the child never holds a
 /// whole frame.
 const PIECE: usize = 64 << 10;
@@ -74,7 +70,7 @@ impl<'a> Relay<'a> {
     }
 
     pub(super) fn run(mut self) -> Finish {
-        let max_frame = MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
+        let max_frame = protocol::MAX_DATA_FRAME.max(self.group.options.header_buffer_size as usize);
         let mut body = Vec::new();
         // Small frames (head, read requests, status) land here; it only grows.
         let mut buf = Vec::new();
@@ -105,7 +101,7 @@ impl<'a> Relay<'a> {
             // Data payloads are streamed below, not read into `buf`.
             let payload: &[u8] = if kind == Kind::Data { &[] } else { &buf[..len] };
             if kind == Kind::Goodbye {
-                if first && len == 0 {
+                if first && Goodbye::decode(payload).is_ok() {
                     return Finish::NotTaken;
                 }
                 return self.broken(status::BAD_GATEWAY, "unexpected Goodbye frame");
@@ -113,11 +109,10 @@ impl<'a> Relay<'a> {
             first = false;
             match kind {
                 Kind::Read => {
-                    let (want, fill) = match payload {
-                        [a, b, c, d, fill] => (u32::from_le_bytes([*a, *b, *c, *d]), *fill == 1),
-                        _ => return self.broken(status::BAD_GATEWAY, "malformed body read request"),
+                    let Ok(ReadRequest { want, fill }) = ReadRequest::decode(payload) else {
+                        return self.broken(status::BAD_GATEWAY, "malformed body read request");
                     };
-                    let want = (want as usize).min(MAX_BODY_READ);
+                    let want = (want as usize).min(protocol::MAX_BODY_READ);
                     body.clear();
                     body.reserve(want);
                     let spare = &mut body.spare_capacity_mut()[..want];
@@ -129,7 +124,8 @@ impl<'a> Relay<'a> {
                         }
                         Err(_) => {
                             self.r.close_connection();
-                            protocol::write_frame(&mut self.connection.reader.stream(), Kind::BodyError, b"the client's request body could not be read")
+                            let error = BodyError { reason: b"the client's request body could not be read" };
+                            protocol::write_frame(&mut self.connection.reader.stream(), BodyError::KIND, error.encode())
                         }
                     };
                     if reply.is_err() {
@@ -159,7 +155,11 @@ impl<'a> Relay<'a> {
                     if self.connection.reader.read_exact(&mut flag).is_err() {
                         return self.broken(status::BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                     }
-                    let mut remaining = len - 1;
+                    let data = match DataHeader::decode(len, flag[0]) {
+                        Ok(data) => data,
+                        Err(e) => return self.broken(status::BAD_GATEWAY, &format!("malformed data frame: {e}")),
+                    };
+                    let mut remaining = data.len;
                     if self.r.header_only() {
                         if self.connection.reader.discard(remaining).is_err() {
                             return self.broken(status::BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
@@ -175,7 +175,7 @@ impl<'a> Relay<'a> {
                             return self.broken(status::BAD_GATEWAY, "the daemon process closed the connection in the middle of the body");
                         }
                         self.unflushed += n as u64;
-                        let flush = (remaining == 0 && flag[0] == 1 && !self.more_data_soon())
+                        let flush = (remaining == 0 && data.flush && !self.more_data_soon())
                             || self.unflushed >= self.group.options.response_buffer_size;
                         if flush {
                             self.unflushed = 0;
@@ -189,7 +189,7 @@ impl<'a> Relay<'a> {
                     }
                 }
                 Kind::File => {
-                    let region = <[u8; 16]>::try_from(payload).ok();
+                    let region = FileRegion::decode(payload).ok();
                     let fd = self.connection.reader.take_fd();
                     let (Some(region), Some(fd)) = (region, fd) else {
                         return self.broken(status::BAD_GATEWAY, "malformed file frame (no descriptor or bad region)");
@@ -200,14 +200,12 @@ impl<'a> Relay<'a> {
                     if self.r.header_only() {
                         continue;
                     }
-                    let offset = u64::from_le_bytes(region[..8].try_into().expect("8 bytes"));
-                    let length = u64::from_le_bytes(region[8..].try_into().expect("8 bytes"));
                     let Some(file) = crate::apache::file::dup_into_pool(self.r.pool(), fd.as_raw_fd()) else {
                         return self.broken(status::BAD_GATEWAY, "cannot use the file passed by the daemon");
                     };
                     drop(fd);
                     self.passed = true;
-                    if self.brigade.write_file(&self.r, &file, offset, length).is_err() || self.r.client_aborted() {
+                    if self.brigade.write_file(&self.r, &file, region.offset, region.len).is_err() || self.r.client_aborted() {
                         return done(OK);
                     }
                 }
@@ -215,26 +213,44 @@ impl<'a> Relay<'a> {
                     if !self.committed {
                         return self.broken(status::BAD_GATEWAY, "end of response before its head");
                     }
-                    if payload.first() == Some(&1) {
+                    let end = match End::decode(payload) {
+                        Ok(end) => end,
+                        Err(e) => return self.broken(status::BAD_GATEWAY, &format!("malformed end frame: {e}")),
+                    };
+                    if end.close_connection {
                         self.r.close_connection();
                     }
-                    if let Some(pid) = payload.get(1..5) {
-                        self.connection.pid = u32::from_le_bytes(pid.try_into().expect("4 bytes"));
+                    if let Some(pid) = end.pid {
+                        self.connection.pid = pid;
                     }
                     let _ = self.brigade.finish(&self.r);
                     // Whatever happened to the client, the daemon's side is complete.
                     return Finish::Done { status: OK, reusable: self.connection.reader.is_drained() };
                 }
-                Kind::Abort => return self.cut_off(),
+                Kind::Abort => {
+                    if let Err(e) = Abort::decode(payload) {
+                        return self.broken(status::BAD_GATEWAY, &format!("malformed abort frame: {e}"));
+                    }
+                    return self.cut_off();
+                }
                 Kind::Fail => {
-                    let status = <[u8; 2]>::try_from(payload).map(u16::from_le_bytes).unwrap_or(500);
+                    let fail = Fail::decode(payload);
                     if self.committed {
-                        return self.broken(status::BAD_GATEWAY, &format!("request failed with status {status} after the response started"));
+                        let msg = match fail {
+                            Ok(Fail { status }) | Err(PayloadError::FailStatus(status)) => {
+                                format!("request failed with status {status} after the response started")
+                            }
+                            Err(e) => format!("malformed failure frame after the response started: {e}"),
+                        };
+                        return self.broken(status::BAD_GATEWAY, &msg);
                     }
-                    if !(400..600).contains(&status) {
-                        return self.broken(status::BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"));
-                    }
-                    return done(status as i32);
+                    return match fail {
+                        Ok(Fail { status }) => done(i32::from(status)),
+                        Err(PayloadError::FailStatus(status)) => {
+                            self.broken(status::BAD_GATEWAY, &format!("the daemon reported an invalid failure status {status}"))
+                        }
+                        Err(e) => self.broken(status::BAD_GATEWAY, &format!("malformed failure frame: {e}")),
+                    };
                 }
                 other => return self.broken(status::BAD_GATEWAY, &format!("unexpected {other:?} frame")),
             }

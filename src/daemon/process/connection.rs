@@ -10,15 +10,12 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::protocol::{self, Kind};
+use crate::protocol::{self, Abort, BodyError, DataHeader, End, Fail, FileRegion, Goodbye, Kind, ReadRequest};
 use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
 
-/// Body data goes to the child in frames of at most this size, which bounds
-/// the child's buffer.
-const MAX_DATA_FRAME: usize = 1 << 20;
-
 /// Small frames are collected and written together, so that a short response
-/// (head, body, end) costs one system call.
+/// (head, body, end) costs one system call. (Local batching, not part of the
+/// wire format: the child reads frames however they arrive.)
 const COALESCE: usize = 64 << 10;
 
 /// A connection from an Apache child. Output goes through `pending` under its
@@ -74,10 +71,7 @@ impl Connection {
     /// Closes the connection without reading the request the child may have
     /// sent on it; the child sends it again elsewhere.
     pub fn goodbye(&self) {
-        let mut frame = Vec::with_capacity(5);
-        if protocol::append_frame(&mut frame, Kind::Goodbye, &[]).is_ok() {
-            let _ = (&self.stream).write_all(&frame);
-        }
+        let _ = (&self.stream).write_all(&Goodbye.frame());
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 
@@ -108,7 +102,7 @@ impl Connection {
             return Err(Disconnected);
         }
         let size: usize = parts.iter().map(|p| p.len()).sum();
-        if pending.len() + size + 5 <= COALESCE {
+        if pending.len() + size + protocol::HEADER_SIZE <= COALESCE {
             protocol::append_frame(&mut pending, kind, parts).map_err(|_| Disconnected)?;
             if flush {
                 self.write_all(&pending)?;
@@ -140,8 +134,8 @@ impl Connection {
             self.write_all(&pending)?;
             pending.clear();
         }
-        let mut frame = Vec::with_capacity(21);
-        protocol::append_frame(&mut frame, Kind::File, &[&offset.to_le_bytes(), &len.to_le_bytes()]).map_err(|_| Disconnected)?;
+        let mut frame = Vec::with_capacity(protocol::HEADER_SIZE + FileRegion::SIZE);
+        protocol::append_frame(&mut frame, FileRegion::KIND, &[&FileRegion { offset, len }.encode()]).map_err(|_| Disconnected)?;
         crate::daemon::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
@@ -153,7 +147,7 @@ impl Connection {
     pub fn fail_unstarted(&self, status: u16) {
         let mut pending = self.pending.lock();
         if !self.head_sent.load(Ordering::Acquire) && !self.broken.load(Ordering::Acquire) {
-            let _ = protocol::append_frame(&mut pending, Kind::Fail, &[&status.to_le_bytes()]);
+            let _ = protocol::append_frame(&mut pending, Fail::KIND, &[&Fail { status }.encode()]);
             let _ = self.write_all(&pending);
             pending.clear();
         } else {
@@ -180,8 +174,8 @@ impl Channel for DaemonChannel {
     fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
         let limit = buf.len().min(u32::MAX as usize);
         let buf = &mut buf[..limit];
-        let want = (buf.len() as u32).to_le_bytes();
-        self.connection.send(Kind::Read, &[&want, &[u8::from(fill)]], true).map_err(|_| "the Apache child has gone".to_string())?;
+        let read = ReadRequest { want: buf.len() as u32, fill };
+        self.connection.send(ReadRequest::KIND, &[&read.encode()], true).map_err(|_| "the Apache child has gone".to_string())?;
         let gone = |e: &dyn std::fmt::Display| format!("reading from the Apache child: {e}");
         let mut reader = self.connection.reader.lock();
         let (kind, len) = protocol::read_header(&mut *reader, buf.len()).map_err(|e| gone(&e))?;
@@ -193,7 +187,7 @@ impl Channel for DaemonChannel {
             Kind::BodyError => {
                 let mut reason = vec![0u8; len];
                 reader.read_exact(&mut reason).map_err(|e| gone(&e))?;
-                Err(String::from_utf8_lossy(&reason).into_owned())
+                Err(BodyError::decode(&reason).reason_lossy())
             }
             other => Err(format!("unexpected {other:?} frame while reading the request body")),
         }
@@ -209,11 +203,11 @@ impl Channel for DaemonChannel {
     }
 
     fn write(&self, data: &[u8], flush: bool) -> Result<(), Disconnected> {
-        let chunks = data.chunks(MAX_DATA_FRAME);
+        let chunks = data.chunks(protocol::MAX_DATA_CHUNK);
         let count = chunks.len();
         for (i, chunk) in chunks.enumerate() {
-            let flag = [u8::from(flush && i + 1 == count)];
-            self.connection.send(Kind::Data, &[&flag, chunk], flag[0] == 1)?;
+            let header = DataHeader { flush: flush && i + 1 == count, len: chunk.len() };
+            self.connection.send(DataHeader::KIND, &[&header.flag(), chunk], header.flush)?;
         }
         Ok(())
     }
@@ -244,7 +238,8 @@ impl Channel for DaemonChannel {
     }
 
     fn finish(&self) -> Result<(), Disconnected> {
-        self.connection.send(Kind::End, &[&[u8::from(self.close_after.load(Ordering::Relaxed))], &self.pid.to_le_bytes()], true)?;
+        let (end, n) = End { close_connection: self.close_after.load(Ordering::Relaxed), pid: Some(self.pid) }.encode();
+        self.connection.send(End::KIND, &[&end[..n]], true)?;
         self.connection.ended.store(true, Ordering::Release);
         Ok(())
     }
@@ -262,7 +257,7 @@ impl Channel for DaemonChannel {
     }
 
     fn abort(&self) {
-        let _ = self.connection.send(Kind::Abort, &[], true);
+        let _ = self.connection.send(Abort::KIND, &[&Abort.encode()], true);
     }
 }
 

@@ -256,9 +256,7 @@ mod tests {
         assert!(poller.accept().is_some());
         let mut got = Vec::new();
         first.read_to_end(&mut got).unwrap();
-        let mut goodbye = Vec::new();
-        crate::protocol::append_frame(&mut goodbye, crate::protocol::Kind::Goodbye, &[]).unwrap();
-        assert_eq!(got, goodbye);
+        assert_eq!(got, crate::protocol::Goodbye.frame());
         let _ = std::fs::remove_file(path);
     }
 
