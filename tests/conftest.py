@@ -28,6 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import ApacheServer, make_world_readable_dir, write_world_readable  # noqa: E402
 
+# The daemon tests' shared application, helpers and server fixtures
+# (main_srv, sup_srv, venv_dir): tests/daemon_helpers.py.
+pytest_plugins = ["daemon_helpers"]
+
 
 def pytest_addoption(parser):
     parser.addoption(
