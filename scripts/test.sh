@@ -2,8 +2,8 @@
 # The whole test suite: unit tests (cargo test) and integration tests that run
 # Debian's real Apache with generated configurations (pytest), first with the
 # applications embedded in Apache's children, then with the WSGI behaviour
-# tests routed through a daemon process group. Installs what is missing and
-# builds first. .ci/run runs exactly this.
+# tests (marked both_modes) routed through a daemon process group. Installs
+# what is missing and builds first. .ci/run runs exactly this.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
@@ -14,10 +14,8 @@ cargo test --release --locked || status=1
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1
-# The same WSGI behaviour, through the daemon transport.
-RWSGI_TEST_MODE=daemon /usr/bin/python3 -m pytest \
-    tests/test_routing.py tests/test_response.py tests/test_environ.py tests/test_logging.py \
-    tests/test_input.py tests/test_file_wrapper.py tests/test_frameworks.py tests/test_atexit.py tests/test_mod_wsgi_module.py "$@" || status=1
+# The same WSGI behaviour (the tests marked both_modes), through the daemon transport.
+/usr/bin/python3 -m pytest tests --mode=daemon "$@" || status=1
 # The benchmark script must keep working (not a measurement: one short round).
 /usr/bin/python3 bench/run.py --smoke --servers "static,mod_rwsgi embedded,mod_rwsgi daemon" >/dev/null || status=1
 /usr/bin/python3 bench/run.py --instructions --workloads hello --servers "mod_rwsgi embedded" >/dev/null || status=1

@@ -6,6 +6,13 @@ read a pyenv under /root):
     /usr/bin/python3 -m pytest tests                 # against mod_rwsgi
     /usr/bin/python3 -m pytest tests --module=wsgi   # same tests against mod_wsgi 4.9.4
     RWSGI_TEST_MODULE=wsgi /usr/bin/python3 -m pytest tests
+    /usr/bin/python3 -m pytest tests --mode=daemon   # the both_modes tests, through a daemon group
+
+--mode=daemon (or env RWSGI_TEST_MODE=daemon) gives every test server a daemon
+process group that the whole server is routed to, and runs only the tests
+marked both_modes (module-level ``pytestmark = pytest.mark.both_modes``: the
+WSGI behaviour tests); the others are deselected. The default, embedded, runs
+every test.
 
 Env: RWSGI_MODULE=<path to .so> (default target/release/libmod_rwsgi.so),
 RWSGI_TEST_KEEP=1 keeps the server roots under /tmp for inspection.
@@ -20,6 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 from harness import ApacheServer, make_world_readable_dir, write_world_readable  # noqa: E402
+
+# The daemon tests' shared application, helpers and server fixtures
+# (main_srv, sup_srv, venv_dir): tests/daemon_helpers.py.
+pytest_plugins = ["daemon_helpers"]
 
 
 def pytest_addoption(parser):
@@ -37,6 +48,39 @@ def pytest_addoption(parser):
         choices=sorted(harness.MPM_SIZING),
         help="default MPM for the apache fixture (default event)",
     )
+    parser.addoption(
+        "--mode",
+        action="store",
+        default=None,
+        choices=["daemon", "embedded"],
+        help="where applications run: embedded (default, or env RWSGI_TEST_MODE) runs every test; "
+        "daemon routes every test server through a daemon process group and runs only the tests "
+        "marked both_modes",
+    )
+
+
+def pytest_configure(config):
+    # The harness reads the mode from the environment (every ApacheServer,
+    # also those a test makes itself): --mode sets it there.
+    mode = config.getoption("--mode")
+    if mode is not None:
+        os.environ["RWSGI_TEST_MODE"] = mode
+    try:
+        harness.default_mode()
+    except ValueError as e:  # a bad RWSGI_TEST_MODE: refused before anything runs
+        raise pytest.UsageError(str(e))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Daemon mode runs only the both_modes tests; the others are deselected."""
+    if harness.default_mode() != "daemon":
+        return
+    selected, deselected = [], []
+    for item in items:
+        (selected if item.get_closest_marker("both_modes") else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @pytest.fixture(scope="session")

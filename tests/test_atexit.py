@@ -3,6 +3,10 @@
 import os
 import time
 
+import pytest
+
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 APP = """
 import atexit, os
 def _bye():

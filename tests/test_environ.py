@@ -7,6 +7,8 @@ import pytest
 
 from harness import ApacheServer, MOD_WSGI_PATH
 
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 DUMP = """
 import json
 def application(environ, start_response):

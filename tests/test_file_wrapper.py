@@ -14,6 +14,8 @@ import pytest
 
 from harness import ApacheServer
 
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 SIZE = 200 * 1024
 
 FW_APP = r'''

@@ -11,6 +11,8 @@ import pytest
 
 from harness import ApacheServer
 
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 FLASK_APP = r'''
 import time
 

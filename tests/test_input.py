@@ -14,6 +14,8 @@ import pytest
 
 from harness import ApacheServer, chunked
 
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 INPUT_APP = r'''
 import hashlib
 import json

@@ -1,6 +1,10 @@
 """wsgi.errors, sys.stdout/stderr and logging go to Apache's error log,
 tagged [rwsgi:LEVEL] and filtered by LogLevel."""
 
+import pytest
+
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 APP = r"""
 import logging, sys
 def application(environ, start_response):

@@ -5,6 +5,10 @@ import json
 import os
 import time
 
+import pytest
+
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 APP = """
 import json, os, mod_wsgi
 def _stopping(event, **kw):

@@ -6,6 +6,8 @@ import pytest
 
 from harness import ApacheServer
 
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 CASES = r'''
 import os, sys, time
 

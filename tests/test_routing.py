@@ -5,6 +5,10 @@ import hashlib
 import os
 import time
 
+import pytest
+
+pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+
 SHOW_PATHS = """
 import json
 def application(environ, start_response):
