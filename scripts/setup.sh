@@ -47,6 +47,11 @@ if ! command -v cargo >/dev/null 2>&1; then
     fi
 fi
 
+# clippy runs in the test command; a minimal rustup profile lacks it.
+if ! cargo clippy --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+    rustup component add clippy
+fi
+
 # Build against Debian's Python: Apache's children run as www-data and must be
 # able to read the interpreter's files.
 export PYO3_PYTHON=/usr/bin/python3

@@ -10,7 +10,9 @@ scripts/setup.sh || exit 1
 export PATH="$HOME/.cargo/bin:$PATH"
 export PYO3_PYTHON=/usr/bin/python3
 status=0
-cargo test --release --locked || status=1
+cargo test --release --locked --workspace || status=1
+# Lints, including the denied unsafe_op_in_unsafe_fn and undocumented_unsafe_blocks.
+cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1
