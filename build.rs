@@ -68,12 +68,7 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/rwsgi_shim.h");
     println!("cargo:rerun-if-changed=shim/bindings.h");
     println!("cargo:rerun-if-env-changed=APXS");
-    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
-    // The interpreter the module is built against; Python's start-up uses it to
-    // find the standard library and reports it as sys.executable.
-    let python = env::var("PYO3_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".to_string());
-    println!("cargo:rustc-env=RWSGI_BUILD_PYTHON={python}");
 
     let mut shim = cc::Build::new();
     shim.file("shim/rwsgi_shim.c").include("shim").warnings(true);

@@ -8,7 +8,7 @@ use crate::apache::{OK, Request};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
 use crate::wsgi::environ::RequestInfo;
-use crate::wsgi::route::Route;
+use crate::route::Route;
 
 pub struct ApacheChannel {
     r: Request,

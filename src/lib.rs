@@ -8,13 +8,13 @@ pub mod ffi;
 mod daemon;
 mod embedded;
 mod hooks;
-mod python;
-mod runtime;
-mod wsgi;
+mod route;
 
-// The pure crates, under the names the rest of the module uses.
+// The crates below the module, under the names the rest of it uses.
 pub use rwsgi_config as config;
 pub use rwsgi_protocol as protocol;
+use rwsgi_core::{fdpass, privileges, python, runtime, wsgi};
+pub use rwsgi_core::{alert, crit, notice};
 
 use std::ffi::{c_ulong, c_void};
 use std::ptr::null_mut;

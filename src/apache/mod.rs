@@ -7,7 +7,6 @@
 pub mod brigade;
 pub mod cmd;
 pub mod file;
-pub mod guard;
 pub mod log;
 pub mod module_config;
 pub mod mpm;
@@ -19,6 +18,7 @@ pub mod server;
 pub mod table;
 
 pub use log::Level;
+pub use rwsgi_core::guard;
 pub use pool::Pool;
 pub use request::Request;
 pub use server::Server;

@@ -29,6 +29,17 @@ pub fn generation() -> i32 {
     query(ffi::AP_MPMQ_GENERATION).unwrap_or(0)
 }
 
+/// How this MPM spreads requests over processes and threads.
+pub fn process_model() -> rwsgi_core::runtime::ProcessModel {
+    let (threads, daemons) = (max_threads(), max_daemons());
+    rwsgi_core::runtime::ProcessModel {
+        multithread: is_threaded() && threads > 1,
+        multiprocess: daemons > 1,
+        max_processes: i64::from(daemons.max(1)),
+        max_threads: i64::from(threads.max(1)),
+    }
+}
+
 /// Apache is stopping (or restarting): processes that exit now are not replaced.
 pub fn is_stopping() -> bool {
     query(ffi::AP_MPMQ_MPM_STATE) == Some(ffi::AP_MPMQ_STOPPING)

@@ -7,13 +7,11 @@
 //! - `child`: in an Apache child: hands a request to a group over a kept or
 //!   new connection and relays the response.
 //!
-//! They share `registry` (the running generation's groups), `fdpass`
-//! (descriptors over the socket) and `privileges` (users and groups); the
-//! bytes between child and daemon are `crate::protocol`.
+//! They share `registry` (the running generation's groups); descriptor
+//! passing and privileges come from `rwsgi_core`, and the bytes between child
+//! and daemon are `crate::protocol`.
 
 pub mod child;
-pub mod fdpass;
 pub mod parent;
-pub mod privileges;
 pub mod process;
 pub mod registry;

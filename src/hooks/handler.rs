@@ -9,7 +9,7 @@ use crate::config::Setting;
 use crate::daemon::{child, registry};
 use crate::ffi;
 use crate::embedded;
-use crate::wsgi::route::Route;
+use crate::route::Route;
 
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
@@ -17,7 +17,7 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         let r = unsafe { Request::from_raw(r) };
         // Lines logged while serving carry the client and honour the
         // directory's LogLevel.
-        let _scope = log::RequestScope::request(&r);
+        let _scope = log::request_scope(&r);
         handle(&r)
     })
 }

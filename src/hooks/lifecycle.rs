@@ -4,7 +4,7 @@ use std::ffi::c_int;
 
 use super::config_pass;
 use crate::apache::module_config::server_config;
-use crate::apache::{Pool, Server, guard, server};
+use crate::apache::{Pool, Server, guard, mpm, server};
 use crate::ffi;
 use crate::python::interpreter;
 
@@ -55,7 +55,8 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         let server = unsafe { Server::from_raw(s) };
         // Caught panics are logged with Apache's formatting by the guard.
         guard::install_quiet_panic_hook();
-        crate::runtime::process_model();
+        crate::runtime::set_process_model(mpm::process_model());
+        crate::runtime::set_apache_version(server::apache_version());
         let generation = crate::daemon::registry::running();
         // Apache's children connect to daemon sockets by path; the listening
         // descriptors belong to the parent and the daemons.

@@ -27,7 +27,7 @@ use script_owner::check_script_owner;
 use super::registry::Group;
 use crate::apache::{Request, status};
 use crate::protocol::{self, Kind, RequestHeader};
-use crate::wsgi::route::Route;
+use crate::route::Route;
 
 /// How many times a request is sent again after daemons closed connections without reading it.
 const MAX_RESENDS: u32 = 8;

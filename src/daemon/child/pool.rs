@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 
 use crate::apache::{Request, status};
-use crate::daemon::fdpass::FdReader;
+use crate::fdpass::FdReader;
 use crate::daemon::registry::{self, Group};
 
 /// Buffer for frame headers and small frames on each connection.

@@ -1,7 +1,7 @@
 //! script-user= / script-group=: who must own the scripts a group runs.
 
 use crate::daemon::registry::ScriptOwner;
-use crate::wsgi::route::Route;
+use crate::route::Route;
 
 /// script-user= / script-group=: the script and its directory must belong to
 /// that user (or group) and must not be writable by group or others.

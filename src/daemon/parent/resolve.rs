@@ -2,7 +2,7 @@
 //! path and the script owner, resolved in the Apache parent at start-up.
 
 use crate::apache::process::apache_user;
-use crate::daemon::privileges::{lookup_group, lookup_user};
+use crate::privileges::{lookup_group, lookup_user};
 use super::socket::Naming;
 use crate::apache::Server;
 use crate::apache::module_config::server_config;

@@ -136,7 +136,7 @@ impl Connection {
         }
         let mut frame = Vec::with_capacity(protocol::HEADER_SIZE + FileRegion::SIZE);
         protocol::append_frame(&mut frame, FileRegion::KIND, &[&FileRegion { offset, len }.encode()]).map_err(|_| Disconnected)?;
-        crate::daemon::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
+        crate::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
         })

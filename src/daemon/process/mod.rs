@@ -39,7 +39,7 @@ pub fn run(group: Arc<Group>, index: u32) -> ! {
 
 fn main(group: Arc<Group>, index: u32) -> i32 {
     guard::install_quiet_panic_hook();
-    crate::apache::log::set_daemon_group(&group.options.name);
+    rwsgi_core::log::set_daemon_group(&group.options.name);
     setup::reset_signals();
     setup::close_inherited(&group);
     setup::set_display_name(&group);
@@ -50,7 +50,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
             libc::setpriority(libc::PRIO_PROCESS, 0, o.cpu_priority);
         }
     }
-    if let Err(e) = super::privileges::drop_to(group.uid, group.gid, group.groups.as_deref(), group.user_name.as_deref()) {
+    if let Err(e) = crate::privileges::drop_to(group.uid, group.gid, group.groups.as_deref(), group.user_name.as_deref()) {
         crate::crit!("cannot switch to uid {} / gid {}: {e}", group.uid, group.gid);
         // Pause before exiting so that a permanent failure does not become a fork loop.
         std::thread::sleep(Duration::from_secs(5));
@@ -72,6 +72,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         return 1;
     }
     // Before Python starts: the mod_wsgi module and the environ read it.
+    crate::runtime::set_apache_version(crate::apache::server::apache_version());
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
     if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
         crate::crit!("cannot initialise Python: {e}");

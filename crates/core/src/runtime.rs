@@ -1,14 +1,13 @@
 //! Facts about this process that are fixed once it starts serving: whether
-//! Python is ready, and the process model the environ and the `mod_wsgi`
-//! module report. The hooks (for Apache's children) and the daemon (for its
-//! own processes) set them; the WSGI layer reads them.
+//! Python is ready, the process model and the Apache version that the environ
+//! and the `mod_wsgi` module report. The Apache module (for its children) and
+//! the daemon (for its own processes) set them; the WSGI layer reads them.
 //!
 //! Each is set at most once per process. A second set is a bug in the start-up
 //! sequence: it is logged and the first value kept.
 
 use once_cell::sync::OnceCell;
 
-use crate::apache::mpm;
 
 /// How requests are spread over processes and threads here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,18 +49,27 @@ pub fn python_ready() -> Result<(), &'static str> {
 /// before Python starts.
 pub fn set_daemon_model(processes: i64, threads: i64, processes_given: bool) {
     let model = ProcessModel { multithread: threads > 1, multiprocess: processes_given || processes > 1, max_processes: processes, max_threads: threads };
+    set_process_model(model);
+}
+
+/// Fixes the process model (an Apache child: the MPM's), before Python starts.
+pub fn set_process_model(model: ProcessModel) {
     set_once(&PROCESS_MODEL, model, "the process model");
 }
 
-/// The process model: a daemon's, or else the MPM's (read on first use).
+/// The process model (single process, single thread until it is set).
 pub fn process_model() -> ProcessModel {
-    *PROCESS_MODEL.get_or_init(|| {
-        let (threads, daemons) = (mpm::max_threads(), mpm::max_daemons());
-        ProcessModel {
-            multithread: mpm::is_threaded() && threads > 1,
-            multiprocess: daemons > 1,
-            max_processes: i64::from(daemons.max(1)),
-            max_threads: i64::from(threads.max(1)),
-        }
-    })
+    PROCESS_MODEL.get().copied().unwrap_or(ProcessModel { multithread: false, multiprocess: false, max_processes: 1, max_threads: 1 })
+}
+
+static APACHE_VERSION: OnceCell<(u32, u32, u32)> = OnceCell::new();
+
+/// Records the running Apache's version, for `apache.version`.
+pub fn set_apache_version(version: (u32, u32, u32)) {
+    set_once(&APACHE_VERSION, version, "the Apache version");
+}
+
+/// `(major, minor, patch)` of the running Apache.
+pub fn apache_version() -> (u32, u32, u32) {
+    APACHE_VERSION.get().copied().unwrap_or((2, 4, 0))
 }

@@ -1,4 +1,4 @@
-//! Which script, callable and groups serve a request: the alias options win
+//! Which script, callable and groups serve a request (in either mode): the alias options win
 //! over the directory configuration, which wins over the defaults.
 
 use crate::apache::Request;

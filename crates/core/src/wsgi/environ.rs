@@ -29,7 +29,7 @@ fn template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         d.set_item("wsgi.file_wrapper", py.get_type::<super::file_wrapper::FileWrapper>())?;
         d.set_item("mod_wsgi.version", MOD_WSGI_COMPAT_VERSION)?;
         d.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
-        d.set_item("apache.version", crate::apache::server::apache_version())?;
+        d.set_item("apache.version", crate::runtime::apache_version())?;
         d.set_item("mod_wsgi.handler_script", "")?;
         d.set_item("mod_wsgi.enable_sendfile", "0")?;
         d.set_item("mod_wsgi.ignore_activity", "0")?;

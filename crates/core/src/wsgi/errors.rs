@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::request_handle::RequestHandle;
-use crate::apache::log;
+use crate::log;
 use crate::config::PythonSettings;
 
 #[pyclass(module = "mod_wsgi", name = "Log", frozen)]

@@ -135,7 +135,7 @@ pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let reason = reason.to_string();
-    let spawned = crate::apache::guard::spawn("rwsgi-atexit", None, move || {
+    let spawned = crate::guard::spawn("rwsgi-atexit", None, move || {
         crate::python::attach(|py| {
             // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
             if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {

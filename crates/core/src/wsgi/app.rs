@@ -12,7 +12,7 @@ use super::file_wrapper;
 use super::input::Input;
 use super::request_handle::RequestHandle;
 use super::response::{Response, StartResponse};
-use crate::apache::log;
+use crate::log;
 use crate::python::script;
 
 /// The script a request runs, and how.

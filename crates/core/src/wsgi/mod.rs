@@ -10,7 +10,6 @@ pub mod headers;
 pub mod input;
 pub mod request_handle;
 pub mod response;
-pub mod route;
 
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
