@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::config::PythonSettings;
 use crate::config::daemon::DaemonOptions;
+pub use rwsgi_daemon::group::{Group, ImportScript, ScriptOwner};
 
 /// A group as configured, with where it was defined.
 pub struct Defined {
@@ -17,48 +17,6 @@ pub struct Defined {
     /// ServerName of the virtual host that defines it; `None` for the main server.
     pub virtual_host: Option<String>,
     pub location: String,
-}
-
-/// `WSGIImportScript path process-group=… application-group=…`.
-#[derive(Clone, Debug)]
-pub struct ImportScript {
-    pub path: String,
-    pub process_group: String,
-    pub application_group: String,
-}
-
-/// A group of the running generation.
-pub struct Group {
-    /// Its index in the generation's list.
-    pub id: usize,
-    pub options: DaemonOptions,
-    pub virtual_host: Option<String>,
-    pub socket_path: String,
-    /// The listening socket (in the parent and the group's daemons; closed in Apache children).
-    pub listener: i32,
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups; `None` means initgroups() for the user.
-    pub groups: Option<Vec<u32>>,
-    /// The user whose name initgroups() uses, and whose home is the default cwd.
-    pub user_name: Option<String>,
-    pub home: Option<String>,
-    /// The interpreter settings of the group's processes: the server's, with
-    /// python-home= and python-path= applied.
-    pub python: PythonSettings,
-    pub imports: Vec<ImportScript>,
-    /// The main server's `Timeout`: the default of socket-timeout.
-    pub apache_timeout: std::time::Duration,
-    /// Owner of the socket file: the user Apache's children run as, or socket-user=.
-    pub socket_uid: u32,
-    /// script-user= / script-group=: who must own the scripts this group runs.
-    pub script_owner: Option<ScriptOwner>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScriptOwner {
-    User(u32),
-    Group(u32),
 }
 
 /// What post_config set up for the generation now running.

@@ -30,9 +30,27 @@ fn fork(slot: *mut Slot) {
     // SAFETY: the slot lives in pconf, as long as the registration (which the
     // pool's cleanup ends).
     match unsafe { s.record.fork(on_child_event, slot as *mut c_void) } {
-        Ok(Forked::Child) => crate::daemon::process::run(s.group.clone(), s.index),
+        Ok(Forked::Child) => {
+            shed_apache(&s.group);
+            rwsgi_daemon::process::run(s.group.clone(), s.index)
+        }
         Ok(Forked::Parent(_)) => {}
         Err(rv) => crate::alert!("cannot fork a daemon process for group '{}' (APR error {rv})", s.group.options.name),
+    }
+}
+
+/// In a new daemon process, before it starts: close Apache's listeners and the
+/// other groups' sockets, and show display-name= in `ps`.
+fn shed_apache(group: &Group) {
+    crate::apache::process::close_listeners();
+    for other in &crate::daemon::registry::running().groups {
+        if other.id != group.id && other.listener >= 0 {
+            // SAFETY: closing a descriptor this process inherited and will not use.
+            unsafe { libc::close(other.listener) };
+        }
+    }
+    if let Some(name) = &group.options.display_name {
+        crate::apache::process::set_title(name);
     }
 }
 

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use super::connection::Connection;
 use super::poller::Poller;
-use crate::daemon::registry::Group;
+use crate::group::Group;
 
 /// Shared by the request threads and the main thread.
 pub struct State {

@@ -136,7 +136,7 @@ fn check_triggers(state: &Arc<State>) {
 /// Raises mod_wsgi.RequestTimeout in the Python thread `ident` (from a helper
 /// thread, so a thread holding the GIL cannot stall the main thread).
 fn interrupt(ident: u64) {
-    let _ = crate::apache::guard::spawn("rwsgi-interrupt", None, move || {
+    let _ = crate::guard::spawn("rwsgi-interrupt", None, move || {
         python::attach(|py| {
             let exc = py.get_type::<crate::wsgi::RequestTimeout>();
             // SAFETY: the GIL is held; the exception type is a live type object.
@@ -150,7 +150,7 @@ fn interrupt(ident: u64) {
 fn dump_stacks(state: &Arc<State>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let _group = state.group.clone();
-    let _ = crate::apache::guard::spawn("rwsgi-stacks", None, move || {
+    let _ = crate::guard::spawn("rwsgi-stacks", None, move || {
         let lines: Vec<String> = python::attach(|py| {
             let code = c"import sys, threading, traceback\nnames = {t.ident: t.name for t in threading.enumerate()}\nout = []\nfor ident, frame in sys._current_frames().items():\n    out.append('Thread %s (%s):' % (ident, names.get(ident, '?')))\n    out.extend(l.rstrip() for chunk in traceback.format_stack(frame) for l in chunk.splitlines())\n";
             let globals = pyo3::types::PyDict::new(py);

@@ -1,12 +1,11 @@
 //! The daemon process's operating-system set-up after the fork, while it is
-//! still single-threaded: signals, inherited descriptors, process title,
-//! working directory, umask, resource limits and locale.
+//! still single-threaded: signals, working directory, umask, resource limits
+//! and locale. (What it inherited of Apache's is shed before it starts.)
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::apache::process as apache_process;
-use crate::daemon::registry::{self, Group};
+use crate::group::Group;
 
 /// Signals arrive here as bytes on a pipe; the handlers do nothing else.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -55,24 +54,6 @@ static SIGNAL_READ: AtomicI32 = AtomicI32::new(-1);
 /// The read end of the signal pipe (-1 before `reset_signals`).
 pub(super) fn signal_pipe() -> i32 {
     SIGNAL_READ.load(Ordering::Relaxed)
-}
-
-/// Closes Apache's listening sockets and the other groups' sockets.
-pub(super) fn close_inherited(group: &Group) {
-    apache_process::close_listeners();
-    for other in &registry::running().groups {
-        if other.id != group.id && other.listener >= 0 {
-            // SAFETY: closing a descriptor this process inherited and will not use.
-            unsafe { libc::close(other.listener) };
-        }
-    }
-}
-
-/// Rewrites the process title (what ps shows) with display-name=.
-pub(super) fn set_display_name(group: &Group) {
-    if let Some(name) = &group.options.display_name {
-        apache_process::set_title(name);
-    }
 }
 
 /// cwd, umask, resource limits and locale for the group.

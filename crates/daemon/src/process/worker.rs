@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::connection::{Connection, DaemonChannel};
 use super::state::{Active, State};
-use crate::apache::log;
+use rwsgi_core::log;
 use crate::protocol::{self, FrameError, Kind, MAX_REQUEST_FRAME};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::environ::{DaemonTimes, RequestInfo};

@@ -24,8 +24,8 @@ use pyo3::prelude::*;
 
 use poller::Poller;
 use state::State;
-use super::registry::Group;
-use crate::apache::guard;
+use crate::group::Group;
+use crate::guard;
 use crate::python::{self, interpreter};
 
 /// The daemon's entry point after the fork; never returns.
@@ -41,8 +41,6 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     guard::install_quiet_panic_hook();
     rwsgi_core::log::set_daemon_group(&group.options.name);
     setup::reset_signals();
-    setup::close_inherited(&group);
-    setup::set_display_name(&group);
     let o = &group.options;
     // SAFETY: plain system calls in a single-threaded process.
     unsafe {
@@ -72,7 +70,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
         return 1;
     }
     // Before Python starts: the mod_wsgi module and the environ read it.
-    crate::runtime::set_apache_version(crate::apache::server::apache_version());
+    crate::runtime::set_apache_version(group.apache_version);
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
     if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
         crate::crit!("cannot initialise Python: {e}");
