@@ -1,7 +1,7 @@
 """The Apache child against a misbehaving daemon.
 
 The group's real socket is replaced by one served by this test, which speaks
-the wire format (src/protocol) wrongly on purpose. Whatever arrives, the child
+the wire format (crates/protocol) wrongly on purpose. Whatever arrives, the child
 must answer 502 (or cut a started response), log why, and stay up."""
 
 import os
