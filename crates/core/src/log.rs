@@ -134,7 +134,9 @@ static PROCESS_LABEL: OnceCell<String> = OnceCell::new();
 
 /// Makes every later line of this (daemon) process say which group it serves.
 pub fn set_daemon_group(group: &str) {
-    let _ = PROCESS_LABEL.set(format!("group='{group}'"));
+    if PROCESS_LABEL.set(format!("group='{group}'")).is_err() {
+        tracing::error!("internal error: the daemon group of process {} was set twice (now '{group}')", std::process::id());
+    }
 }
 
 /// An event's text with the module's prefix: `mod_rwsgi: ...`, or with labels
