@@ -1,0 +1,729 @@
+"""rwsgi-express: one command serving a WSGI application through the real Apache.
+
+Every test runs target/release/rwsgi-express (env RWSGI_EXPRESS overrides),
+which generates a server root and runs /usr/sbin/apache2 with mod_rwsgi.
+The Django and Paste tests use a virtual environment made under /tmp (readable
+by www-data) with Django and PasteDeploy from PyPI; it is kept between runs
+(env RWSGI_EXPRESS_VENV names another one).
+"""
+
+import http.client
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+from harness import APACHE_BIN, BAD_LOG_PATTERNS, REPO_ROOT, free_port, make_world_readable_dir, write_world_readable
+
+EXPRESS = os.environ.get("RWSGI_EXPRESS", os.path.join(REPO_ROOT, "target", "release", "rwsgi-express"))
+BUILD_MODULE = os.path.join(os.path.dirname(EXPRESS), "libmod_rwsgi.so")
+VENV = os.environ.get("RWSGI_EXPRESS_VENV", "/tmp/rwsgi-express-test-venv")
+TEST_USER = "rwsgi-express-test"
+
+# A plain WSGI script reporting what the server made of the options.
+INFO_APP = """\
+import json, os, sys
+import mod_wsgi
+
+def application(environ, start_response):
+    keys = ("SCRIPT_NAME", "PATH_INFO", "wsgi.url_scheme", "HTTPS", "MY_SETTING", "PASSED_ON",
+            "mod_wsgi.process_group", "mod_wsgi.application_group", "wsgi.multiprocess", "wsgi.multithread",
+            "REMOTE_USER", "HTTP_AUTHORIZATION")
+    info = {k: environ.get(k) for k in keys}
+    info.update(
+        maximum_processes=mod_wsgi.maximum_processes,
+        threads_per_process=mod_wsgi.threads_per_process,
+        process_group=mod_wsgi.process_group,
+        application_group=mod_wsgi.application_group,
+        pid=os.getpid(), uid=os.getuid(), cwd=os.getcwd(), path=sys.path, prefix=sys.prefix,
+        lang=os.environ.get("LANG"), lc_all=os.environ.get("LC_ALL"),
+    )
+    body = json.dumps(info).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def run_express(*args, env=None, user=None, timeout=60):
+    cmd = [EXPRESS, *args]
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    full_env.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+def pids_using(conf):
+    """Pids whose command line names this httpd.conf (Apache parent, children, daemons)."""
+    out = []
+    needle = conf.encode()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if needle in f.read():
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+
+
+class Express:
+    """One `rwsgi-express start-server` run, in its own session."""
+
+    def __init__(self, args, port=None, root=None, user=None, env=None, cwd=None):
+        self.port = port or free_port()
+        self.user = user
+        if root is None and user is None:
+            root = tempfile.mkdtemp(prefix="rwsgi-express-test-", dir="/tmp")
+        self.root = root
+        self.args = ["start-server", *args, "--port", str(self.port)]
+        if root:
+            self.args += ["--server-root", root]
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+        self.env.update(env or {})
+        self.cwd = cwd
+        self.out = tempfile.TemporaryFile()
+        self.proc = None
+        self.bad_log_patterns = list(BAD_LOG_PATTERNS)
+
+    @property
+    def conf(self):
+        return os.path.join(self.root, "httpd.conf")
+
+    def start(self, timeout=20):
+        cmd = [EXPRESS, *self.args]
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.cwd, start_new_session=True)
+        m = wait_for(lambda: re.search(r"serving (\S+) \(Apache pid (\d+), server root (.*)\)", self.output())
+                     or self.proc.poll() is not None, timeout, "not serving:\n" + self.output())
+        if m is True:
+            raise RuntimeError("rwsgi-express exited (%s):\n%s" % (self.proc.returncode, self.output()))
+        self.url, self.apache_pid, self.root = m.group(1), int(m.group(2)), m.group(3)
+        return self
+
+    def output(self):
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace")
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.root, "error_log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def request(self, path="/", method="GET", headers=None, body=None, port=None, https=False, context=None):
+        if https:
+            conn = http.client.HTTPSConnection("localhost", port, timeout=15, context=context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=15)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def json(self, path="/", **kw):
+        status, _, body = self.request(path, **kw)
+        assert status == 200, (status, body[:2000], self.error_log()[-3000:])
+        return json.loads(body)
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids_using(self.conf) if self.root else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc:
+            self.proc.wait(5)
+        return self.proc.returncode if self.proc else None
+
+    def check_log(self):
+        pats = [re.compile(p) for p in self.bad_log_patterns]
+        bad = [l for l in self.error_log().splitlines() if any(p.search(l) for p in pats)]
+        assert not bad, "bad lines in the error log:\n" + "\n".join(bad)
+
+
+@pytest.fixture
+def express(request):
+    """Factory: express(args, ...) -> started Express; stopped and removed afterwards."""
+    made = []
+
+    def make(*args, start=True, **kw):
+        e = Express(list(args), **kw)
+        made.append(e)
+        return e.start() if start else e
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for e in made:
+        e.stop()
+        if failed:
+            request.node.add_report_section("teardown", "rwsgi-express output", e.output()[-4000:])
+            request.node.add_report_section("teardown", "error_log", e.error_log()[-4000:])
+        else:
+            e.check_log()
+        if e.root and os.environ.get("RWSGI_TEST_KEEP") != "1":
+            shutil.rmtree(e.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def venv():
+    """A virtual environment with Django and PasteDeploy (made once, kept under /tmp)."""
+    py = os.path.join(VENV, "bin", "python")
+    check = [py, "-c", "import django, paste.deploy"]
+    if not os.path.exists(py) or subprocess.run(check, capture_output=True).returncode != 0:
+        subprocess.run(["/usr/bin/python3", "-m", "venv", VENV], check=True)
+        subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "django", "PasteDeploy"], check=True, timeout=300)
+    subprocess.run(["chmod", "-R", "a+rX", VENV], check=True)
+    return VENV
+
+
+@pytest.fixture(scope="session")
+def test_user():
+    """An ordinary user to run rwsgi-express as."""
+    if subprocess.run(["id", "-u", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], check=True)
+    return TEST_USER, int(subprocess.run(["id", "-u", TEST_USER], capture_output=True, text=True, check=True).stdout)
+
+
+def write_app(app_dir, name="app.wsgi", text=INFO_APP):
+    return app_dir.write(name, text)
+
+
+# ---------------------------------------------------------------------------
+# Frameworks and entry points
+
+
+def test_flask_app_defaults_and_signals(express, app_dir):
+    app = app_dir.write("flaskapp.py", """\
+        import mod_wsgi
+        from flask import Flask, request
+
+        app = Flask(__name__)
+
+        @app.route("/hello/<name>")
+        def hello(name):
+            return {"hello": name, "group": mod_wsgi.process_group, "threads": mod_wsgi.threads_per_process,
+                    "processes": mod_wsgi.maximum_processes, "multithread": request.environ["wsgi.multithread"]}
+
+        application = app
+        """)
+    e = express(app)
+    assert e.url == "http://localhost:%d/" % e.port
+    status, headers, body = e.request("/hello/apache")
+    assert status == 200, body
+    # Defaults: a daemon group named localhost:PORT, 1 process, 5 threads.
+    assert json.loads(body) == {"hello": "apache", "group": "localhost:%d" % e.port, "threads": 5, "processes": 1, "multithread": True}
+    # Apache's children and the daemon run as www-data; the daemon is not an Apache child.
+    daemon = pids_using("(rwsgi:localhost:%d:0)" % e.port)
+    assert len(daemon) == 1, "no process named (rwsgi:localhost:PORT:0)"
+    assert os.stat("/proc/%d" % daemon[0]).st_uid == int(subprocess.check_output(["id", "-u", "www-data"]))
+    # SIGUSR1 -> graceful restart, SIGHUP -> restart, both passed on to Apache.
+    e.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: e.error_log().count("resuming normal operations") >= 2, 10, "no graceful restart:\n" + e.error_log())
+    e.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: e.error_log().count("resuming normal operations") >= 3, 10, "no restart:\n" + e.error_log())
+    assert re.search(r"SIGUSR1 received.  Doing graceful restart(.|\n)*SIGHUP received.  Attempting to restart", e.error_log())
+    assert wait_for(lambda: _status(e, "/hello/again") == 200, 10, "not serving after restart")
+    assert e.stop() == 0
+    assert not pids_using(e.conf), "Apache processes left after SIGTERM"
+    assert "caught SIGTERM, shutting down" in e.error_log()
+
+
+def _status(e, path):
+    try:
+        return e.request(path)[0]
+    except OSError:
+        return None
+
+
+def test_options_reach_the_server(express, app_dir):
+    work = make_world_readable_dir("rwsgi-express-work-")
+    lib = make_world_readable_dir("rwsgi-express-lib-")
+    try:
+        app = write_app(app_dir, text=INFO_APP.replace("def application(", "def entry("))
+        e = express(app, "--processes", "2", "--threads", "3", "--callable-object", "entry", "--mount-point", "/app",
+                    "--working-directory", work, "--python-path", lib, "--setenv", "MY_SETTING", "two words",
+                    "--passenv", "PASSED_ON", "--lang", "C.UTF-8", "--process-group", "mygroup",
+                    "--maximum-requests", "4", env={"PASSED_ON": "from the launcher"})
+        info = e.json("/app/x/y")
+        assert (info["SCRIPT_NAME"], info["PATH_INFO"]) == ("/app", "/x/y")
+        assert (info["maximum_processes"], info["threads_per_process"]) == (2, 3)
+        assert info["wsgi.multiprocess"] is True
+        assert info["process_group"] == info["mod_wsgi.process_group"] == "mygroup"
+        assert info["application_group"] == ""  # %{GLOBAL}
+        assert info["MY_SETTING"] == "two words"
+        assert info["PASSED_ON"] == "from the launcher"
+        assert info["cwd"] == work
+        assert work in info["path"] and lib in info["path"]
+        assert (info["lang"], info["lc_all"]) == ("C.UTF-8", "C.UTF-8")
+        assert info["uid"] == int(subprocess.check_output(["id", "-u", "www-data"]))
+        # maximum-requests=4: the two processes recycle after 4 requests each.
+        pids = {e.json("/app")["pid"] for _ in range(12)}
+        assert len(pids) > 2, pids
+        assert e.request("/")[0] == 404  # outside the mount point: the (empty) document root
+        with open(e.conf) as f:
+            conf = f.read()
+        assert "processes=2" in conf and "threads=3" in conf and "maximum-requests=4" in conf
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(lib, ignore_errors=True)
+
+
+def test_embedded_mode(express, app_dir):
+    e = express(write_app(app_dir), "--embedded-mode", "--threads", "3", "--server-mpm", "worker")
+    info = e.json("/")
+    assert info["process_group"] == "" and info["threads_per_process"] == 3
+    assert info["pid"] in pids_using(e.conf)  # an Apache child
+    assert "LoadModule mpm_worker_module" in open(e.conf).read()
+
+
+def make_django_project(venv, parent):
+    subprocess.run([os.path.join(venv, "bin", "django-admin"), "startproject", "mysite", parent], check=True)
+    with open(os.path.join(parent, "mysite", "urls.py"), "a") as f:
+        f.write(textwrap.dedent("""
+            from django.http import JsonResponse
+            import mod_wsgi, sys
+
+            def info(request):
+                return JsonResponse({"django": True, "group": mod_wsgi.process_group, "prefix": sys.prefix,
+                                     "script_name": request.META["SCRIPT_NAME"]})
+
+            urlpatterns.append(path("info/", info))
+            """))
+    subprocess.run(["chmod", "-R", "a+rX", parent], check=True)
+
+
+def test_django_through_wsgi_py_and_as_module(express, venv, app_dir):
+    make_django_project(venv, app_dir.path)
+    # Through the project's wsgi.py, as a script.
+    e = express(app_dir.join("mysite", "wsgi.py"), "--working-directory", app_dir.path, "--python-home", venv)
+    info = e.json("/info/")
+    assert info["django"] is True and info["prefix"] == venv and info["group"] == "localhost:%d" % e.port
+    status, _, body = e.request("/")
+    assert status == 404 and b"Django tried these URL patterns" in body  # Django's DEBUG 404 page
+    e.stop()
+    # The same project as an importable module, mounted below /site.
+    e = express("--application-type", "module", "mysite.wsgi", "--working-directory", app_dir.path,
+                "--python-home", venv, "--mount-point", "/site")
+    info = e.json("/site/info/")
+    assert info["django"] is True and info["script_name"] == "/site"
+    handler = open(os.path.join(e.root, "handler.wsgi")).read()
+    assert "import_module(\"mysite.wsgi\")" in handler
+
+
+def test_module_with_callable_and_paste_entry_points(express, venv, app_dir):
+    app_dir.write("pkgapp/__init__.py", "")
+    app_dir.write("pkgapp/web.py", """\
+        def make(greeting):
+            def app(environ, start_response):
+                body = ("%s from %s" % (greeting, environ["SCRIPT_NAME"] or "/")).encode()
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [body]
+            return app
+
+        wsgi = make("module")
+
+        def factory(global_conf, greeting="?"):
+            return make(greeting)
+        """)
+    e = express("--application-type", "module", "pkgapp.web:wsgi", "--working-directory", app_dir.path)
+    assert e.request("/")[2] == b"module from /"
+    e.stop()
+    ini = app_dir.write("site.ini", """\
+        [app:main]
+        use = call:pkgapp.web:factory
+        greeting = paste
+        """)
+    e = express("--application-type", "paste", ini, "--python-home", venv)
+    status, _, body = e.request("/")
+    assert (status, body) == (200, b"paste from /")
+
+
+def test_as_an_ordinary_user(express, app_dir, test_user):
+    user, uid = test_user
+    e = express(write_app(app_dir), user=user)
+    # The default server root, owned by that user, named like mod_wsgi-express's.
+    assert e.root == "/tmp/rwsgi-express-localhost:%d:%d" % (e.port, uid)
+    assert os.stat(e.root).st_uid == uid
+    try:
+        info = e.json("/")
+        assert info["uid"] == uid and info["process_group"] == "localhost:%d" % e.port
+        for pid in pids_using(e.conf):
+            assert os.stat("/proc/%d" % pid).st_uid == uid  # Apache parent, children, daemon
+        assert "User " not in open(e.conf).read()
+    finally:
+        e.stop()
+        shutil.rmtree(e.root, ignore_errors=True)
+    # Privileged ports and other users need root.
+    r = run_express("start-server", write_app(app_dir), "--port", "80", user=user)
+    assert r.returncode == 2 and "ports below 1024 need root" in r.stderr
+    r = run_express("setup-server", write_app(app_dir), "--port", str(free_port()), "--user", "www-data", user=user)
+    assert r.returncode == 2 and "only root can run Apache as another user" in r.stderr
+
+
+def test_https_with_a_self_signed_certificate(express, app_dir):
+    cert, key = app_dir.join("cert.pem"), app_dir.join("key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o644)
+    https_port = free_port()
+    e = express(write_app(app_dir), "--https-port", str(https_port), "--ssl-certificate-file", cert,
+                "--ssl-certificate-key-file", key, "--https-only")
+    assert "serving https://localhost:%d/" % https_port in e.output()
+    ctx = ssl.create_default_context(cafile=cert)  # verified against the certificate made here
+    status, _, body = e.request("/secure", https=True, port=https_port, context=ctx)
+    info = json.loads(body)
+    assert status == 200 and info["wsgi.url_scheme"] == "https" and info["HTTPS"] == "on"
+    # --https-only: plain HTTP is redirected.
+    status, headers, _ = e.request("/secure?q=1")
+    assert status == 301 and headers["Location"] == "https://localhost:%d/secure?q=1" % https_port
+
+
+def test_reload_on_changes(express, app_dir):
+    app_dir.write("greeting.py", "TEXT = 'first'\n")
+    script = app_dir.write("app.wsgi", """\
+        import os, greeting
+
+        def application(environ, start_response):
+            body = ("%s %s %d" % (MARK, greeting.TEXT, os.getpid())).encode()
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [body]
+
+        MARK = "v1"
+        """)
+    e = express(script, "--reload-on-changes")
+    mark, text, pid = e.request("/")[2].decode().split()
+    assert (mark, text) == ("v1", "first")
+
+    def bump(path, text):
+        with open(path, "w") as f:
+            f.write(text)
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+    # An imported module changed: the daemon process restarts and imports it afresh.
+    bump(app_dir.join("greeting.py"), "TEXT = 'second'\n")
+    got = wait_for(lambda: (lambda b: b if b and b.split()[1] == "second" else None)(_body(e)), 20,
+                   "module change not picked up:\n" + e.error_log())
+    assert got.split()[2] != pid
+    assert "greeting.py changed; restarting daemon process %s" % pid in e.error_log()
+    # The script itself changed.
+    with open(script) as f:
+        src = f.read()
+    bump(script, src.replace('MARK = "v1"', 'MARK = "v2"'))
+    wait_for(lambda: (_body(e) or "").startswith("v2 second"), 20, "script change not picked up:\n" + e.error_log())
+
+
+def _body(e):
+    try:
+        status, _, body = e.request("/")
+        return body.decode() if status == 200 else None
+    except OSError:
+        return None
+
+
+def test_setup_server_then_apachectl_start_and_stop(app_dir):
+    root = tempfile.mkdtemp(prefix="rwsgi-express-setup-", dir="/tmp")
+    port = free_port()
+    try:
+        r = run_express("setup-server", write_app(app_dir), "--port", str(port), "--server-root", root, "--access-log")
+        assert r.returncode == 0, r.stderr
+        assert "Control script : %s/apachectl" % root in r.stdout
+        for name in ("httpd.conf", "apachectl", "envvars"):
+            assert os.path.isfile(os.path.join(root, name)), name
+        assert os.access(os.path.join(root, "apachectl"), os.X_OK)
+        with open(os.path.join(root, "envvars"), "a") as f:
+            f.write("export MY_SETTING=from-envvars\n")
+        ctl = os.path.join(root, "apachectl")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        t = subprocess.run([ctl, "configtest"], capture_output=True, text=True, env=env)
+        assert t.returncode == 0 and "Syntax OK" in t.stderr, t.stderr
+        s = subprocess.run([ctl, "start"], capture_output=True, text=True, env=env, timeout=30)
+        assert s.returncode == 0, s.stderr  # returns once Apache has gone to the background
+        pid = int(wait_for(lambda: _read(os.path.join(root, "httpd.pid")), 10, "no pid file"))
+        e = Express([], port=port, root=root)
+        info = wait_for(lambda: _status(e, "/") == 200 and e.json("/"), 15, "not serving")
+        assert info["process_group"] == "localhost:%d" % port
+        # envvars is sourced: the daemon's process environment has the setting.
+        assert "from-envvars" in open("/proc/%d/environ" % info["pid"], "rb").read().decode("latin-1")
+        subprocess.run([ctl, "stop"], check=True, env=env, timeout=30)
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid), 15, "Apache did not stop")
+        assert not pids_using(os.path.join(root, "httpd.conf"))
+        assert re.search(r'"GET / HTTP/1.1" 200', _read(os.path.join(root, "access_log")))
+    finally:
+        for p in pids_using(os.path.join(root, "httpd.conf")):
+            os.kill(p, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def test_ctrl_c_on_a_terminal_stops_the_server(app_dir):
+    """On a terminal: logs to the terminal by default, and Ctrl-C stops Apache."""
+    port = free_port()
+    root = tempfile.mkdtemp(prefix="rwsgi-express-tty-", dir="/tmp")
+    master, slave = pty.openpty()
+
+    def controlling_terminal():
+        os.setsid()
+        import fcntl, termios
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([EXPRESS, "start-server", write_app(app_dir), "--port", str(port), "--server-root", root,
+                             "--log-level", "info"],
+                            stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_terminal,
+                            env={"PATH": "/usr/bin:/bin", "LANG": "C"})
+    os.close(slave)
+    out = b""
+    try:
+        def read_until(pattern, timeout=20):
+            nonlocal out
+            deadline = time.monotonic() + timeout
+            while not re.search(pattern, out):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("%r not on the terminal:\n%s" % (pattern, out.decode(errors="replace")))
+                import select
+                if select.select([master], [], [], 0.2)[0]:
+                    try:
+                        out += os.read(master, 65536)
+                    except OSError:
+                        break
+        read_until(rb"Ctrl-C stops the server")
+        assert not os.path.exists(os.path.join(root, "error_log"))  # logs go to the terminal
+        read_until(rb"resuming normal operations")  # Apache's own log line, on the terminal
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        assert conn.getresponse().status == 200
+        conn.close()
+        os.write(master, b"\x03")  # Ctrl-C
+        read_until(rb"caught SIGTERM, shutting down")
+        assert proc.wait(15) == 0
+        assert not pids_using(os.path.join(root, "httpd.conf"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in pids_using(os.path.join(root, "httpd.conf")):
+            os.kill(p, signal.SIGKILL)
+        os.close(master)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Static files and Apache features
+
+
+def test_static_files_compression_status_and_access_log(express, app_dir):
+    docs = make_world_readable_dir("rwsgi-express-docs-")
+    try:
+        write_world_readable(os.path.join(docs, "robots.txt"), "User-agent: *\n")
+        write_world_readable(os.path.join(docs, "sub", "index.html"), "<p>index</p>\n")
+        assets = make_world_readable_dir("rwsgi-express-assets-")
+        write_world_readable(os.path.join(assets, "style.css"), "body { color: red; }\n" * 50)
+        e = express(write_app(app_dir), "--document-root", docs, "--directory-index", "index.html",
+                    "--url-alias", "/assets", assets, "--compress-responses", "--server-status", "--access-log")
+        assert e.request("/robots.txt")[2] == b"User-agent: *\n"  # an existing file: static
+        assert e.request("/sub/")[2] == b"<p>index</p>\n"  # directory index
+        assert e.json("/not-a-file")["PATH_INFO"] == "/not-a-file"  # anything else: the application
+        status, headers, body = e.request("/assets/style.css", headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and headers.get("Content-Encoding") == "gzip"
+        import gzip
+        assert gzip.decompress(body) == b"body { color: red; }\n" * 50
+        status, headers, body = e.request("/", headers={"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip" and json.loads(gzip.decompress(body))["SCRIPT_NAME"] == ""
+        status, _, body = e.request("/server-status?auto")
+        assert status == 200 and b"ServerUptime" in body
+        log = wait_for(lambda: _read(os.path.join(e.root, "access_log")), 5, "no access log")
+        assert '"GET /robots.txt HTTP/1.1" 200' in log
+    finally:
+        shutil.rmtree(docs, ignore_errors=True)
+        shutil.rmtree(assets, ignore_errors=True)
+
+
+def test_generated_configurations_pass_apache_t(app_dir):
+    cert, key = app_dir.join("cert.pem"), app_dir.join("key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    app = write_app(app_dir)
+    include = app_dir.write("extra.conf", "Header always set X-Extra yes\n")
+    rules = app_dir.write("rules.conf", "RewriteRule ^/old$ /new [R=302,L]\n")
+    variants = [
+        [],
+        ["--embedded-mode", "--server-mpm", "prefork", "--processes", "2", "--threads", "2"],
+        ["--server-mpm", "worker", "--max-clients", "40", "--keep-alive-timeout", "0", "--limit-request-body", "1000",
+         "--request-timeout", "30", "--queue-timeout", "10", "--connect-timeout", "5", "--socket-timeout", "20",
+         "--startup-timeout", "10", "--shutdown-timeout", "3", "--graceful-timeout", "5", "--inactivity-timeout", "60",
+         "--restart-interval", "3600", "--maximum-requests", "100", "--memory-limit", "500000000",
+         "--header-buffer-size", "65536", "--response-buffer-size", "1048576", "--send-buffer-size", "65536",
+         "--receive-buffer-size", "65536", "--cpu-time-limit", "600", "--deadlock-timeout", "30"],
+        ["--https-port", str(free_port()), "--ssl-certificate-file", cert, "--ssl-certificate-key-file", key,
+         "--https-only", "--http2", "--rotate-logs", "--access-log", "--log-level", "info", "--compress-responses",
+         "--server-status", "--rewrite-rules", rules, "--include-file", include, "--server-name", "www.example.test",
+         "--host", "127.0.0.1", "--url-alias", "/a", app_dir.path, "--document-root", app_dir.path],
+        ["--application-type", "module", "os.path:join", "--working-directory", app_dir.path, "--log-to-terminal"],
+    ]
+    for args in variants:
+        root = tempfile.mkdtemp(prefix="rwsgi-express-t-", dir="/tmp")
+        try:
+            entry = [] if "--application-type" in args else [app]
+            r = run_express("setup-server", *entry, *args, "--port", str(free_port()), "--server-root", root)
+            assert r.returncode == 0, (args, r.stderr)
+            conf = os.path.join(root, "httpd.conf")
+            if "--include-file" in args:
+                # The included file uses mod_headers: load it there, as a user would.
+                with open(include, "w") as f:
+                    f.write("LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\nHeader always set X-Extra yes\n")
+            t = subprocess.run([APACHE_BIN, "-t", "-f", conf], capture_output=True, text=True)
+            assert t.returncode == 0 and "Syntax OK" in t.stderr, (args, t.stderr, open(conf).read())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+def test_error_port_in_use(app_dir):
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root",
+                        tempfile.mkdtemp(prefix="rwsgi-express-busy-", dir="/tmp"))
+    assert r.returncode == 2
+    assert "port %d is already in use" % port in r.stderr
+
+
+def test_error_application_fails_to_import(express, app_dir):
+    app = app_dir.write("broken.wsgi", """\
+        import json
+        import module_that_is_not_there
+
+        def application(environ, start_response):
+            pass
+        """)
+    e = express(app, "--log-to-terminal")
+    e.bad_log_patterns = []
+    # Loaded at start (WSGIImportScript): the traceback reaches the terminal without a request.
+    wait_for(lambda: "No module named 'module_that_is_not_there'" in e.output(), 15, "no traceback:\n" + e.output())
+    assert "Traceback" in e.output() and 'broken.wsgi", line 2' in e.output()
+    assert e.request("/")[0] == 500
+
+
+def test_error_missing_virtualenv_apache_and_modules(app_dir, tmp_path_factory):
+    app = write_app(app_dir)
+    root = tempfile.mkdtemp(prefix="rwsgi-express-err-", dir="/tmp")
+    try:
+        def setup(*args):
+            return run_express("setup-server", app, "--server-root", root, "--port", str(free_port()), *args)
+
+        r = setup("--python-home", "/tmp/no-such-venv")
+        assert r.returncode == 2 and "--python-home /tmp/no-such-venv: no virtual environment there" in r.stderr
+        r = setup("--httpd-executable", "/tmp/no-such/apache2")
+        assert r.returncode == 2 and "Apache is not installed" in r.stderr and "apache2" in r.stderr
+        # A modules directory without mod_ssl/mod_http2 (as on a trimmed system).
+        mods = make_world_readable_dir("rwsgi-express-mods-")
+        for f in os.listdir("/usr/lib/apache2/modules"):
+            if f not in ("mod_ssl.so", "mod_http2.so"):
+                os.symlink(os.path.join("/usr/lib/apache2/modules", f), os.path.join(mods, f))
+        cert = app  # any existing file: the module check comes first
+        r = setup("--modules-directory", mods, "--https-port", str(free_port()), "--ssl-certificate-file", cert,
+                  "--ssl-certificate-key-file", cert)
+        assert r.returncode == 2 and "--https-port needs Apache's mod_ssl.so" in r.stderr and "apache2-bin" in r.stderr
+        r = setup("--modules-directory", mods, "--http2")
+        assert r.returncode == 2 and "--http2 needs Apache's mod_http2.so" in r.stderr
+        shutil.rmtree(mods)
+        r = run_express("setup-server", "--application-type", "module", "not a module", "--server-root", root)
+        assert r.returncode == 2 and "is not a module name" in r.stderr
+        r = run_express("start-server", "/tmp/no-such-app.wsgi")
+        assert r.returncode == 2 and "WSGI script not found: /tmp/no-such-app.wsgi" in r.stderr
+        # Unreadable for www-data (as anything under /root would be): refused before Apache starts.
+        private = tempfile.mkdtemp(prefix="rwsgi-express-private-", dir="/tmp")  # mode 0700
+        shutil.copy(app, os.path.join(private, "app.wsgi"))
+        r = run_express("setup-server", os.path.join(private, "app.wsgi"), "--server-root", root)
+        shutil.rmtree(private)
+        assert r.returncode == 2 and "Apache's children run as 'www-data' and cannot read it" in r.stderr
+        r = run_express("start-server", app, "--prot", "1")
+        assert r.returncode == 2 and "unknown option '--prot'" in r.stderr
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Module commands
+
+
+def test_module_location_config_and_install(tmp_path):
+    r = run_express("module-location")
+    assert r.returncode == 0 and r.stdout.strip() == os.path.realpath(BUILD_MODULE)
+    r = run_express("module-config")
+    assert r.stdout.strip() == "LoadModule rwsgi_module %s" % os.path.realpath(BUILD_MODULE)
+    r = run_express("module-location", env={"RWSGI_EXPRESS_MODULE": "/tmp/nope.so"})
+    assert r.returncode == 2 and "no module file at /tmp/nope.so" in r.stderr
+    # install-module copies into `apxs -q LIBEXECDIR`; a binary outside the build tree then finds it there.
+    libexec = subprocess.check_output(["apxs", "-q", "LIBEXECDIR"], text=True).strip()
+    dest = os.path.join(libexec, "mod_rwsgi.so")
+    saved = None
+    if os.path.exists(dest):
+        saved = tmp_path / "saved.so"
+        shutil.copy2(dest, saved)
+    try:
+        r = run_express("install-module")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "LoadModule rwsgi_module %s" % dest
+        assert open(dest, "rb").read() == open(BUILD_MODULE, "rb").read()
+        bindir = make_world_readable_dir("rwsgi-express-bin-")
+        shutil.copy(EXPRESS, bindir)
+        loc = subprocess.run([os.path.join(bindir, "rwsgi-express"), "module-location"], capture_output=True, text=True)
+        shutil.rmtree(bindir)
+        assert loc.stdout.strip() == dest
+    finally:
+        if saved:
+            shutil.copy2(saved, dest)
+        else:
+            os.unlink(dest)
