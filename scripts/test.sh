@@ -11,6 +11,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export PYO3_PYTHON=/usr/bin/python3
 status=0
 cargo test --release --locked || status=1
+# The launcher's unit tests; its integration tests are tests/test_express.py.
+cargo build --release --locked --workspace || status=1
+cargo test --release --locked -p rwsgi-express || status=1
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1
