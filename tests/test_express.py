@@ -39,7 +39,7 @@ import mod_wsgi
 def application(environ, start_response):
     keys = ("SCRIPT_NAME", "PATH_INFO", "wsgi.url_scheme", "HTTPS", "MY_SETTING", "PASSED_ON",
             "mod_wsgi.process_group", "mod_wsgi.application_group", "wsgi.multiprocess", "wsgi.multithread",
-            "REMOTE_USER", "HTTP_AUTHORIZATION")
+            "REMOTE_USER", "HTTP_AUTHORIZATION", "REMOTE_ADDR")
     info = {k: environ.get(k) for k in keys}
     info.update(
         maximum_processes=mod_wsgi.maximum_processes,
@@ -622,6 +622,50 @@ def test_generated_configurations_pass_apache_t(app_dir):
             assert t.returncode == 0 and "Syntax OK" in t.stderr, (args, t.stderr, open(conf).read())
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Options generating directives of issue 9 (WSGIAuthUserScript, WSGIAccessScript,
+# WSGITrustedProxies, WSGITrustedProxyHeaders)
+
+
+def test_auth_user_script(express, app_dir):
+    auth = app_dir.write("auth.py", """\
+        def check_password(environ, user, password):
+            if user == "alice":
+                return password == "secret"
+            return None
+        """)
+    e = express(write_app(app_dir), "--auth-user-script", auth)
+    import base64
+
+    def basic(user, password):
+        return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()}
+
+    status, headers, _ = e.request("/")
+    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="localhost:%d"' % e.port
+    assert e.request("/", headers=basic("alice", "wrong"))[0] == 401
+    assert e.request("/", headers=basic("bob", "secret"))[0] == 401
+    info = e.json("/", headers=basic("alice", "secret"))
+    assert info["REMOTE_USER"] == "alice"
+
+
+def test_host_access_script(express, app_dir):
+    access = app_dir.write("access.py", """\
+        def allow_access(environ, host):
+            return environ.get("HTTP_X_LET_ME_IN") == "yes"
+        """)
+    e = express(write_app(app_dir), "--host-access-script", access)
+    assert e.request("/")[0] == 403
+    assert e.json("/", headers={"X-Let-Me-In": "yes"})["SCRIPT_NAME"] == ""
+
+
+def test_trust_proxy(express, app_dir):
+    e = express(write_app(app_dir), "--trust-proxy", "127.0.0.1", "--trust-proxy-header", "X-Forwarded-For",
+                "--trust-proxy-header", "X-Forwarded-Proto")
+    info = e.json("/", headers={"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"})
+    assert info["REMOTE_ADDR"] == "203.0.113.5" and info["wsgi.url_scheme"] == "https"
+    assert e.json("/")["REMOTE_ADDR"] == "127.0.0.1"
 
 
 # ---------------------------------------------------------------------------
