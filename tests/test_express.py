@@ -47,7 +47,7 @@ def application(environ, start_response):
         process_group=mod_wsgi.process_group,
         application_group=mod_wsgi.application_group,
         pid=os.getpid(), uid=os.getuid(), cwd=os.getcwd(), path=sys.path, prefix=sys.prefix,
-        lang=os.environ.get("LANG"), lc_all=os.environ.get("LC_ALL"),
+        lang=os.environ.get("LANG"), lc_all=os.environ.get("LC_ALL"), home=os.environ.get("HOME"),
     )
     body = json.dumps(info).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -296,6 +296,7 @@ def test_options_reach_the_server(express, app_dir):
         assert work in info["path"] and lib in info["path"]
         assert (info["lang"], info["lc_all"]) == ("C.UTF-8", "C.UTF-8")
         assert info["uid"] == int(subprocess.check_output(["id", "-u", "www-data"]))
+        assert info["home"] == "/var/www"  # www-data's, set by apachectl (never root's)
         # maximum-requests=4: the two processes recycle after 4 requests each.
         pids = {e.json("/app")["pid"] for _ in range(12)}
         assert len(pids) > 2, pids

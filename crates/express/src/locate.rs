@@ -73,6 +73,7 @@ pub struct User {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    pub home: String,
 }
 
 pub fn user_by_name(name: &str) -> Option<User> {
@@ -97,6 +98,7 @@ unsafe fn user_from(pw: *const libc::passwd) -> Option<User> {
             name: CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned(),
             uid: (*pw).pw_uid,
             gid: (*pw).pw_gid,
+            home: CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned(),
         })
     }
 }
