@@ -232,8 +232,8 @@ def write_app(app_dir, name="app.wsgi", text=INFO_APP):
 # Frameworks and entry points
 
 
-def test_flask_app_defaults_and_signals(express, app_dir):
-    app = app_dir.write("flaskapp.py", """\
+def write_flask_app(app_dir):
+    return app_dir.write("flaskapp.py", """\
         import mod_wsgi
         from flask import Flask, request
 
@@ -246,7 +246,10 @@ def test_flask_app_defaults_and_signals(express, app_dir):
 
         application = app
         """)
-    e = express(app)
+
+
+def test_flask_app_defaults_and_signals(express, app_dir):
+    e = express(write_flask_app(app_dir))
     assert e.url == "http://localhost:%d/" % e.port
     status, headers, body = e.request("/hello/apache")
     assert status == 200, body
@@ -351,7 +354,7 @@ def test_django_through_wsgi_py_and_as_module(express, venv, app_dir):
     assert "import_module(\"mysite.wsgi\")" in handler
 
 
-def test_module_with_callable_and_paste_entry_points(express, venv, app_dir):
+def write_pkgapp(app_dir):
     app_dir.write("pkgapp/__init__.py", "")
     app_dir.write("pkgapp/web.py", """\
         def make(greeting):
@@ -366,21 +369,51 @@ def test_module_with_callable_and_paste_entry_points(express, venv, app_dir):
         def factory(global_conf, greeting="?"):
             return make(greeting)
         """)
-    e = express("--application-type", "module", "pkgapp.web:wsgi", "--working-directory", app_dir.path)
-    assert e.request("/")[2] == b"module from /"
-    e.stop()
-    ini = app_dir.write("site.ini", """\
+    return app_dir.write("site.ini", """\
         [app:main]
         use = call:pkgapp.web:factory
         greeting = paste
         """)
+
+
+def test_module_with_callable_and_paste_entry_points(express, venv, app_dir):
+    ini = write_pkgapp(app_dir)
+    e = express("--application-type", "module", "pkgapp.web:wsgi", "--working-directory", app_dir.path)
+    assert e.request("/")[2] == b"module from /"
+    e.stop()
     e = express("--application-type", "paste", ini, "--python-home", venv)
     status, _, body = e.request("/")
     assert (status, body) == (200, b"paste from /")
 
 
-def test_as_an_ordinary_user(express, app_dir, test_user):
+def test_as_an_ordinary_user(express, app_dir, venv, test_user):
     user, uid = test_user
+    # Flask, Django (as a module) and Paste, each served by Apache running as that user.
+    e = express(write_flask_app(app_dir), user=user)
+    try:
+        status, _, body = e.request("/hello/user")
+        assert status == 200 and json.loads(body)["group"] == "localhost:%d" % e.port
+    finally:
+        e.stop()
+        shutil.rmtree(e.root, ignore_errors=True)
+    django_dir = make_world_readable_dir("rwsgi-express-django-")
+    try:
+        make_django_project(venv, django_dir)
+        e = express("--application-type", "module", "mysite.wsgi", "--working-directory", django_dir,
+                    "--python-home", venv, user=user)
+        try:
+            assert e.json("/info/")["django"] is True
+        finally:
+            e.stop()
+            shutil.rmtree(e.root, ignore_errors=True)
+    finally:
+        shutil.rmtree(django_dir, ignore_errors=True)
+    e = express("--application-type", "paste", write_pkgapp(app_dir), "--python-home", venv, user=user)
+    try:
+        assert e.request("/")[2] == b"paste from /"
+    finally:
+        e.stop()
+        shutil.rmtree(e.root, ignore_errors=True)
     e = express(write_app(app_dir), user=user)
     # The default server root, owned by that user, named like mod_wsgi-express's.
     assert e.root == "/tmp/rwsgi-express-localhost:%d:%d" % (e.port, uid)
@@ -467,7 +500,9 @@ def test_setup_server_then_apachectl_start_and_stop(app_dir):
     root = tempfile.mkdtemp(prefix="rwsgi-express-setup-", dir="/tmp")
     port = free_port()
     try:
-        r = run_express("setup-server", write_app(app_dir), "--port", str(port), "--server-root", root, "--access-log")
+        logs = os.path.join(root, "logs")
+        r = run_express("setup-server", write_app(app_dir), "--port", str(port), "--server-root", root, "--access-log",
+                        "--log-directory", logs, "--error-log-name", "apache-errors.log")
         assert r.returncode == 0, r.stderr
         assert "Control script : %s/apachectl" % root in r.stdout
         for name in ("httpd.conf", "apachectl", "envvars"):
@@ -490,7 +525,14 @@ def test_setup_server_then_apachectl_start_and_stop(app_dir):
         subprocess.run([ctl, "stop"], check=True, env=env, timeout=30)
         wait_for(lambda: not os.path.exists("/proc/%d" % pid), 15, "Apache did not stop")
         assert not pids_using(os.path.join(root, "httpd.conf"))
-        assert re.search(r'"GET / HTTP/1.1" 200', _read(os.path.join(root, "access_log")))
+        assert re.search(r'"GET / HTTP/1.1" 200', _read(os.path.join(logs, "access_log")))
+        assert "caught SIGTERM, shutting down" in _read(os.path.join(logs, "apache-errors.log"))
+        # start-server --setup-only writes the same files and starts nothing.
+        os.unlink(os.path.join(root, "httpd.conf"))
+        r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root", root, "--setup-only")
+        assert r.returncode == 0 and os.path.isfile(os.path.join(root, "httpd.conf")) and not pids_using(os.path.join(root, "httpd.conf"))
+        with socket.socket() as s:
+            s.bind(("0.0.0.0", port))  # nothing listens there
     finally:
         for p in pids_using(os.path.join(root, "httpd.conf")):
             os.kill(p, signal.SIGKILL)
