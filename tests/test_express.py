@@ -716,12 +716,13 @@ def test_trust_proxy(express, app_dir):
 
 
 def test_error_port_in_use(app_dir):
+    root = tempfile.mkdtemp(prefix="rwsgi-express-busy-", dir="/tmp")
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root",
-                        tempfile.mkdtemp(prefix="rwsgi-express-busy-", dir="/tmp"))
+        r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root", root)
+    shutil.rmtree(root)
     assert r.returncode == 2
     assert "port %d is already in use" % port in r.stderr
 
@@ -751,6 +752,18 @@ def test_error_missing_virtualenv_apache_and_modules(app_dir, tmp_path_factory):
 
         r = setup("--python-home", "/tmp/no-such-venv")
         assert r.returncode == 2 and "--python-home /tmp/no-such-venv: no virtual environment there" in r.stderr
+        other = make_world_readable_dir("rwsgi-express-venv312-")
+        os.makedirs(os.path.join(other, "lib", "python3.12", "site-packages"))
+        write_world_readable(os.path.join(other, "pyvenv.cfg"), "version = 3.12.1\n")
+        r = setup("--python-home", other)
+        shutil.rmtree(other)
+        assert r.returncode == 2 and "made with python3.12, but mod_rwsgi embeds /usr/bin/python3 (python3.11)" in r.stderr
+        # A planted symbolic link is not a server root.
+        link = root + "-link"
+        os.symlink("/etc", link)
+        r = run_express("setup-server", app, "--server-root", link)
+        os.unlink(link)
+        assert r.returncode == 2 and "is a symbolic link; refusing" in r.stderr
         r = setup("--httpd-executable", "/tmp/no-such/apache2")
         assert r.returncode == 2 and "Apache is not installed" in r.stderr and "apache2" in r.stderr
         # A modules directory without mod_ssl/mod_http2 (as on a trimmed system).

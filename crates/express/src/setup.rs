@@ -239,8 +239,11 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
         Some(r) => abs(&r),
         None => PathBuf::from(format!("/tmp/rwsgi-express-{host_label}:{http_port}:{uid}")),
     };
-    if root.exists() {
-        let m = fs::metadata(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    if let Ok(m) = fs::symlink_metadata(&root) {
+        // Never follow a link someone else may have planted in /tmp.
+        if m.file_type().is_symlink() {
+            return Err(format!("server root {} is a symbolic link; refusing to write through it (give the real directory)", root.display()));
+        }
         if !m.is_dir() {
             return Err(format!("server root {} exists and is not a directory", root.display()));
         }
@@ -289,6 +292,7 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
                     p.display()
                 ));
             }
+            check_venv_python(&p)?;
             Some(p)
         }
         None => None,
@@ -747,6 +751,27 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
         error_log,
         listen,
     })
+}
+
+/// A virtualenv must be of the Python mod_rwsgi embeds (/usr/bin/python3):
+/// compares the venv's lib/pythonX.Y with the version /usr/bin/python3 links to.
+fn check_venv_python(venv: &Path) -> Result<(), String> {
+    let Ok(target) = fs::read_link("/usr/bin/python3") else { return Ok(()) };
+    let ours = target.to_string_lossy().rsplit('/').next().unwrap_or_default().to_string();
+    if !ours.starts_with("python3.") {
+        return Ok(());
+    }
+    let theirs: Vec<String> = fs::read_dir(venv.join("lib"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("python3")).collect())
+        .unwrap_or_default();
+    if !theirs.is_empty() && !theirs.contains(&ours) {
+        return Err(format!(
+            "--python-home {}: made with {}, but mod_rwsgi embeds /usr/bin/python3 ({ours}); make it with /usr/bin/python3 -m venv",
+            venv.display(),
+            theirs.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn mpm_sizing(mpm: &str, embedded: bool, processes: u64, threads: u64, max_clients: Option<u64>) -> String {
