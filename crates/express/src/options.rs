@@ -48,7 +48,7 @@ pub const SECTIONS: &[(&str, &[Spec])] = &[
             one("--mount-point", "URL-PATH", Some("/"), "URL path the application is mounted at."),
             one("--application-group", "NAME", Some("%{GLOBAL}"), "Application group (mod_rwsgi runs every group in the main interpreter)."),
             one("--process-group", "NAME", None, "Name of the daemon process group (default HOST:PORT)."),
-            one("--working-directory", "DIR", None, "Current directory of the application, also put first on sys.path (default: the directory of a script or .ini entry point, else the current directory)."),
+            one("--working-directory", "DIR", None, "Current directory of the application (the daemon's home=), also on sys.path (default: the directory of a script or .ini entry point, else the current directory)."),
             many("--python-path", "DIR", "Another directory to add to sys.path (repeatable)."),
             one("--python-home", "DIR", None, "A virtual environment made with /usr/bin/python3 -m venv, whose packages the application uses."),
             flag("--reload-on-changes", "Restart the daemon process when any Python file the application has loaded changes (the script itself is always reloaded when it changes, unless --disable-reloading)."),
