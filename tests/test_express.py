@@ -39,7 +39,7 @@ import mod_wsgi
 def application(environ, start_response):
     keys = ("SCRIPT_NAME", "PATH_INFO", "wsgi.url_scheme", "HTTPS", "MY_SETTING", "PASSED_ON",
             "mod_wsgi.process_group", "mod_wsgi.application_group", "wsgi.multiprocess", "wsgi.multithread",
-            "REMOTE_USER", "HTTP_AUTHORIZATION", "REMOTE_ADDR")
+            "REMOTE_USER", "HTTP_AUTHORIZATION", "REMOTE_ADDR", "SERVER_NAME")
     info = {k: environ.get(k) for k in keys}
     info.update(
         maximum_processes=mod_wsgi.maximum_processes,
@@ -286,8 +286,12 @@ def test_options_reach_the_server(express, app_dir):
         e = express(app, "--processes", "2", "--threads", "3", "--callable-object", "entry", "--mount-point", "/app",
                     "--working-directory", work, "--python-path", lib, "--setenv", "MY_SETTING", "two words",
                     "--passenv", "PASSED_ON", "--lang", "C.UTF-8", "--process-group", "mygroup",
-                    "--maximum-requests", "4", env={"PASSED_ON": "from the launcher"})
+                    "--maximum-requests", "4", "--host", "127.0.0.1", "--server-name", "app.example.test",
+                    "--limit-request-body", "100", env={"PASSED_ON": "from the launcher"})
+        assert e.url == "http://127.0.0.1:%d/app/" % e.port
         info = e.json("/app/x/y")
+        assert e.request("/app", method="POST", body=b"x" * 101)[0] == 413  # --limit-request-body
+        assert e.request("/app", method="POST", body=b"x" * 100)[0] == 200
         assert (info["SCRIPT_NAME"], info["PATH_INFO"]) == ("/app", "/x/y")
         assert (info["maximum_processes"], info["threads_per_process"]) == (2, 3)
         assert info["wsgi.multiprocess"] is True
@@ -307,6 +311,7 @@ def test_options_reach_the_server(express, app_dir):
         with open(e.conf) as f:
             conf = f.read()
         assert "processes=2" in conf and "threads=3" in conf and "maximum-requests=4" in conf
+        assert "ServerName app.example.test" in conf and "Listen 127.0.0.1:%d" % e.port in conf
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(lib, ignore_errors=True)
@@ -442,12 +447,16 @@ def test_https_with_a_self_signed_certificate(express, app_dir):
     os.chmod(key, 0o644)
     https_port = free_port()
     e = express(write_app(app_dir), "--https-port", str(https_port), "--ssl-certificate-file", cert,
-                "--ssl-certificate-key-file", key, "--https-only")
+                "--ssl-certificate-key-file", key, "--https-only", "--http2")
     assert "serving https://localhost:%d/" % https_port in e.output()
     ctx = ssl.create_default_context(cafile=cert)  # verified against the certificate made here
     status, _, body = e.request("/secure", https=True, port=https_port, context=ctx)
     info = json.loads(body)
     assert status == 200 and info["wsgi.url_scheme"] == "https" and info["HTTPS"] == "on"
+    # --http2: negotiated over TLS (ALPN).
+    h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--http2", "--cacert", cert,
+                         "https://localhost:%d/" % https_port], capture_output=True, text=True, timeout=15)
+    assert h2.stdout == "2 200", (h2.stdout, h2.stderr)
     # --https-only: plain HTTP is redirected.
     status, headers, _ = e.request("/secure?q=1")
     assert status == 301 and headers["Location"] == "https://localhost:%d/secure?q=1" % https_port
@@ -609,7 +618,8 @@ def test_static_files_compression_status_and_access_log(express, app_dir):
         assets = make_world_readable_dir("rwsgi-express-assets-")
         write_world_readable(os.path.join(assets, "style.css"), "body { color: red; }\n" * 50)
         e = express(write_app(app_dir), "--document-root", docs, "--directory-index", "index.html",
-                    "--url-alias", "/assets", assets, "--compress-responses", "--server-status", "--access-log")
+                    "--url-alias", "/assets", assets, "--compress-responses", "--server-status", "--access-log",
+                    "--rotate-logs")
         assert e.request("/robots.txt")[2] == b"User-agent: *\n"  # an existing file: static
         assert e.request("/sub/")[2] == b"<p>index</p>\n"  # directory index
         assert e.json("/not-a-file")["PATH_INFO"] == "/not-a-file"  # anything else: the application
@@ -621,8 +631,11 @@ def test_static_files_compression_status_and_access_log(express, app_dir):
         assert headers.get("Content-Encoding") == "gzip" and json.loads(gzip.decompress(body))["SCRIPT_NAME"] == ""
         status, _, body = e.request("/server-status?auto")
         assert status == 200 and b"ServerUptime" in body
-        log = wait_for(lambda: _read(os.path.join(e.root, "access_log")), 5, "no access log")
-        assert '"GET /robots.txt HTTP/1.1" 200' in log
+        # --rotate-logs: rotatelogs writes time-stamped files.
+        import glob
+        logs = wait_for(lambda: glob.glob(os.path.join(e.root, "access_log.20*")), 5, "no rotated access log")
+        assert '"GET /robots.txt HTTP/1.1" 200' in wait_for(lambda: _read(logs[0]), 5, "empty access log")
+        assert glob.glob(os.path.join(e.root, "error_log.20*"))
     finally:
         shutil.rmtree(docs, ignore_errors=True)
         shutil.rmtree(assets, ignore_errors=True)
