@@ -46,7 +46,7 @@ def application(environ, start_response):
         threads_per_process=mod_wsgi.threads_per_process,
         process_group=mod_wsgi.process_group,
         application_group=mod_wsgi.application_group,
-        pid=os.getpid(), uid=os.getuid(), cwd=os.getcwd(), path=sys.path, prefix=sys.prefix,
+        pid=os.getpid(), uid=os.getuid(), gid=os.getgid(), cwd=os.getcwd(), path=sys.path, prefix=sys.prefix,
         lang=os.environ.get("LANG"), lc_all=os.environ.get("LC_ALL"), home=os.environ.get("HOME"),
     )
     body = json.dumps(info).encode()
@@ -437,6 +437,19 @@ def test_as_an_ordinary_user(express, app_dir, venv, test_user):
     assert r.returncode == 2 and "ports below 1024 need root" in r.stderr
     r = run_express("setup-server", write_app(app_dir), "--port", str(free_port()), "--user", "www-data", user=user)
     assert r.returncode == 2 and "only root can run Apache as another user" in r.stderr
+
+
+def test_user_and_group_when_root(express, app_dir, test_user):
+    user, uid = test_user
+    e = express(write_app(app_dir), "--user", user, "--group", "www-data")
+    info = e.json("/")
+    assert (info["uid"], info["gid"]) == (uid, int(subprocess.check_output(["id", "-g", "www-data"])))
+    children = [p for p in pids_using(e.conf) if p != e.apache_pid]
+    assert children and all(os.stat("/proc/%d" % p).st_uid == uid for p in children)
+    r = run_express("setup-server", write_app(app_dir), "--user", "root", "--server-root", e.root)
+    assert r.returncode == 2 and "must not run as root" in r.stderr
+    r = run_express("setup-server", write_app(app_dir), "--user", "no-such-user-here", "--server-root", e.root)
+    assert r.returncode == 2 and "--user no-such-user-here: no such user" in r.stderr
 
 
 def test_https_with_a_self_signed_certificate(express, app_dir):
