@@ -287,11 +287,15 @@ def test_options_reach_the_server(express, app_dir):
                     "--working-directory", work, "--python-path", lib, "--setenv", "MY_SETTING", "two words",
                     "--passenv", "PASSED_ON", "--lang", "C.UTF-8", "--process-group", "mygroup",
                     "--maximum-requests", "4", "--host", "127.0.0.1", "--server-name", "app.example.test",
-                    "--limit-request-body", "100", env={"PASSED_ON": "from the launcher"})
+                    "--limit-request-body", "100", "--chunked-request", env={"PASSED_ON": "from the launcher"})
         assert e.url == "http://127.0.0.1:%d/app/" % e.port
         info = e.json("/app/x/y")
         assert e.request("/app", method="POST", body=b"x" * 101)[0] == 413  # --limit-request-body
         assert e.request("/app", method="POST", body=b"x" * 100)[0] == 200
+        with socket.create_connection(("127.0.0.1", e.port), timeout=10) as c:  # --chunked-request
+            c.sendall(b"POST /app HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                      b"2\r\nab\r\n0\r\n\r\n")
+            assert c.recv(100).startswith(b"HTTP/1.1 200 ")
         assert (info["SCRIPT_NAME"], info["PATH_INFO"]) == ("/app", "/x/y")
         assert (info["maximum_processes"], info["threads_per_process"]) == (2, 3)
         assert info["wsgi.multiprocess"] is True
@@ -460,11 +464,13 @@ def test_https_with_a_self_signed_certificate(express, app_dir):
     os.chmod(key, 0o644)
     https_port = free_port()
     e = express(write_app(app_dir), "--https-port", str(https_port), "--ssl-certificate-file", cert,
-                "--ssl-certificate-key-file", key, "--https-only", "--http2")
+                "--ssl-certificate-key-file", key, "--https-only", "--http2", "--hsts-policy", "max-age=60",
+                "--ssl-certificate-chain-file", cert)
     assert "serving https://localhost:%d/" % https_port in e.output()
     ctx = ssl.create_default_context(cafile=cert)  # verified against the certificate made here
-    status, _, body = e.request("/secure", https=True, port=https_port, context=ctx)
+    status, headers, body = e.request("/secure", https=True, port=https_port, context=ctx)
     info = json.loads(body)
+    assert headers["Strict-Transport-Security"] == "max-age=60"
     assert status == 200 and info["wsgi.url_scheme"] == "https" and info["HTTPS"] == "on"
     # --http2: negotiated over TLS (ALPN).
     h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--http2", "--cacert", cert,
@@ -669,7 +675,11 @@ def test_generated_configurations_pass_apache_t(app_dir):
          "--startup-timeout", "10", "--shutdown-timeout", "3", "--graceful-timeout", "5", "--inactivity-timeout", "60",
          "--restart-interval", "3600", "--maximum-requests", "100", "--memory-limit", "500000000",
          "--header-buffer-size", "65536", "--response-buffer-size", "1048576", "--send-buffer-size", "65536",
-         "--receive-buffer-size", "65536", "--cpu-time-limit", "600", "--deadlock-timeout", "30"],
+         "--receive-buffer-size", "65536", "--cpu-time-limit", "600", "--deadlock-timeout", "30",
+         "--interrupt-timeout", "5", "--header-timeout", "0", "--body-timeout", "30", "--chunked-request",
+         "--enable-sendfile", "--error-document", "404", "/missing.html",
+         "--access-log", "--access-log-format", "combined", "--error-log-format", "[%t] [%l] %M",
+         "--envvars-script", include],
         ["--https-port", str(free_port()), "--ssl-certificate-file", cert, "--ssl-certificate-key-file", key,
          "--https-only", "--http2", "--rotate-logs", "--access-log", "--log-level", "info", "--compress-responses",
          "--server-status", "--rewrite-rules", rules, "--include-file", include, "--server-name", "www.example.test",

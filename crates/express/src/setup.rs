@@ -47,6 +47,11 @@ fn q(s: &str) -> String {
     }
 }
 
+/// An Apache argument that is always quoted (formats and header values hold spaces).
+fn apache_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// A Python string literal (JSON's escapes are valid Python).
 fn py(s: &str) -> String {
     let mut out = String::from("\"");
@@ -401,6 +406,13 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
     if need_rewrite {
         mods.load(&mut c, "rewrite", "--document-root/--https-only/--rewrite-rules")?;
     }
+    let read_timeouts = (o.number("--header-timeout")?.unwrap_or(0), o.number("--body-timeout")?.unwrap_or(0));
+    if read_timeouts != (0, 0) {
+        mods.load(&mut c, "reqtimeout", "--header-timeout/--body-timeout")?;
+    }
+    if o.given("--hsts-policy") {
+        mods.load(&mut c, "headers", "--hsts-policy")?;
+    }
     if o.given("--setenv") || o.given("--passenv") {
         mods.load(&mut c, "env", "--setenv/--passenv")?;
     }
@@ -455,10 +467,19 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
     }
     let _ = writeln!(c, "ErrorLog {}", if terminal { "/dev/stderr".to_string() } else { log_target(&error_log_name) });
     let _ = writeln!(c, "LogLevel {log_level}");
+    if let Some(f) = o.get("--error-log-format") {
+        let _ = writeln!(c, "ErrorLogFormat {}", apache_string(&f));
+    }
     if o.flag("--access-log") {
         c.push_str("LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common\n");
+        c.push_str("LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{Referer}i\\\" \\\"%{User-agent}i\\\"\" combined\n");
+        let format = match o.get("--access-log-format").as_deref() {
+            Some("common") | None => "common".to_string(),
+            Some("combined") => "combined".to_string(),
+            Some(custom) => apache_string(custom),
+        };
         let name = o.get("--access-log-name").unwrap_or_else(|| "access_log".into());
-        let _ = writeln!(c, "CustomLog {} common", if terminal { "/dev/stdout".to_string() } else { log_target(&name) });
+        let _ = writeln!(c, "CustomLog {} {format}", if terminal { "/dev/stdout".to_string() } else { log_target(&name) });
     }
     c.push('\n');
 
@@ -469,6 +490,25 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
         n => {
             let _ = writeln!(c, "KeepAlive On\nKeepAliveTimeout {n}");
         }
+    }
+    if read_timeouts != (0, 0) {
+        let part = |name: &str, t: u64, max: Option<u64>, rate: u64| match (t, max) {
+            (0, _) => format!("{name}=0"),
+            (t, Some(m)) if m > t => format!("{name}={t}-{m},MinRate={rate}"),
+            (t, _) => format!("{name}={t},MinRate={rate}"),
+        };
+        let _ = writeln!(
+            c,
+            "RequestReadTimeout {} {}",
+            part("header", read_timeouts.0, o.number("--header-max-timeout")?, o.number("--header-min-rate")?.unwrap_or(500)),
+            part("body", read_timeouts.1, None, o.number("--body-min-rate")?.unwrap_or(500))
+        );
+    }
+    if o.flag("--enable-sendfile") {
+        c.push_str("EnableSendfile On\n");
+    }
+    for pair in o.all("--error-document") {
+        let _ = writeln!(c, "ErrorDocument {} {}", q(&pair[0]), q(&pair[1]));
     }
     let _ = writeln!(c, "{}", mpm_sizing(&mpm, embedded, processes, threads, o.number("--max-clients")?));
     c.push_str("MaxConnectionsPerChild 0\n");
@@ -557,6 +597,9 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
     // ---- mod_rwsgi -------------------------------------------------------------------------
     let _ = writeln!(c, "WSGISocketPrefix {}", q(&path_str(&rootp("wsgi"))));
     c.push_str("WSGISocketRotation Off\n");
+    if o.flag("--chunked-request") {
+        c.push_str("WSGIChunkedRequest On\n");
+    }
     if o.flag("--disable-reloading") {
         c.push_str("WSGIScriptReloading Off\n");
     }
@@ -601,6 +644,7 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
             "shutdown-timeout",
             "graceful-timeout",
             "deadlock-timeout",
+            "interrupt-timeout",
             "eviction-timeout",
             "inactivity-timeout",
             "restart-interval",
@@ -704,11 +748,21 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
         let _ = writeln!(c, "\nSSLSessionCache {}", q(&format!("shmcb:{}(512000)", path_str(&rootp("ssl_scache")))));
         let _ = writeln!(c, "<VirtualHost *:{p}>\n    ServerName {}\n    SSLEngine on", q(&server_name));
         let _ = writeln!(c, "    SSLCertificateFile {}\n    SSLCertificateKeyFile {}", q(&path_str(&cert)), q(&path_str(&key)));
+        if let Some(chain) = o.get("--ssl-certificate-chain-file") {
+            let chain = abs(&chain);
+            if !chain.is_file() {
+                return Err(format!("--ssl-certificate-chain-file {}: no such file", chain.display()));
+            }
+            let _ = writeln!(c, "    SSLCertificateChainFile {}", q(&path_str(&chain)));
+        }
+        if let Some(policy) = o.get("--hsts-policy") {
+            let _ = writeln!(c, "    Header always set Strict-Transport-Security {}", apache_string(&policy));
+        }
         if need_rewrite {
             c.push_str("    RewriteEngine On\n    RewriteOptions Inherit\n");
         }
         c.push_str("</VirtualHost>\n");
-    } else if o.given("--ssl-certificate-file") || o.given("--ssl-certificate-key-file") {
+    } else if o.given("--ssl-certificate-file") || o.given("--ssl-certificate-key-file") || o.given("--ssl-certificate-chain-file") {
         return Err("the certificate options need --https-port".into());
     }
     for f in o.list("--include-file") {
@@ -727,7 +781,17 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
     }
     let apachectl = rootp("apachectl");
     let home = run_user.as_ref().map(|(u, _)| u.home.as_str());
-    write_file(&apachectl, &apachectl_script(&httpd, &root_s, &path_str(&workdir), &lang, &locale, home), 0o755)?;
+    let envvars_script = match o.get("--envvars-script") {
+        Some(f) => {
+            let f = abs(&f);
+            if !f.is_file() {
+                return Err(format!("--envvars-script {}: no such file", f.display()));
+            }
+            Some(path_str(&f))
+        }
+        None => None,
+    };
+    write_file(&apachectl, &apachectl_script(&httpd, &root_s, &path_str(&workdir), &lang, &locale, home, envvars_script.as_deref()), 0o755)?;
 
     let url_host = host.clone().filter(|h| h != "0.0.0.0" && h != "::").unwrap_or_else(|| server_name.clone());
     let url_host = if url_host.contains(':') { format!("[{url_host}]") } else { url_host };
@@ -927,7 +991,11 @@ const ENVVARS: &str = r#"# Environment for this server: apachectl reads this fil
 # the WSGI environ).
 "#;
 
-fn apachectl_script(httpd: &str, root: &str, workdir: &str, lang: &str, locale: &str, home: Option<&str>) -> String {
+fn apachectl_script(httpd: &str, root: &str, workdir: &str, lang: &str, locale: &str, home: Option<&str>, envvars_script: Option<&str>) -> String {
+    let extra = match envvars_script {
+        Some(f) => format!(". {}\n", sh(f)),
+        None => String::new(),
+    };
     // Started as root, Apache's children and daemons run as another user: give
     // them that user's HOME rather than root's (Python looks there for user site-packages).
     let home = match home {
@@ -950,7 +1018,7 @@ export LANG LC_ALL
 {home}if [ -f "$SERVER_ROOT/envvars" ]; then
     . "$SERVER_ROOT/envvars"
 fi
-cd {workdir} || exit 1
+{extra}cd {workdir} || exit 1
 action=$1
 [ $# -gt 0 ] && shift
 case "$action" in
@@ -972,6 +1040,7 @@ esac
         lang = sh(lang),
         locale = sh(locale),
         home = home,
+        extra = extra,
     )
 }
 
