@@ -98,6 +98,7 @@ pub fn start(s: &Server) -> Result<ExitCode, String> {
     let started = Instant::now();
     let mut ready = false;
     let mut stopping = false;
+    let mut warned = false;
     loop {
         let timeout = libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
         // SAFETY: waiting for one of the blocked signals, with a timeout.
@@ -144,8 +145,9 @@ pub fn start(s: &Server) -> Result<ExitCode, String> {
             let _ = writeln!(out, "rwsgi-express: {} stops the server", if on_terminal { "Ctrl-C" } else { "SIGTERM" });
             let _ = out.flush();
         }
-        if !ready && started.elapsed() > Duration::from_secs(5) && started.elapsed() < Duration::from_millis(5100) {
-            eprintln!("rwsgi-express: Apache (pid {pid}) is not accepting connections yet; still waiting");
+        if !ready && !warned && started.elapsed() > Duration::from_secs(10) {
+            warned = true;
+            eprintln!("rwsgi-express: Apache (pid {pid}) is not accepting connections after 10 s; still waiting");
         }
     }
 }
