@@ -327,6 +327,7 @@ def test_embedded_mode(express, app_dir):
     assert info["process_group"] == "" and info["threads_per_process"] == 3
     assert info["pid"] in pids_using(e.conf)  # an Apache child
     assert "LoadModule mpm_worker_module" in open(e.conf).read()
+    assert ":error]" not in e.error_log()  # e.g. AH10159, a badly sized MPM
 
 
 def make_django_project(venv, parent):

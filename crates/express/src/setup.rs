@@ -846,7 +846,7 @@ fn mpm_sizing(mpm: &str, embedded: bool, processes: u64, threads: u64, max_clien
             format!("StartServers {n}\nMinSpareServers {n}\nMaxSpareServers {n}\nServerLimit {n}\nMaxRequestWorkers {n}")
         } else {
             format!(
-                "StartServers {processes}\nServerLimit {processes}\nThreadLimit {threads}\nThreadsPerChild {threads}\nMinSpareThreads {threads}\nMaxSpareThreads {}\nMaxRequestWorkers {}",
+                "StartServers {processes}\nServerLimit {processes}\nThreadLimit {threads}\nThreadsPerChild {threads}\nMinSpareThreads 1\nMaxSpareThreads {}\nMaxRequestWorkers {}",
                 processes * threads,
                 processes * threads
             )
