@@ -228,12 +228,19 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
         };
         (Some((u, gname)), gid)
     } else {
-        for opt in ["--user", "--group"] {
-            if let Some(v) = o.get(opt) {
-                let me = locate::user_by_uid(uid).map(|u| u.name).unwrap_or_default();
-                if opt == "--user" && v != me {
-                    return Err(format!("{opt} {v}: only root can run Apache as another user (running as {me})"));
-                }
+        // Not root: Apache and the daemons run as this user; --user/--group may only repeat that.
+        let me = locate::user_by_uid(uid);
+        if let Some(v) = o.get("--user") {
+            let name = me.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+            if v != name {
+                return Err(format!("--user {v}: only root can run Apache as another user (running as {name})"));
+            }
+        }
+        if let Some(g) = o.get("--group") {
+            // SAFETY: getegid cannot fail.
+            let egid = unsafe { libc::getegid() };
+            if locate::group_by_name(&g) != Some(egid) {
+                return Err(format!("--group {g}: only root can run Apache with another group"));
             }
         }
         (None, 0)
