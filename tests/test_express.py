@@ -558,6 +558,17 @@ def test_setup_server_then_apachectl_start_and_stop(app_dir):
         assert "caught SIGTERM, shutting down" in _read(os.path.join(logs, "apache-errors.log"))
         # start-server --setup-only writes the same files and starts nothing.
         os.unlink(os.path.join(root, "httpd.conf"))
+        # A pid file left by a server that died (here: naming pid 1) does not stop a start.
+        with open(os.path.join(root, "httpd.pid"), "w") as f:
+            f.write("1\n")
+        e = Express([write_app(app_dir)], port=port, root=root).start()
+        try:
+            # A second start-server on the same server root names the running one.
+            r = run_express("start-server", write_app(app_dir), "--port", str(free_port()), "--server-root", root)
+            assert r.returncode == 2 and "Apache is already running for %s (pid %d)" % (root, e.apache_pid) in r.stderr
+            assert "Listen %d" % port in open(os.path.join(root, "httpd.conf")).read()  # its configuration untouched
+        finally:
+            e.stop()
         r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root", root, "--setup-only")
         assert r.returncode == 0 and os.path.isfile(os.path.join(root, "httpd.conf")) and not pids_using(os.path.join(root, "httpd.conf"))
         with socket.socket() as s:

@@ -82,7 +82,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         }
         "setup-server" => {
             let o = Parsed::parse(rest)?;
-            let s = setup::setup(&o, o.flag("--log-to-terminal"))?;
+            let s = setup::setup(&o, o.flag("--log-to-terminal"), false)?;
             println!("Server root    : {}", s.root.display());
             println!("Configuration  : {}", s.conf.display());
             println!("Control script : {}", s.apachectl.display());
@@ -99,7 +99,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, String> {
         "start-server" => {
             let o = Parsed::parse(rest)?;
             let terminal = !o.flag("--log-to-files") && (o.flag("--log-to-terminal") || std::io::stderr().is_terminal());
-            let s = setup::setup(&o, terminal)?;
+            let s = setup::setup(&o, terminal, !o.flag("--setup-only"))?;
             if o.flag("--setup-only") {
                 println!("Server root    : {}", s.root.display());
                 println!("Control script : {}", s.apachectl.display());

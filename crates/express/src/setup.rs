@@ -135,8 +135,24 @@ impl Modules {
     }
 }
 
+/// A server of this root already running is an error for start-server; a pid
+/// file left by one that died is removed (Apache's `-k start` would believe a
+/// reused pid).
+fn check_pid_file(root: &Path) -> Result<(), String> {
+    let pid_file = root.join("httpd.pid");
+    let Ok(text) = fs::read_to_string(&pid_file) else { return Ok(()) };
+    let pid = text.trim();
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let conf = path_str(&root.join("httpd.conf"));
+    if !pid.is_empty() && cmdline.windows(conf.len()).any(|w| w == conf.as_bytes()) {
+        return Err(format!("Apache is already running for {} (pid {pid}); stop it with {}/apachectl stop", root.display(), root.display()));
+    }
+    fs::remove_file(&pid_file).map_err(|e| format!("cannot remove stale {}: {e}", pid_file.display()))
+}
+
 /// Writes the server root for `o`; `log_to_terminal` is the resolved choice.
-pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
+/// `starting`: for start-server, which refuses a server root in use.
+pub fn setup(o: &Parsed, log_to_terminal: bool, starting: bool) -> Result<Server, String> {
     let is_root = locate::euid() == 0;
     let httpd = o.get("--httpd-executable").unwrap_or_default();
     locate::httpd(&httpd)?;
@@ -265,6 +281,9 @@ pub fn setup(o: &Parsed, log_to_terminal: bool) -> Result<Server, String> {
                 root.display(),
                 m.uid()
             ));
+        }
+        if starting {
+            check_pid_file(&root)?;
         }
     } else {
         fs::create_dir_all(&root).map_err(|e| format!("cannot create server root {}: {e}", root.display()))?;
