@@ -17,7 +17,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -791,7 +790,7 @@ def test_error_application_fails_to_import(express, app_dir):
     assert e.request("/")[0] == 500
 
 
-def test_error_missing_virtualenv_apache_and_modules(app_dir, tmp_path_factory):
+def test_error_missing_virtualenv_apache_and_modules(app_dir):
     app = write_app(app_dir)
     root = tempfile.mkdtemp(prefix="rwsgi-express-err-", dir="/tmp")
     try:
