@@ -726,6 +726,9 @@ pub fn setup(o: &Parsed, log_to_terminal: bool, starting: bool) -> Result<Server
     let script_dir = path_str(script.parent().unwrap_or(Path::new("/")));
     let script_name = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let _ = writeln!(c, "<Directory {}>\n    <Files {}>\n        Require all granted\n    </Files>\n</Directory>", q(&script_dir), q(&script_name));
+    if o.flag("--reload-on-changes") && embedded {
+        eprintln!("rwsgi-express: note: with --embedded-mode, --reload-on-changes reloads the WSGI script only (imported modules need daemon mode)");
+    }
     if o.flag("--reload-on-changes") && !embedded {
         let p = rootp("reloader.py");
         write_file(&p, &reloader(&watched), 0o644)?;
