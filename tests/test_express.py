@@ -811,6 +811,8 @@ def test_error_missing_virtualenv_apache_and_modules(app_dir):
         r = run_express("setup-server", app, "--server-root", link)
         os.unlink(link)
         assert r.returncode == 2 and "is a symbolic link; refusing" in r.stderr
+        r = setup("--lang", "xx_YY.UTF-8")
+        assert r.returncode == 2 and "--lang xx_YY.UTF-8: this locale is not installed" in r.stderr
         r = setup("--httpd-executable", "/tmp/no-such/apache2")
         assert r.returncode == 2 and "Apache is not installed" in r.stderr and "apache2" in r.stderr
         # A modules directory without mod_ssl/mod_http2 (as on a trimmed system).

@@ -99,7 +99,7 @@ pub const SECTIONS: &[(&str, &[Spec])] = &[
             one("--group", "NAME", None, "When started as root: their group (default: --user's primary group, www-data)."),
             pairs("--setenv", "KEY", "VALUE", "Add KEY=VALUE to every request's WSGI environ (repeatable)."),
             many("--passenv", "KEY", "Pass this environment variable of the server into the WSGI environ (repeatable)."),
-            one("--lang", "NAME", None, "LANG of the server and daemon processes (default: this process's LANG, or C.UTF-8 when that is unset, C or POSIX)."),
+            one("--lang", "NAME", None, "LANG of the server and daemon processes (default: this process's LANG, or C.UTF-8 when that is unset, C, POSIX or not installed)."),
             one("--locale", "NAME", None, "LC_ALL of the server and daemon processes (default: as --lang)."),
         ],
     ),

@@ -328,11 +328,18 @@ pub fn setup(o: &Parsed, log_to_terminal: bool, starting: bool) -> Result<Server
         }
         None => None,
     };
+    // Default: this process's LANG when it names an installed UTF-8-capable
+    // locale, else C.UTF-8 (always there on Debian).
     let lang = o.get("--lang").unwrap_or_else(|| {
         let env = std::env::var("LANG").unwrap_or_default();
-        if env.is_empty() || env == "C" || env == "POSIX" { "C.UTF-8".into() } else { env }
+        if env.is_empty() || env == "C" || env == "POSIX" || !locale_installed(&env) { "C.UTF-8".into() } else { env }
     });
     let locale = o.get("--locale").unwrap_or_else(|| lang.clone());
+    for (opt, name) in [("--lang", &lang), ("--locale", &locale)] {
+        if o.given(opt) && !locale_installed(name) {
+            return Err(format!("{opt} {name}: this locale is not installed (see locale -a); use C.UTF-8 or install it (Debian package locales)"));
+        }
+    }
 
     // Everything the children read must be readable by the user they run as.
     if let Some((u, _)) = &run_user {
@@ -844,6 +851,17 @@ pub fn setup(o: &Parsed, log_to_terminal: bool, starting: bool) -> Result<Server
         error_log,
         listen,
     })
+}
+
+/// Whether the C library can switch to locale `name` (what the daemon will try).
+fn locale_installed(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else { return false };
+    // SAFETY: single-threaded; the previous locale ("C": Rust never changes it) is restored at once.
+    unsafe {
+        let ok = !libc::setlocale(libc::LC_ALL, c.as_ptr()).is_null();
+        libc::setlocale(libc::LC_ALL, c"C".as_ptr());
+        ok
+    }
 }
 
 /// A virtualenv must be of the Python mod_rwsgi embeds (/usr/bin/python3):
