@@ -70,7 +70,7 @@ pub const SECTIONS: &[(&str, &[Spec])] = &[
             one("--hsts-policy", "POLICY", None, "With --https-only: Strict-Transport-Security header value, e.g. 'max-age=31536000' (mod_headers)."),
             flag("--http2", "Enable HTTP/2 (mod_http2)."),
             one("--server-mpm", "NAME", None, "Apache MPM: event, worker or prefork (default: the first available in that order)."),
-            one("--max-clients", "NUMBER", None, "Simultaneous client connections Apache accepts (default 10 + max(10, 1.5 x processes x threads))."),
+            one("--max-clients", "NUMBER", None, "Simultaneous client connections Apache accepts in daemon mode (default 10 + max(10, 1.5 x processes x threads)); in embedded mode it is processes x threads."),
             one("--limit-request-body", "BYTES", Some("10485760"), "Largest request body accepted (LimitRequestBody)."),
             one("--keep-alive-timeout", "SECONDS", Some("2"), "Keep-alive timeout; 0 turns keep-alive off."),
             one("--server-backlog", "NUMBER", Some("500"), "Listen backlog of Apache's sockets."),
