@@ -13,10 +13,10 @@ pub fn module(explicit: Option<&str>, modules_dir: &str) -> Result<PathBuf, Stri
     if let Some(p) = explicit {
         return existing(PathBuf::from(p), "--module-path");
     }
-    if let Ok(p) = std::env::var(MODULE_ENV) {
-        if !p.is_empty() {
-            return existing(PathBuf::from(p), MODULE_ENV);
-        }
+    if let Ok(p) = std::env::var(MODULE_ENV)
+        && !p.is_empty()
+    {
+        return existing(PathBuf::from(p), MODULE_ENV);
     }
     let mut tried = Vec::new();
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.canonicalize().ok()).and_then(|e| e.parent().map(Path::to_path_buf)) {

@@ -281,10 +281,10 @@ pub fn help() -> String {
         out.push_str(&format!("\n{title}:\n"));
         for s in specs.iter() {
             let mut text = s.help.to_string();
-            if let Some(d) = s.default {
-                if !text.contains("(default") {
-                    text.push_str(&format!(" Default: {d}."));
-                }
+            if let Some(d) = s.default
+                && !text.contains("(default")
+            {
+                text.push_str(&format!(" Default: {d}."));
             }
             if s.multi && !text.contains("repeatable") {
                 text.push_str(" Repeatable.");

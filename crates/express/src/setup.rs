@@ -636,10 +636,8 @@ pub fn setup(o: &Parsed, log_to_terminal: bool, starting: bool) -> Result<Server
     if o.flag("--disable-reloading") {
         c.push_str("WSGIScriptReloading Off\n");
     }
-    if let Some(h) = &python_home {
-        if embedded {
-            let _ = writeln!(c, "WSGIPythonHome {}", q(&path_str(h)));
-        }
+    if let (Some(h), true) = (&python_home, embedded) {
+        let _ = writeln!(c, "WSGIPythonHome {}", q(&path_str(h)));
     }
     if embedded {
         let _ = writeln!(c, "WSGIPythonPath {}", q(&python_path.join(":")));
