@@ -89,6 +89,10 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.1)
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class Express:
     """One `rwsgi-express start-server` run, in its own session."""
 
@@ -113,6 +117,20 @@ class Express:
         return os.path.join(self.root, "httpd.conf")
 
     def start(self, timeout=20):
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                # Another process on this shared machine took the free port
+                # between free_port() and Apache's bind: take another one.
+                self.port = free_port()
+                i = self.args.index("--port")
+                self.args[i + 1] = str(self.port)
+                self.out.seek(0)
+                self.out.truncate()
+        raise RuntimeError("no free port")
+
+    def _start_once(self, timeout):
         cmd = [EXPRESS, *self.args]
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
@@ -121,6 +139,8 @@ class Express:
         m = wait_for(lambda: re.search(r"serving (\S+) \(Apache pid (\d+), server root (.*)\)", self.output())
                      or self.proc.poll() is not None, timeout, "not serving:\n" + self.output())
         if m is True:
+            if "already in use" in self.output():
+                raise _PortTaken()
             raise RuntimeError("rwsgi-express exited (%s):\n%s" % (self.proc.returncode, self.output()))
         self.url, self.apache_pid, self.root = m.group(1), int(m.group(2)), m.group(3)
         return self
@@ -130,6 +150,8 @@ class Express:
         return self.out.read().decode("utf-8", "replace")
 
     def error_log(self):
+        if not self.root:
+            return ""
         try:
             with open(os.path.join(self.root, "error_log"), errors="replace") as f:
                 return f.read()
