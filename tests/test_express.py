@@ -791,9 +791,17 @@ def test_error_port_in_use(app_dir):
         s.listen()
         port = s.getsockname()[1]
         r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root", root)
-    shutil.rmtree(root)
     assert r.returncode == 2
-    assert "port %d is already in use" % port in r.stderr
+    assert "port %d is already in use on all interfaces" % port in r.stderr
+    # Apache's `Listen PORT` also takes [::]:PORT: an IPv6-only listener there is in the way too.
+    with socket.socket(socket.AF_INET6) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind(("::", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = run_express("start-server", write_app(app_dir), "--port", str(port), "--server-root", root)
+    shutil.rmtree(root)
+    assert r.returncode == 2 and "port %d is already in use" % port in r.stderr
 
 
 def test_error_application_fails_to_import(express, app_dir):

@@ -36,6 +36,8 @@ fn check_ports(s: &Server) -> Result<(), String> {
         let addrs: Vec<String> = match host {
             Some(h) if h.contains(':') => vec![format!("[{h}]:{port}")],
             Some(h) => vec![format!("{h}:{port}")],
+            // Apache's `Listen PORT` takes [::]:PORT (both IPv4 and IPv6) when it can.
+            None if TcpListener::bind(("::", 0)).is_ok() => vec![format!("[::]:{port}")],
             None => vec![format!("0.0.0.0:{port}")],
         };
         for a in addrs {
@@ -45,7 +47,7 @@ fn check_ports(s: &Server) -> Result<(), String> {
                 return Err(match e.kind() {
                     std::io::ErrorKind::AddrInUse => format!(
                         "port {port} is already in use on {} (another server listens there); stop it or choose another port with --port/--https-port",
-                        host.as_deref().unwrap_or("0.0.0.0")
+                        host.as_deref().unwrap_or("all interfaces")
                     ),
                     std::io::ErrorKind::AddrNotAvailable => {
                         format!("--host {}: not an address of this machine ({e})", host.as_deref().unwrap_or(""))
@@ -119,6 +121,11 @@ pub fn start(s: &Server) -> Result<ExitCode, String> {
                 if !ready && !stopping {
                     let tail = log_tail(s, 30);
                     eprintln!("rwsgi-express: Apache exited during start-up ({status})");
+                    if s.error_log.as_ref().is_some_and(|l| !l.exists()) {
+                        // Before its error log is open, Apache reports (e.g. a port taken
+                        // since our check) on stderr only, which is this terminal's.
+                        eprintln!("rwsgi-express: Apache stopped before opening its error log; its reason is above");
+                    }
                     if tail.contains("Address already in use") {
                         eprintln!("rwsgi-express: error: a port is already in use; choose another with --port/--https-port");
                     }
