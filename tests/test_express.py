@@ -132,6 +132,11 @@ class Express:
 
     def _start_once(self, timeout):
         cmd = [EXPRESS, *self.args]
+        if self.user and "--server-root" not in self.args:
+            # Where the default server root will be (the test checks the printed one), so
+            # that it is removed even when the start fails.
+            import pwd
+            self.root = "/tmp/rwsgi-express-localhost:%d:%d" % (self.port, pwd.getpwnam(self.user).pw_uid)
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT,
@@ -142,7 +147,9 @@ class Express:
             if "already in use" in self.output():
                 raise _PortTaken()
             raise RuntimeError("rwsgi-express exited (%s):\n%s" % (self.proc.returncode, self.output()))
-        self.url, self.apache_pid, self.root = m.group(1), int(m.group(2)), m.group(3)
+        self.url, self.apache_pid, printed_root = m.group(1), int(m.group(2)), m.group(3)
+        assert self.root is None or printed_root == self.root, (printed_root, self.root)
+        self.root = printed_root
         return self
 
     def output(self):
