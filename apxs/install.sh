@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds mod_rwsgi and installs it into Apache's module directory
-# (`apxs -q LIBEXECDIR`), with Debian's mods-available files when present.
+# Builds mod_rwsgi and rwsgi-express, installs the module into Apache's module
+# directory (`apxs -q LIBEXECDIR`), with Debian's mods-available files when
+# present, and the rwsgi-express binary into $BINDIR (default /usr/local/bin).
 # Then: a2dismod wsgi; a2enmod rwsgi; systemctl restart apache2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 APXS=${APXS:-apxs}
 export PYO3_PYTHON=${PYO3_PYTHON:-/usr/bin/python3}
-cargo build --release --locked
+cargo build --release --locked --workspace
 libexec=$("$APXS" -q LIBEXECDIR)
 sysconf=$("$APXS" -q SYSCONFDIR)
 install -m 644 target/release/libmod_rwsgi.so "$libexec/mod_rwsgi.so"
@@ -18,3 +19,7 @@ if [ -d "$sysconf/mods-available" ]; then
 else
     echo "add to httpd.conf: LoadModule rwsgi_module $libexec/mod_rwsgi.so"
 fi
+bindir=${BINDIR:-/usr/local/bin}
+install -d "$bindir"
+install -m 755 target/release/rwsgi-express "$bindir/rwsgi-express"
+echo "installed $bindir/rwsgi-express (it loads $libexec/mod_rwsgi.so; try: rwsgi-express start-server app.wsgi)"

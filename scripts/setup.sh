@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs whatever is missing on Debian 12 (Debian packages, a Rust toolchain)
-# and builds mod_rwsgi in release mode. Safe to run again: it only installs
+# and builds mod_rwsgi and rwsgi-express in release mode. Safe to run again: it only installs
 # what is absent. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,5 +55,5 @@ fi
 # Build against Debian's Python: Apache's children run as www-data and must be
 # able to read the interpreter's files.
 export PYO3_PYTHON=/usr/bin/python3
-cargo build --release --locked
-echo "setup: built $(pwd)/target/release/libmod_rwsgi.so"
+cargo build --release --locked --workspace
+echo "setup: built $(pwd)/target/release/libmod_rwsgi.so and $(pwd)/target/release/rwsgi-express"

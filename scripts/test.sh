@@ -13,6 +13,7 @@ status=0
 cargo test --release --locked --workspace || status=1
 # Lints, including the denied unsafe_op_in_unsafe_fn and undocumented_unsafe_blocks.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
+# The launcher's integration tests are tests/test_express.py (it is built with the workspace).
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1
