@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 use crate::apache::brigade::Brigade;
 use crate::apache::{OK, Request};
 use crate::wsgi::app::{self, Outcome, Script};
-use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead, latin1};
+use crate::wsgi::channel::{Channel, Disconnected, ValidatedHead};
 use crate::wsgi::environ::RequestInfo;
 use crate::route::Route;
 
@@ -41,8 +41,7 @@ impl Channel for ApacheChannel {
     }
 
     fn commit(&self, head: &ValidatedHead) {
-        let values: Vec<Vec<u8>> = head.headers.iter().map(|(_, v)| latin1(v)).collect();
-        let headers = head.headers.iter().zip(&values).map(|((name, _), value)| (name.as_bytes(), value.as_slice()));
+        let headers = head.headers.iter().map(|(name, value)| (name.as_bytes(), value.as_slice()));
         self.r.apply_response_head(head.code, head.status.as_bytes(), headers, head.content_length);
     }
 

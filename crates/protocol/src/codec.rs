@@ -171,7 +171,7 @@ pub fn decode_request(payload: &[u8]) -> Result<RequestHeader<'_>, String> {
     Ok(h)
 }
 
-pub fn encode_head(code: u16, status: &[u8], headers: &[(Vec<u8>, Vec<u8>)], content_length: Option<u64>, out: &mut Vec<u8>) {
+pub fn encode_head<K: AsRef<[u8]>, V: AsRef<[u8]>>(code: u16, status: &[u8], headers: &[(K, V)], content_length: Option<u64>, out: &mut Vec<u8>) {
     out.extend_from_slice(&code.to_le_bytes());
     put_bytes(out, status);
     match content_length {
@@ -183,8 +183,8 @@ pub fn encode_head(code: u16, status: &[u8], headers: &[(Vec<u8>, Vec<u8>)], con
     }
     out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
     for (k, v) in headers {
-        put_bytes(out, k);
-        put_bytes(out, v);
+        put_bytes(out, k.as_ref());
+        put_bytes(out, v.as_ref());
     }
 }
 

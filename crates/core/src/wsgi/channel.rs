@@ -9,7 +9,8 @@
 pub struct ValidatedHead {
     pub code: u16,
     pub status: String,
-    pub headers: Vec<(String, String)>,
+    /// Names, and values as the Latin-1 bytes that go on the wire.
+    pub headers: Vec<(String, Vec<u8>)>,
     pub content_length: Option<u64>,
 }
 

@@ -120,7 +120,7 @@ impl Response {
         let mut st = self.state.lock();
         if let Some(head) = st.pending.as_mut().filter(|h| h.content_length.is_none()) {
             head.content_length = Some(len);
-            head.headers.push(("Content-Length".to_string(), len.to_string()));
+            head.headers.push(("Content-Length".to_string(), len.to_string().into_bytes()));
         }
         self.commit(channel, &mut st)?;
         let len = Self::content_length(&st).map_or(len, |cl| cl.min(len));
@@ -186,7 +186,8 @@ fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
         if name.eq_ignore_ascii_case("content-length") {
             content_length = Some(headers::parse_content_length(&value).map_err(PyValueError::new_err)?);
         }
-        out.push((name, value));
+        // Validation guaranteed every char is <= U+00FF: these are the wire bytes.
+        out.push((name, value.chars().map(|c| c as u32 as u8).collect()));
     }
     Ok(ValidatedHead { code, status, headers: out, content_length })
 }

@@ -194,7 +194,7 @@ impl Channel for DaemonChannel {
     }
 
     fn commit(&self, head: &ValidatedHead) {
-        let headers: Vec<(Vec<u8>, Vec<u8>)> = head.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), latin1(v))).collect();
+        let headers: Vec<(&[u8], &[u8])> = head.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())).collect();
         let mut payload = Vec::with_capacity(64 + headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>());
         protocol::encode_head(head.code, &latin1(&head.status), &headers, head.content_length, &mut payload);
         if self.connection.send(Kind::Head, &[&payload], false).is_ok() {
