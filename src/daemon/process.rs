@@ -84,8 +84,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// The daemon's entry point after the fork; never returns.
-pub fn run(group: Arc<Group>, index: u32) -> ! {
-    let code = crate::apache::guard::contain("daemon process", 1, || main(group, index));
+/// `parent` is the pid of the Apache parent that forked this process.
+pub fn run(group: Arc<Group>, index: u32, parent: u32) -> ! {
+    let code = crate::apache::guard::contain("daemon process", 1, || main(group, index, parent));
     // _exit: a plain exit would run the parent's pool cleanups and atexit handlers.
     // SAFETY: terminating this process.
     unsafe { libc::_exit(code) }
@@ -95,7 +96,7 @@ fn daemon_log(group: &Group, level: Level, msg: &str) {
     log::server(None, level, &format!("mod_rwsgi (pid={}, group='{}'): {msg}", std::process::id(), group.options.name));
 }
 
-fn main(group: Arc<Group>, index: u32) -> i32 {
+fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     crate::apache::guard::install_quiet_panic_hook();
     reset_signals();
     close_inherited(&group);
@@ -115,11 +116,12 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     }
     // If the Apache parent dies without stopping us (kill -9), stop too. Set after
     // the privilege drop, which clears it; the getppid check closes the race with
-    // a parent that died before this line.
+    // a parent that died before this line (we were re-parented). Compared with
+    // the forking parent's pid, not with 1: in a container Apache itself is pid 1.
     // SAFETY: prctl on the current process.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        if libc::getppid() == 1 {
+        if libc::getppid() as u32 != parent {
             return 0;
         }
     }

@@ -235,8 +235,9 @@ fn spawn(slot: *mut Slot) {
     // SAFETY: the slot and its process record live in pconf; apr_proc_fork fills the record.
     unsafe {
         let s = &mut *slot;
+        let parent = std::process::id();
         match ffi::apr_proc_fork(s.proc_, s.pconf) {
-            ffi::APR_INCHILD => super::process::run(s.group.clone(), s.index),
+            ffi::APR_INCHILD => super::process::run(s.group.clone(), s.index, parent),
             ffi::APR_INPARENT => {
                 ffi::apr_pool_note_subprocess(s.pconf, s.proc_, ffi::apr_kill_conditions_e_APR_KILL_AFTER_TIMEOUT);
                 ffi::apr_proc_other_child_register(s.proc_, Some(maintenance), slot as *mut c_void, std::ptr::null_mut(), s.pconf);
