@@ -600,6 +600,44 @@ def test_script_user(main_srv):
     main_srv.wait_for_log(re.escape(main_srv.path("app.wsgi")), since=mark)
 
 
+GROUP_APP = """
+import mod_wsgi
+
+
+def application(environ, start_response):
+    body = mod_wsgi.process_group.encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def test_group_defined_in_virtual_host(apache):
+    """A group defined in a virtual host serves that host, also when the host
+    has no ServerName of its own (it inherits the main server's: the usual
+    `<VirtualHost *:80>` of a container) or names it after WSGIDaemonProcess;
+    another host may not use it."""
+    config = """
+        <VirtualHost 127.0.0.1:{port}>
+            WSGIDaemonProcess vh_inherited threads=1
+            WSGIScriptAlias /other {root}/app.wsgi process-group=vh_late
+            WSGIScriptAlias / {root}/app.wsgi process-group=vh_inherited application-group=%{GLOBAL}
+        </VirtualHost>
+        <VirtualHost 127.0.0.1:{port}>
+            WSGIDaemonProcess vh_late threads=1
+            ServerName late.example
+            WSGIScriptAlias / {root}/app.wsgi process-group=vh_late application-group=%{GLOBAL}
+        </VirtualHost>
+        """
+    srv = apache(config, apps={"app.wsgi": GROUP_APP}, **EMBEDDED)
+    r = srv.get("/")
+    assert (r.status, r.body) == (200, b"vh_inherited"), r.body[:500]
+    r = srv.get("/", headers={"Host": "late.example"})
+    assert (r.status, r.body) == (200, b"vh_late"), r.body[:500]
+    mark = srv.log_mark()
+    assert srv.get("/other").status == 500
+    srv.wait_for_log(r"No WSGI daemon process called 'vh_late' has been configured", since=mark)
+
+
 def test_server_metrics_default_off(main_srv):
     # Without server-metrics=On, mod_wsgi.server_metrics() (if provided) returns None.
     off = get_json(main_srv, "/basic/metrics")

@@ -14,8 +14,10 @@ use crate::config::daemon::DaemonOptions;
 /// A group as configured, with where it was defined.
 pub struct Defined {
     pub options: DaemonOptions,
-    /// ServerName of the virtual host that defines it; `None` for the main server.
-    pub virtual_host: Option<String>,
+    /// The virtual host that defines it; `None` for the main server. Its
+    /// ServerName is read in post_config: while the directive is parsed it may
+    /// not be set yet (ServerName later in the block, or none: inherited).
+    pub virtual_host: Option<crate::apache::Server>,
     pub location: String,
 }
 

@@ -143,7 +143,7 @@ fn resolve(
     Ok(Group {
         id,
         options: d.options,
-        virtual_host: d.virtual_host,
+        virtual_host: d.virtual_host.map(|s| s.hostname().to_string()),
         socket_path,
         listener: -1,
         uid,

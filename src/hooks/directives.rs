@@ -241,7 +241,7 @@ unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c
         let args = argv_strings(argc, argv)?;
         let options = crate::config::daemon::parse(&args)?;
         let server = cmd.server();
-        let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
+        let virtual_host = server.is_virtual().then_some(server);
         crate::daemon::registry::define(crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() })
     })
 }
