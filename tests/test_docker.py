@@ -129,6 +129,7 @@ def test_graceful_restart_under_load(site):
     assert site.logs().count("SIGUSR1 received.  Doing graceful restart") >= 2
     assert failures == [], failures[:10]
     assert ok >= 600
+    print("graceful x2 (%s): %d requests, none failed" % (site.mode, ok))
 
 
 @pytest.mark.parametrize("mode", ["embedded", "daemon"])
@@ -157,6 +158,7 @@ def test_docker_stop_lets_requests_in_flight_finish(network, mode):
         assert result["response"] == (200, b"slept 3.0\n"), (result, c.logs()[-3000:])
         # Apache stopped by itself once the request was done, well before docker's SIGKILL.
         assert stop_seconds < 20, stop_seconds
+        print("docker stop (%s): %.1fs, in-flight request %r after %.1fs" % (mode, stop_seconds, result["response"], result["seconds"]))
         assert c.inspect("{{.State.ExitCode}}") == "0"
         logs = c.logs()
         assert "caught SIGWINCH, shutting down gracefully" in logs, logs[-3000:]

@@ -142,6 +142,7 @@ def test_install_upgrade_purge_in_clean_container(deb):
             ok, failures = load.stop()
         assert failures == [], failures[:10]
         assert ok >= 200
+        print("upgrade %s -> %s: %d requests, none failed" % (version + "~prev", version, ok))
         assert c.exec("dpkg-query", "-W", "-f", "${Version}", PKG).stdout == version
         # Every Apache process maps the module file dpkg installed, none the replaced one.
         # (Read from the host: inside the container root may not read www-data's maps.)
