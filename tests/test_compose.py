@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 import dockerlib
+from dockerlib import docker_present  # noqa: F401 (autouse: fails the tests under CI=true without Docker)
 from dockerlib import Load, get, run, wait_until
 
 dockerlib.require_docker(extra=("docker-compose",))

@@ -16,6 +16,7 @@ import time
 import pytest
 
 import dockerlib
+from dockerlib import docker_present  # noqa: F401 (autouse: fails the tests under CI=true without Docker)
 from dockerlib import Container, Load, docker, get, wait_until
 
 dockerlib.require_docker()
