@@ -42,8 +42,7 @@ build_base() {
     fi
     local dir m
     dir=$(mktemp -d /tmp/rwsgi-rootfs.XXXXXX)
-    # shellcheck disable=SC2064
-    trap "rm -rf '$dir'" RETURN
+    rootfs=$dir
     m=$(mirror)
     echo "build.sh: debootstrap --variant=minbase $suite from $m (once; cached as $base)" >&2
     debootstrap --variant=minbase "$suite" "$dir" "$m" >&2
@@ -75,7 +74,13 @@ EOF
         "$dir/var/cache/apt/"*.bin "$dir/var/cache/apt/archives/"*.deb "$dir/var/log/"*.log "$dir/var/log/apt/"*
     : >"$dir/etc/machine-id"
     tar -C "$dir" --numeric-owner -c . | docker import --change 'CMD ["/bin/bash"]' - "$base" >&2
+    rm -rf "$dir"
+    rootfs=
 }
+
+rootfs=
+ctx=
+trap 'rm -rf ${rootfs:+"$rootfs"} ${ctx:+"$ctx"}' EXIT
 
 if [ "${RWSGI_REBUILD_BASE:-0}" = 1 ] || ! docker image inspect "$base" >/dev/null 2>&1; then
     build_base
@@ -92,7 +97,6 @@ if [ -z "$deb" ]; then
     deb=$(scripts/package.sh | tail -1)
 fi
 ctx=$(mktemp -d /tmp/rwsgi-image.XXXXXX)
-trap 'rm -rf "$ctx"' EXIT
 cp docker/Dockerfile docker/apache2-foreground docker/rwsgi-container.conf docker/rwsgi-health.inc docker/health.wsgi docker/site.conf "$ctx/"
 cp conf/example/app.wsgi "$ctx/example.wsgi"
 cp "$deb" "$ctx/libapache2-mod-rwsgi.deb"

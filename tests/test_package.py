@@ -67,8 +67,14 @@ def test_contents_and_relations(deb):
     assert conffiles == ["/etc/apache2/mods-available/rwsgi.conf", "/etc/apache2/mods-available/rwsgi.load"]
 
 
+# The example application embedded at / and in a daemon group at /daemon/,
+# with the socket names kept across the upgrade's graceful restart (the
+# setting rwsgi.conf suggests for daemon groups).
 SITE = """\
+WSGISocketRotation Off
 <VirtualHost *:80>
+    WSGIDaemonProcess site processes=2 threads=4 home=/srv/site
+    WSGIScriptAlias /daemon /srv/site/app.wsgi process-group=site application-group=%{GLOBAL}
     WSGIScriptAlias / /srv/site/app.wsgi
     WSGIApplicationGroup %{GLOBAL}
     <Directory /srv/site>
@@ -128,11 +134,12 @@ def test_install_upgrade_purge_in_clean_container(deb):
              "a2dissite -q 000-default && a2ensite -q wsgi-site && apache2ctl configtest && invoke-rc.d apache2 reload" % SITE)
         ip = c.ip
         wait_until(lambda: get(ip, "/")[1].startswith(b"Hello from mod_rwsgi!"), 20, "the site")
+        wait_until(lambda: b"process group site" in get(ip, "/daemon/")[1], 20, "the site's daemon group")
 
         # 3. Upgrade under load: the site stays up and the new module goes into service
         #    (the postinst's graceful restart).
         gen = apache_generation(c)
-        with Load(ip, threads=3, expect=b"Hello from mod_rwsgi!") as load:
+        with Load(ip, paths=("/", "/daemon/"), threads=4, expect=b"Hello from mod_rwsgi!") as load:
             load.wait_for(100)
             p = c.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y /debs/new.deb", timeout=600)
             assert re.search(r"^Unpacking %s \(%s\) over \(%s\)" % (PKG, re.escape(version), re.escape(version + "~prev")),
