@@ -14,6 +14,8 @@ packages=(
     wrk curl ca-certificates build-essential pkg-config git
     valgrind                                          # bench/run.py --instructions (callgrind)
     gdb                                               # tells Apache's own known exit crash from ours (tests/harness.py)
+    dpkg-dev lintian                                  # scripts/package.sh (dpkg-shlibdeps) and its check
+    debootstrap                                       # docker/build.sh: the base image, without a registry
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,18 @@ cargo test --release --locked --workspace || status=1
 cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
 # The launcher's integration tests are tests/test_express.py (it is built with the workspace).
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
+# The package and Docker tests (tests/test_package.py, test_docker.py,
+# test_compose.py) build the .deb and the images themselves; without Docker
+# or docker-compose they are skipped with one line, unless CI=true.
+for tool in docker docker-compose; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        if [ "${CI:-}" = true ]; then
+            echo "test.sh: $tool is missing and CI=true: the Docker tests will fail" >&2
+        else
+            echo "test.sh: $tool is missing: the Docker tests will be skipped" >&2
+        fi
+    fi
+done
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1
 # The same WSGI behaviour (the tests marked both_modes), through the daemon transport.

@@ -27,12 +27,13 @@ fn fork(slot: *mut Slot) {
     // SAFETY: the slot lives in pconf for the generation; only the parent's
     // single thread touches it.
     let s = unsafe { &*slot };
+    let parent = std::process::id();
     // SAFETY: the slot lives in pconf, as long as the registration (which the
     // pool's cleanup ends).
     match unsafe { s.record.fork(on_child_event, slot as *mut c_void) } {
         Ok(Forked::Child) => {
             shed_apache(&s.group);
-            rwsgi_daemon::process::run(s.group.clone(), s.index)
+            rwsgi_daemon::process::run(s.group.clone(), s.index, parent)
         }
         Ok(Forked::Parent(_)) => {}
         Err(rv) => crate::alert!("cannot fork a daemon process for group '{}' (APR error {rv})", s.group.options.name),

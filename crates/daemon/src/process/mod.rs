@@ -28,16 +28,17 @@ use crate::group::Group;
 use crate::guard;
 use crate::python::{self, interpreter};
 
-/// The daemon's entry point after the fork; never returns.
-pub fn run(group: Arc<Group>, index: u32) -> ! {
-    let code = guard::contain("daemon process", 1, || main(group, index));
+/// The daemon's entry point after the fork; never returns. `parent` is the
+/// pid of the Apache parent that forked this process.
+pub fn run(group: Arc<Group>, index: u32, parent: u32) -> ! {
+    let code = guard::contain("daemon process", 1, || main(group, index, parent));
     // _exit: a plain exit would run the parent's pool cleanups and atexit handlers.
     // SAFETY: terminating this process.
     unsafe { libc::_exit(code) }
 }
 
 
-fn main(group: Arc<Group>, index: u32) -> i32 {
+fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     guard::install_quiet_panic_hook();
     rwsgi_core::log::set_daemon_group(&group.options.name);
     setup::reset_signals();
@@ -56,11 +57,12 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
     }
     // If the Apache parent dies without stopping us (kill -9), stop too. Set after
     // the privilege drop, which clears it; the getppid check closes the race with
-    // a parent that died before this line.
+    // a parent that died before this line (we were re-parented). It compares with
+    // the forking parent's pid, not with 1: in a container Apache itself is pid 1.
     // SAFETY: prctl on the current process.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        if libc::getppid() == 1 {
+        if libc::getppid() as u32 != parent {
             return 0;
         }
     }
