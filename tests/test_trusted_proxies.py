@@ -406,3 +406,70 @@ def test_same_answers_as_mod_wsgi(proxies):
             # By design: mod_wsgi 6's port family, which 4.9.4 lacks.
             assert ref.pop("HTTP_X_FORWARDED_PORT") == "443" and "HTTP_X_FORWARDED_PORT" not in mine
         assert mine == ref
+
+
+SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
+
+
+@pytest.mark.skipif(not all(os.path.exists(p) for p in SNAKEOIL), reason="Debian's ssl-cert snakeoil pair is not installed")
+def test_scheme_header_and_mod_ssl(apache):
+    """Apache's connection to the proxy is TLS; the proxy says what the client used."""
+    import ssl
+
+    tls_port = free_port()
+    srv = apache(
+        """
+        Listen 127.0.0.1:%d
+        <VirtualHost 127.0.0.1:%d>
+            SSLEngine on
+            SSLCertificateFile %s
+            SSLCertificateKeyFile %s
+            WSGIScriptAlias / {root}/env.wsgi
+            WSGITrustedProxyHeaders X-Forwarded-Proto
+            WSGITrustedProxies 127.0.0.1
+        </VirtualHost>
+        """ % (tls_port, tls_port, *SNAKEOIL),
+        apps={"env.wsgi": DUMP},
+        extra_modules=[("ssl_module", "mod_ssl.so"), ("socache_shmcb_module", "mod_socache_shmcb.so")],
+    )
+    context = ssl._create_unverified_context()
+
+    def scheme(headers):
+        conn = http.client.HTTPSConnection("127.0.0.1", tls_port, timeout=10, context=context)
+        try:
+            conn.request("GET", "/", headers=headers)
+            r = conn.getresponse()
+            assert r.status == 200
+            env = json.loads(r.read())
+            assert "HTTPS" not in env
+            return env["wsgi.url_scheme"]
+        finally:
+            conn.close()
+
+    assert scheme({}) == "https"
+    assert scheme({"X-Forwarded-Proto": "https"}) == "https"
+    # mod_wsgi 6 (and mod_rwsgi) let the trusted proxy's "http" win; 4.9.4
+    # sets HTTPS from mod_ssl after the proxy headers.
+    assert scheme({"X-Forwarded-Proto": "http"}) == ("https" if srv.module == "wsgi" else "http")
+
+
+def test_setenv_https_decides_the_scheme(apache):
+    srv = apache(
+        """
+        WSGIScriptAlias / {root}/env.wsgi
+        <Location /on>
+            SetEnv HTTPS on
+        </Location>
+        <Location /one>
+            SetEnv HTTPS 1
+        </Location>
+        <Location /off>
+            SetEnv HTTPS off
+        </Location>
+        """,
+        apps={"env.wsgi": DUMP},
+        extra_modules=[("env_module", "mod_env.so")],
+    )
+    for path, expected in (("/on", "https"), ("/one", "https"), ("/off", "http"), ("/", "http")):
+        env = srv.get(path).json()
+        assert (env["wsgi.url_scheme"], "HTTPS" in env) == (expected, False), path
