@@ -298,7 +298,8 @@ def test_bad_addresses_are_refused(apache, line, rwsgi_message, wsgi_message):
 
 def test_bad_header_name_is_refused(apache):
     # mod_wsgi 4.9.4 accepts this and stores a null name, which it later
-    # dereferences; refusing it is the safe reading.
+    # dereferences (seen: its child dies on the first request, the client gets
+    # no response); refusing it is the safe reading.
     srv = apache("WSGITrustedProxyHeaders X_Forwarded_For", start=False)
     if srv.module == "wsgi":
         pytest.skip("mod_wsgi accepts this name (and crashes on the first request that uses it)")
