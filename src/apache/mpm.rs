@@ -24,6 +24,34 @@ pub fn max_daemons() -> i32 {
     query(ffi::AP_MPMQ_MAX_DAEMONS).unwrap_or(0)
 }
 
+/// The most child processes that have run at once, or None where the MPM
+/// does not fork.
+fn max_daemons_used() -> Option<i32> {
+    if query(ffi::AP_MPMQ_IS_FORKED).is_none_or(|v| v == ffi::AP_MPMQ_NOT_SUPPORTED) {
+        return None;
+    }
+    query(ffi::AP_MPMQ_MAX_DAEMON_USED)
+}
+
+/// The MPM's name ("event", "worker", "prefork").
+pub fn name() -> String {
+    // SAFETY: returns a static string.
+    unsafe { super::pool::cstr_utf8(ffi::ap_show_mpm()) }.unwrap_or("").to_string()
+}
+
+/// `apache.maximum_processes` and `apache.threads_per_process`, computed as
+/// mod_wsgi does: the processes in use (or the limit when the MPM cannot say)
+/// and the threads of a threaded MPM, each at least 1.
+pub fn apache_module_sizes() -> (i64, i64) {
+    let threads = if is_threaded() { max_threads() } else { 0 };
+    let processes = match max_daemons_used() {
+        Some(-1) => max_daemons(),
+        Some(n) => n,
+        None => 0,
+    };
+    (i64::from(processes.max(1)), i64::from(threads.max(1)))
+}
+
 /// The restart generation: it changes with every graceful restart.
 pub fn generation() -> i32 {
     query(ffi::AP_MPMQ_GENERATION).unwrap_or(0)

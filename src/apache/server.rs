@@ -74,6 +74,21 @@ pub fn apache_version() -> (u32, u32, u32) {
     (parts.next().unwrap_or(2), parts.next().unwrap_or(4), parts.next().unwrap_or(0))
 }
 
+/// What the running Apache reports about itself (see `runtime::ServerFacts`).
+pub fn facts() -> rwsgi_core::runtime::ServerFacts {
+    let (maximum_processes, threads_per_process) = super::mpm::apache_module_sizes();
+    // SAFETY: both return static (or pconf) strings that live for the process.
+    let (description, build_date) = unsafe { (cstr_utf8(ffi::ap_get_server_description()), cstr_utf8(ffi::ap_get_server_built())) };
+    rwsgi_core::runtime::ServerFacts {
+        version: apache_version(),
+        description: description.unwrap_or("").to_string(),
+        mpm_name: super::mpm::name(),
+        build_date: build_date.unwrap_or("").to_string(),
+        maximum_processes,
+        threads_per_process,
+    }
+}
+
 /// True during the configuration dry run at start-up, after which Apache
 /// unloads the module and reads the configuration again.
 pub fn is_config_dry_run() -> bool {

@@ -30,6 +30,13 @@ impl Table {
         unsafe { ffi::apr_table_setn(self.0, pool.strdup(key), pool.memdup(value)) }
     }
 
+    /// Removes every entry of `key`.
+    pub fn unset(&self, key: &str) {
+        let Ok(key) = std::ffi::CString::new(key) else { return };
+        // SAFETY: live table; apr_table_unset copies nothing and keeps no pointer to key.
+        unsafe { ffi::apr_table_unset(self.0, key.as_ptr()) }
+    }
+
     /// Adds a (possibly repeated) entry; both strings are copied into `pool`.
     pub fn add(&self, pool: Pool, key: &[u8], value: &[u8]) {
         // SAFETY: live table; key and value are pool copies, as addn requires.

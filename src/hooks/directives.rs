@@ -6,7 +6,7 @@ use std::ptr::null;
 
 use crate::apache::cmd::Cmd;
 use crate::apache::{guard, module_config};
-use super::config_pass;
+use super::{config_pass, proxy_headers};
 use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 
@@ -37,7 +37,7 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<23> = CommandTable([
+pub static COMMANDS: CommandTable<25> = CommandTable([
     argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
     argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
@@ -60,6 +60,9 @@ pub static COMMANDS: CommandTable<23> = CommandTable([
     flag(c"WSGIRestrictEmbedded", restrict_embedded, SERVER, c"On to refuse running applications in Apache's own processes"),
     argv(c"WSGIRestrictProcess", restrict_process, SERVER_OR_DIR, c"Daemon process groups that may be selected here"),
     flag(c"WSGISocketRotation", socket_rotation, SERVER, c"Off to keep daemon socket names across graceful restarts"),
+    // Proxies (hooks/proxy_headers.rs).
+    argv(c"WSGITrustedProxyHeaders", proxy_headers::trusted_proxy_headers, ANYWHERE, c"Proxy headers to honour from trusted proxies (X-Forwarded-For, X-Forwarded-Proto, ...)"),
+    argv(c"WSGITrustedProxies", proxy_headers::trusted_proxies, ANYWHERE, c"Addresses and networks of the trusted proxies"),
     END,
 ]);
 
@@ -73,7 +76,7 @@ const END: command_rec = command_rec {
 };
 
 /// Runs a directive body: errors and panics become Apache syntax errors.
-fn run(cmd: *mut cmd_parms, body: impl FnOnce(&Cmd) -> Result<(), String>) -> *const c_char {
+pub(super) fn run(cmd: *mut cmd_parms, body: impl FnOnce(&Cmd) -> Result<(), String>) -> *const c_char {
     guard::contain("directive handler", c"rwsgi: internal error (panic caught) while parsing this directive".as_ptr(), || {
         // SAFETY: Apache passes the live cmd_parms of this directive.
         let cmd = unsafe { Cmd::from_raw(cmd) };
@@ -84,7 +87,7 @@ fn run(cmd: *mut cmd_parms, body: impl FnOnce(&Cmd) -> Result<(), String>) -> *c
     })
 }
 
-fn dir_config<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
+pub(super) fn dir_config<'a>(mconfig: *mut c_void) -> &'a mut DirConfig {
     // SAFETY: Apache passes our directive handlers the section's DirConfig.
     unsafe { module_config::section_config(mconfig) }
 }
@@ -231,7 +234,7 @@ unsafe extern "C" fn socket_prefix(cmd: *mut cmd_parms, _: *mut c_void, w: *cons
     })
 }
 
-fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<Vec<&'a str>, String> {
+pub(super) fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<Vec<&'a str>, String> {
     (0..argc.max(0) as usize)
         // SAFETY: Apache passes argc valid C strings in argv, alive during parsing.
         .map(|i| unsafe { arg(*argv.add(i)) })
@@ -285,21 +288,26 @@ unsafe extern "C" fn restrict_process(cmd: *mut cmd_parms, mconfig: *mut c_void,
             return Err("WSGIRestrictProcess takes one or more daemon process group names".into());
         }
         let interned: Vec<ConfStr> = names.iter().map(|n| if *n == "%{GLOBAL}" { "" } else { cmd.intern(n) }).collect();
-        // The list lives as long as the configuration pool, like every ConfStr.
-        let list: &'static [ConfStr] = Box::leak(interned.into_boxed_slice());
-        cmd.pool().adopt(Leaked(list));
-        dir_config(mconfig).restrict_process = Setting::Set(list);
+        dir_config(mconfig).restrict_process = Setting::Set(config_list(cmd, interned));
         Ok(())
     })
 }
 
+/// A list that lives as long as the configuration pool, like every ConfStr
+/// (the pool frees it when it is cleared).
+pub(super) fn config_list<T: 'static>(cmd: &Cmd, items: Vec<T>) -> &'static [T] {
+    let list: &'static [T] = Box::leak(items.into_boxed_slice());
+    cmd.pool().adopt(Leaked(list));
+    list
+}
+
 /// Frees a leaked configuration list when the configuration pool is cleared.
-struct Leaked(&'static [ConfStr]);
-impl Drop for Leaked {
+struct Leaked<T: 'static>(&'static [T]);
+impl<T> Drop for Leaked<T> {
     fn drop(&mut self) {
-        // SAFETY: the slice came from Box::leak in restrict_process, and the pool
+        // SAFETY: the slice came from Box::leak in config_list, and the pool
         // that owns this value is the configuration pool the slice was made for.
-        drop(unsafe { Box::from_raw(self.0 as *const [ConfStr] as *mut [ConfStr]) });
+        drop(unsafe { Box::from_raw(self.0 as *const [T] as *mut [T]) });
     }
 }
 

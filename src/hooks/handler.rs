@@ -10,6 +10,7 @@ use crate::daemon::{child, registry};
 use crate::ffi;
 use crate::embedded;
 use crate::route::Route;
+use super::proxy_headers;
 
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
@@ -90,14 +91,14 @@ fn handle(r: &Request) -> c_int {
         tracing::error!("{why}: {filename}");
         return status;
     }
+    r.add_cgi_variables();
+    proxy_headers::apply(r, &dir);
     if let Some(group) = daemon {
-        r.add_cgi_variables();
         return child::serve(r, &route, &group);
     }
     if let Err(e) = crate::runtime::python_ready() {
         tracing::error!("cannot run {filename}: {e}");
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
-    r.add_cgi_variables();
     embedded::serve(r, &route)
 }

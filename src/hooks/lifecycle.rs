@@ -56,7 +56,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         // Caught panics are logged with Apache's formatting by the guard.
         guard::install_quiet_panic_hook();
         crate::runtime::set_process_model(mpm::process_model());
-        crate::runtime::set_apache_version(server::apache_version());
+        crate::runtime::set_server_facts(server::facts());
         let generation = crate::daemon::registry::running();
         // Apache's children connect to daemon sockets by path; the listening
         // descriptors belong to the parent and the daemons.

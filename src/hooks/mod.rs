@@ -6,6 +6,7 @@ mod config_pass;
 pub mod directives;
 mod handler;
 mod lifecycle;
+mod proxy_headers;
 mod translate;
 
 use std::ffi::c_char;

@@ -76,6 +76,10 @@ pub enum ValueError {
     NotSwitchInterval { value: String },
     /// `server-metrics=on`: mod_rwsgi does not provide `mod_wsgi.server_metrics()`.
     ServerMetrics { value: String },
+    /// A `WSGITrustedProxyHeaders` word with characters a header name cannot have.
+    NotHeaderName { value: String },
+    /// A `WSGITrustedProxies` word that is not an address or network.
+    NotTrustedProxy { value: String, reason: &'static str },
 }
 
 impl fmt::Display for ConfigError {
@@ -169,6 +173,10 @@ impl fmt::Display for ValueError {
                 "'{value}' is not supported: mod_rwsgi does not provide mod_wsgi.server_metrics() \
                  (daemon processes do not share Apache's scoreboard)"
             ),
+            ValueError::NotHeaderName { value } => {
+                write!(f, "'{value}' is not a header name (letters, digits and '-', as in X-Forwarded-For)")
+            }
+            ValueError::NotTrustedProxy { value, reason } => write!(f, "'{value}' is not an IP address or network: {reason}"),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod group;
 pub mod daemon;
 pub mod error;
 pub mod parse;
+pub mod trusted_proxy;
 
 pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
@@ -64,6 +65,10 @@ pub struct DirConfig {
     pub script_reloading: Setting<bool>,
     /// `WSGIRestrictProcess`: the daemon groups requests here may be sent to.
     pub restrict_process: Setting<&'static [ConfStr]>,
+    /// `WSGITrustedProxyHeaders`: the headers honoured from trusted proxies.
+    pub trusted_proxy_headers: Setting<&'static [trusted_proxy::ProxyHeader]>,
+    /// `WSGITrustedProxies`: the peers that are trusted proxies (unset: every peer).
+    pub trusted_proxies: Setting<&'static [trusted_proxy::IpNet]>,
 }
 
 impl DirConfig {
@@ -76,6 +81,8 @@ impl DirConfig {
             chunked_request: Setting::merge(base.chunked_request, over.chunked_request),
             script_reloading: Setting::merge(base.script_reloading, over.script_reloading),
             restrict_process: Setting::merge(base.restrict_process, over.restrict_process),
+            trusted_proxy_headers: Setting::merge(base.trusted_proxy_headers, over.trusted_proxy_headers),
+            trusted_proxies: Setting::merge(base.trusted_proxies, over.trusted_proxies),
         }
     }
 }
@@ -193,6 +200,8 @@ mod tests {
             chunked_request: Setting::Set(true),
             script_reloading: Setting::Set(true),
             restrict_process: Setting::Set(&["a"]),
+            trusted_proxy_headers: Setting::Set(&trusted_proxy::HEADERS[..1]),
+            trusted_proxies: Setting::Set(&[trusted_proxy::IpNet::V4 { network: 0x0a00_0000, mask: 0xff00_0000 }]),
         }
     }
 
@@ -205,6 +214,8 @@ mod tests {
             chunked_request: Setting::Set(false),
             script_reloading: Setting::Set(false),
             restrict_process: Setting::Set(&["b", ""]),
+            trusted_proxy_headers: Setting::Set(&[]),
+            trusted_proxies: Setting::Set(&[]),
         }
     }
 
@@ -217,6 +228,8 @@ mod tests {
         |d, s| d.chunked_request = s.chunked_request,
         |d, s| d.script_reloading = s.script_reloading,
         |d, s| d.restrict_process = s.restrict_process,
+        |d, s| d.trusted_proxy_headers = s.trusted_proxy_headers,
+        |d, s| d.trusted_proxies = s.trusted_proxies,
     ];
 
     #[test]

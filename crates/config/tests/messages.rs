@@ -131,3 +131,26 @@ fn daemon_process_messages() {
         assert_eq!(daemon::parse(args).unwrap_err().to_string(), *expected, "{args:?}");
     }
 }
+
+#[test]
+fn trusted_proxy_messages() {
+    use rwsgi_config::{ConfigError, trusted_proxy};
+    let shown = |directive: &str, reason| ConfigError::InvalidValue { directive: directive.to_string(), option: None, reason }.to_string();
+    let cases: &[(&str, &str)] = &[
+        ("localhost", "'localhost' is not an IP address or network: not an IPv4 address, a leading part of one, or an IPv6 address"),
+        ("10.0.0.0/33", "'10.0.0.0/33' is not an IP address or network: the mask must be a prefix length from 1 to 32 or a dotted netmask"),
+        ("10.0/16", "'10.0/16' is not an IP address or network: a network with a mask needs a complete IPv4 address"),
+        ("::1/0", "'::1/0' is not an IP address or network: the prefix length must be from 1 to 128"),
+        ("::ffff:10.0.0.1", "'::ffff:10.0.0.1' is not an IP address or network: an IPv4-mapped IPv6 address; write the IPv4 address"),
+        ("fe80::1%eth0", "'fe80::1%eth0' is not an IP address or network: not an IPv6 address"),
+    ];
+    for (value, expected) in cases {
+        let e = trusted_proxy::IpNet::parse(value).unwrap_err();
+        assert_eq!(shown("WSGITrustedProxies", e), format!("WSGITrustedProxies: {expected}"), "{value:?}");
+    }
+    let e = trusted_proxy::parse_header("X_Forwarded_For").unwrap_err();
+    assert_eq!(
+        shown("WSGITrustedProxyHeaders", e),
+        "WSGITrustedProxyHeaders: 'X_Forwarded_For' is not a header name (letters, digits and '-', as in X-Forwarded-For)"
+    );
+}

@@ -1,6 +1,6 @@
 //! Facts about this process that are fixed once it starts serving: whether
-//! Python is ready, the process model and the Apache version that the environ
-//! and the `mod_wsgi` module report. The Apache module (for its children) and
+//! Python is ready, the process model, and what the running Apache reports
+//! (for the environ and the `mod_wsgi` and `apache` modules). The Apache module (for its children) and
 //! the daemon (for its own processes) set them; the WSGI layer reads them.
 //!
 //! Each is set at most once per process. A second set is a bug in the start-up
@@ -62,14 +62,45 @@ pub fn process_model() -> ProcessModel {
     PROCESS_MODEL.get().copied().unwrap_or(ProcessModel { multithread: false, multiprocess: false, max_processes: 1, max_threads: 1 })
 }
 
-static APACHE_VERSION: OnceCell<(u32, u32, u32)> = OnceCell::new();
+/// What the running Apache says about itself, for `apache.version` in the
+/// environ and the `apache` module (mod_wsgi's names). In a daemon process
+/// these are the values of the Apache that forked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// `(major, minor, patch)` of the running Apache.
+    pub version: (u32, u32, u32),
+    /// The server description ("Apache/2.4.65 (Debian) mod_rwsgi/0.1.0").
+    pub description: String,
+    /// The MPM's name ("event", "worker", "prefork").
+    pub mpm_name: String,
+    /// When the Apache binary was built, as Apache reports it.
+    pub build_date: String,
+    /// The most child processes the MPM runs (at least 1).
+    pub maximum_processes: i64,
+    /// Threads per child process (1 for prefork).
+    pub threads_per_process: i64,
+}
 
-/// Records the running Apache's version, for `apache.version`.
-pub fn set_apache_version(version: (u32, u32, u32)) {
-    set_once(&APACHE_VERSION, version, "the Apache version");
+static SERVER_FACTS: OnceCell<ServerFacts> = OnceCell::new();
+
+/// Records what the running Apache reports, before Python starts.
+pub fn set_server_facts(facts: ServerFacts) {
+    set_once(&SERVER_FACTS, facts, "the Apache server facts");
+}
+
+/// What the running Apache reported (neutral values until it is set).
+pub fn server_facts() -> ServerFacts {
+    SERVER_FACTS.get().cloned().unwrap_or_else(|| ServerFacts {
+        version: (2, 4, 0),
+        description: String::new(),
+        mpm_name: String::new(),
+        build_date: String::new(),
+        maximum_processes: 1,
+        threads_per_process: 1,
+    })
 }
 
 /// `(major, minor, patch)` of the running Apache.
 pub fn apache_version() -> (u32, u32, u32) {
-    APACHE_VERSION.get().copied().unwrap_or((2, 4, 0))
+    SERVER_FACTS.get().map_or((2, 4, 0), |f| f.version)
 }

@@ -32,8 +32,9 @@ pub struct Group {
     /// python-home= and python-path= applied.
     pub python: PythonSettings,
     pub imports: Vec<ImportScript>,
-    /// The running Apache's version, for `apache.version`.
-    pub apache_version: (u32, u32, u32),
+    /// What the running Apache reports about itself (`apache.version`, the
+    /// `apache` module).
+    pub server_facts: rwsgi_core::runtime::ServerFacts,
     /// The main server's `Timeout`: the default of socket-timeout.
     pub apache_timeout: std::time::Duration,
     /// Owner of the socket file: the user Apache's children run as, or socket-user=.

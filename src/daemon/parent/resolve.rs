@@ -72,7 +72,7 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
         home,
         imports,
         apache_timeout: main.timeout(),
-        apache_version: crate::apache::server::apache_version(),
+        server_facts: crate::apache::server::facts(),
         socket_uid,
         script_owner,
     })

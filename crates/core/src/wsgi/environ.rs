@@ -7,6 +7,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
+use rwsgi_config::trusted_proxy::MOUNT_POINT;
 
 
 /// Keys whose values are the same for every request of this process; each
@@ -163,26 +164,42 @@ pub type CgiVariables<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8], &[u8]));
 /// Builds the environ; the caller adds wsgi.input and wsgi.errors.
 pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
     let environ = template(py)?;
+    let mut https: Option<bool> = None;
+    let mut mount_point = None;
     {
         let mut names = CGI_NAMES.lock();
         let names = names.get_or_insert_with(Names::default);
-        variables(&mut |k, v| {
+        variables(&mut |k, v| match k {
             // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
             // Authorization is only passed when allowed, below.
-            if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
+            b"PATH" | b"HTTP_AUTHORIZATION" => {}
+            // HTTPS (mod_ssl's, SetEnv's or a trusted proxy's) becomes
+            // wsgi.url_scheme and is not passed on, as in mod_wsgi.
+            b"HTTPS" => https = Some(v.eq_ignore_ascii_case(b"on") || v == b"1"),
+            _ => {
+                if k == MOUNT_POINT.as_bytes() {
+                    mount_point = Some(latin1(py, v));
+                }
                 let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
             }
         });
     }
     // SCRIPT_NAME never ends in '/': the slash belongs to PATH_INFO (so "/" mounts give "").
-    environ.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, info.script_name))?;
+    // A trusted proxy's X-Script-Name replaces it (mod_wsgi.script_name keeps ours).
+    match mount_point {
+        Some(mount) => environ.set_item(intern!(py, "SCRIPT_NAME"), mount)?,
+        None => environ.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, info.script_name))?,
+    }
     if environ.get_item(intern!(py, "PATH_INFO"))?.is_none() {
         environ.set_item(intern!(py, "PATH_INFO"), "")?;
     }
     if let Some(auth) = info.authorization {
         environ.set_item(intern!(py, "HTTP_AUTHORIZATION"), latin1(py, auth))?;
     }
-    environ.set_item(intern!(py, "wsgi.url_scheme"), latin1(py, info.url_scheme))?;
+    match https {
+        Some(on) => environ.set_item(intern!(py, "wsgi.url_scheme"), if on { "https" } else { "http" })?,
+        None => environ.set_item(intern!(py, "wsgi.url_scheme"), latin1(py, info.url_scheme))?,
+    }
     environ.set_item(intern!(py, "mod_wsgi.process_group"), info.process_group)?;
     environ.set_item(intern!(py, "mod_wsgi.application_group"), info.application_group)?;
     environ.set_item(intern!(py, "mod_wsgi.callable_object"), info.callable_object)?;

@@ -39,10 +39,27 @@ def _process_stopping(reason):
 
 /// What every process that runs applications provides them, once Python has
 /// started: sys.stdout/stderr/stdin as WSGIRestrict* wants them, and the
-/// `mod_wsgi` module.
+/// `mod_wsgi` and `apache` modules.
 pub fn install(py: Python<'_>, settings: &crate::config::PythonSettings) -> PyResult<()> {
     errors::install_stdio(py, settings)?;
-    install_mod_wsgi_module(py)
+    install_mod_wsgi_module(py)?;
+    install_apache_module(py)
+}
+
+/// Provides an importable `apache` module with mod_wsgi's attributes: what
+/// the running Apache reports about itself (the same in a daemon process as
+/// in Apache's children, as with mod_wsgi).
+fn install_apache_module(py: Python<'_>) -> PyResult<()> {
+    let facts = crate::runtime::server_facts();
+    let m = PyModule::new(py, "apache")?;
+    m.add("version", facts.version)?;
+    m.add("description", facts.description)?;
+    m.add("mpm_name", facts.mpm_name)?;
+    m.add("build_date", facts.build_date)?;
+    m.add("maximum_processes", facts.maximum_processes)?;
+    m.add("threads_per_process", facts.threads_per_process)?;
+    py.import("sys")?.getattr("modules")?.set_item("apache", m)?;
+    Ok(())
 }
 
 /// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that

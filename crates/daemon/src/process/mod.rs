@@ -71,8 +71,8 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
-    // Before Python starts: the mod_wsgi module and the environ read it.
-    crate::runtime::set_apache_version(group.apache_version);
+    // Before Python starts: the mod_wsgi and apache modules and the environ read them.
+    crate::runtime::set_server_facts(group.server_facts.clone());
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
     if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
         crate::crit!("cannot initialise Python: {e}");
