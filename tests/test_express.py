@@ -501,7 +501,7 @@ def test_https_with_a_self_signed_certificate(express, app_dir):
     info = json.loads(body)
     assert headers["Strict-Transport-Security"] == "max-age=60"
     # mod_wsgi turns mod_ssl's HTTPS variable into wsgi.url_scheme and does not pass it on.
-    assert status == 200 and info["wsgi.url_scheme"] == "https" and "HTTPS" not in info
+    assert status == 200 and info["wsgi.url_scheme"] == "https" and info["HTTPS"] is None
     # --http2: negotiated over TLS (ALPN).
     h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "--http2", "--cacert", cert,
                          "https://localhost:%d/" % https_port], capture_output=True, text=True, timeout=15)
