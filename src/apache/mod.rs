@@ -4,6 +4,7 @@
 //! long the object it wraps stays valid, and every `unsafe` block says why it
 //! is sound.
 
+pub mod auth;
 pub mod brigade;
 pub mod cmd;
 pub mod file;

@@ -7,7 +7,7 @@ use std::ptr::null;
 use crate::apache::cmd::Cmd;
 use crate::apache::{guard, module_config};
 use super::config_pass;
-use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse};
+use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse, script_hook};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 
 type Take1 = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
@@ -17,6 +17,7 @@ type TakeArgv = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, c_int, *const 
 const SERVER: c_int = ffi::RSRC_CONF;
 const SERVER_OR_DIR: c_int = ffi::RSRC_CONF | ffi::ACCESS_CONF;
 const ANYWHERE: c_int = ffi::OR_FILEINFO;
+const AUTHCFG: c_int = ffi::OR_AUTHCFG;
 
 const fn entry(name: &'static CStr, func: cmd_func, how: cmd_how, req_override: c_int, help: &'static CStr) -> command_rec {
     command_rec { name: name.as_ptr(), func, cmd_data: std::ptr::null_mut(), req_override, args_how: how, errmsg: help.as_ptr() }
@@ -37,7 +38,7 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<23> = CommandTable([
+pub static COMMANDS: CommandTable<29> = CommandTable([
     argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
     argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
@@ -60,6 +61,13 @@ pub static COMMANDS: CommandTable<23> = CommandTable([
     flag(c"WSGIRestrictEmbedded", restrict_embedded, SERVER, c"On to refuse running applications in Apache's own processes"),
     argv(c"WSGIRestrictProcess", restrict_process, SERVER_OR_DIR, c"Daemon process groups that may be selected here"),
     flag(c"WSGISocketRotation", socket_rotation, SERVER, c"Off to keep daemon socket names across graceful restarts"),
+    // The script hooks (see script_hooks below).
+    argv(c"WSGIAccessScript", access_script, AUTHCFG, c"Script whose allow_access(environ, host) decides host access, and application-group="),
+    argv(c"WSGIAuthUserScript", auth_user_script, AUTHCFG, c"Script for the wsgi auth provider (check_password, get_realm_hash), and application-group="),
+    argv(c"WSGIAuthGroupScript", auth_group_script, AUTHCFG, c"Script whose groups_for_user(environ, user) serves Require wsgi-group, and application-group="),
+    take1(c"WSGIGroupAuthoritative", group_authoritative, AUTHCFG, c"On or Off (kept for mod_wsgi configurations)"),
+    argv(c"WSGIDispatchScript", dispatch_script, SERVER_OR_DIR, c"Script that may choose a request's process group, application group and callable"),
+    argv(c"WSGIHandlerScript", handler_script, SERVER_OR_DIR, c"Handler name, script whose handle_request serves it, and options"),
     END,
 ]);
 
@@ -286,20 +294,25 @@ unsafe extern "C" fn restrict_process(cmd: *mut cmd_parms, mconfig: *mut c_void,
         }
         let interned: Vec<ConfStr> = names.iter().map(|n| if *n == "%{GLOBAL}" { "" } else { cmd.intern(n) }).collect();
         // The list lives as long as the configuration pool, like every ConfStr.
-        let list: &'static [ConfStr] = Box::leak(interned.into_boxed_slice());
-        cmd.pool().adopt(Leaked(list));
-        dir_config(mconfig).restrict_process = Setting::Set(list);
+        dir_config(mconfig).restrict_process = Setting::Set(leak_into(cmd, interned));
         Ok(())
     })
 }
 
+/// A list that lives as long as the configuration pool, like every ConfStr.
+fn leak_into<T: 'static>(cmd: &Cmd, items: Vec<T>) -> &'static [T] {
+    let list: &'static [T] = Box::leak(items.into_boxed_slice());
+    cmd.pool().adopt(Leaked(list));
+    list
+}
+
 /// Frees a leaked configuration list when the configuration pool is cleared.
-struct Leaked(&'static [ConfStr]);
-impl Drop for Leaked {
+struct Leaked<T: 'static>(&'static [T]);
+impl<T> Drop for Leaked<T> {
     fn drop(&mut self) {
-        // SAFETY: the slice came from Box::leak in restrict_process, and the pool
-        // that owns this value is the configuration pool the slice was made for.
-        drop(unsafe { Box::from_raw(self.0 as *const [ConfStr] as *mut [ConfStr]) });
+        // SAFETY: the slice came from Box::leak in leak_into, and the pool that
+        // owns this value is the configuration pool the slice was made for.
+        drop(unsafe { Box::from_raw(self.0 as *const [T] as *mut [T]) });
     }
 }
 
@@ -324,6 +337,75 @@ unsafe extern "C" fn chunked_request(cmd: *mut cmd_parms, mconfig: *mut c_void, 
 unsafe extern "C" fn script_reloading(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     run(cmd, |_| {
         dir_config(mconfig).script_reloading = Setting::Set(on != 0);
+        Ok(())
+    })
+}
+
+// The script hooks: they run Python in this child (even with
+// WSGIRestrictEmbedded On, as with mod_wsgi), so each one marks the pass as
+// needing Python in the children.
+
+fn script_hook(cmd: &Cmd, argc: c_int, argv: *const *mut c_char) -> Result<crate::config::ScriptHook, String> {
+    let hook = script_hook::script_hook(cmd.directive(), &argv_strings(argc, argv)?, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+    config_pass::with(|pass| pass.python_in_children = true);
+    Ok(hook)
+}
+
+unsafe extern "C" fn access_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).access_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn auth_user_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).auth_user_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn auth_group_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).auth_group_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn dispatch_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).dispatch_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn group_authoritative(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        // SAFETY: the TAKE1 argument Apache passed.
+        let on = parse::on_off(unsafe { arg(w) }?).map_err(|e| format!("{}: {e}", cmd.directive()))?;
+        dir_config(mconfig).group_authoritative = Setting::Set(on);
+        let at = cmd.location();
+        config_pass::with(|pass| pass.group_authoritative_at.push(at));
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        let script = script_hook::handler_script(cmd.directive(), &argv_strings(argc, argv)?, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+        if let Some(spec) = script.application_group {
+            let args = argv_strings(argc, argv)?;
+            let value = args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
+            note_application_group(cmd, spec, value);
+        }
+        if cmd.in_section() {
+            let dir = dir_config(mconfig);
+            let mut list = dir.handler_scripts.get().unwrap_or_default().to_vec();
+            script_hook::add_handler_script(&mut list, script);
+            dir.handler_scripts = Setting::Set(leak_into(cmd, list));
+        } else {
+            script_hook::add_handler_script(&mut server_config(cmd).handler_scripts, script);
+        }
         Ok(())
     })
 }

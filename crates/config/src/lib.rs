@@ -10,9 +10,11 @@ pub mod group;
 pub mod daemon;
 pub mod error;
 pub mod parse;
+pub mod script_hook;
 
 pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
+pub use script_hook::{HandlerScript, ScriptHook};
 
 /// Strings owned by the configuration pool. They live for the whole
 /// configuration generation, which outlives every request that can see them;
@@ -64,6 +66,19 @@ pub struct DirConfig {
     pub script_reloading: Setting<bool>,
     /// `WSGIRestrictProcess`: the daemon groups requests here may be sent to.
     pub restrict_process: Setting<&'static [ConfStr]>,
+    /// `WSGIAccessScript`: `allow_access(environ, host)` in the access phase.
+    pub access_script: Setting<ScriptHook>,
+    /// `WSGIAuthUserScript`: the `wsgi` authentication provider's script.
+    pub auth_user_script: Setting<ScriptHook>,
+    /// `WSGIAuthGroupScript`: `groups_for_user(environ, user)` for `Require wsgi-group`.
+    pub auth_group_script: Setting<ScriptHook>,
+    /// `WSGIGroupAuthoritative` (default On).
+    pub group_authoritative: Setting<bool>,
+    /// `WSGIDispatchScript`: may override the process group, application group and callable.
+    pub dispatch_script: Setting<ScriptHook>,
+    /// `WSGIHandlerScript` lines of directory sections (inner scope first; the
+    /// module's merge overlays the scopes' lists, see `merge_handler_scripts`).
+    pub handler_scripts: Setting<&'static [HandlerScript]>,
 }
 
 impl DirConfig {
@@ -76,6 +91,22 @@ impl DirConfig {
             chunked_request: Setting::merge(base.chunked_request, over.chunked_request),
             script_reloading: Setting::merge(base.script_reloading, over.script_reloading),
             restrict_process: Setting::merge(base.restrict_process, over.restrict_process),
+            access_script: Setting::merge(base.access_script, over.access_script),
+            auth_user_script: Setting::merge(base.auth_user_script, over.auth_user_script),
+            auth_group_script: Setting::merge(base.auth_group_script, over.auth_group_script),
+            group_authoritative: Setting::merge(base.group_authoritative, over.group_authoritative),
+            dispatch_script: Setting::merge(base.dispatch_script, over.dispatch_script),
+            handler_scripts: Setting::merge(base.handler_scripts, over.handler_scripts),
+        }
+    }
+
+    /// The handler scripts both levels define, when both do: the merged list
+    /// must then be stored where the merged configuration lives (the caller's
+    /// pool), so it is returned rather than placed in `merge`'s result.
+    pub fn merge_handler_scripts(base: &DirConfig, over: &DirConfig) -> Option<Vec<HandlerScript>> {
+        match (base.handler_scripts, over.handler_scripts) {
+            (Setting::Set(outer), Setting::Set(inner)) => Some(script_hook::overlay_handler_scripts(inner, outer)),
+            _ => None,
         }
     }
 }
@@ -142,6 +173,9 @@ pub struct ServerConfig {
     /// `WSGIRestrictEmbedded On`: no Python in Apache's children; every request
     /// must go to a daemon group.
     pub restrict_embedded: Option<bool>,
+    /// `WSGIHandlerScript` lines outside directory sections (this server's, then
+    /// the main server's for a virtual host).
+    pub handler_scripts: Vec<HandlerScript>,
 }
 
 impl ServerConfig {
@@ -158,6 +192,7 @@ impl ServerConfig {
             socket_prefix: base.socket_prefix.clone(),
             socket_rotation: base.socket_rotation,
             restrict_embedded: base.restrict_embedded,
+            handler_scripts: script_hook::overlay_handler_scripts(&over.handler_scripts, &base.handler_scripts),
         }
     }
 }
@@ -193,6 +228,12 @@ mod tests {
             chunked_request: Setting::Set(true),
             script_reloading: Setting::Set(true),
             restrict_process: Setting::Set(&["a"]),
+            access_script: Setting::Set(ScriptHook { path: "/a/access", application_group: None }),
+            auth_user_script: Setting::Set(ScriptHook { path: "/a/user", application_group: Some(GroupSpec::Global) }),
+            auth_group_script: Setting::Set(ScriptHook { path: "/a/group", application_group: None }),
+            group_authoritative: Setting::Set(true),
+            dispatch_script: Setting::Set(ScriptHook { path: "/a/dispatch", application_group: None }),
+            handler_scripts: Setting::Set(HANDLERS_A),
         }
     }
 
@@ -205,7 +246,28 @@ mod tests {
             chunked_request: Setting::Set(false),
             script_reloading: Setting::Set(false),
             restrict_process: Setting::Set(&["b", ""]),
+            access_script: Setting::Set(ScriptHook { path: "/b/access", application_group: Some(GroupSpec::Named("b")) }),
+            auth_user_script: Setting::Set(ScriptHook { path: "/b/user", application_group: None }),
+            auth_group_script: Setting::Set(ScriptHook { path: "/b/group", application_group: Some(GroupSpec::Server) }),
+            group_authoritative: Setting::Set(false),
+            dispatch_script: Setting::Set(ScriptHook { path: "/b/dispatch", application_group: Some(GroupSpec::Global) }),
+            handler_scripts: Setting::Set(HANDLERS_B),
         }
+    }
+
+    const fn handler(name: &'static str, path: &'static str) -> HandlerScript {
+        HandlerScript { name, path, process_group: None, application_group: None, pass_authorization: None }
+    }
+    const HANDLERS_A: &[HandlerScript] = &[handler("h", "/a/h"), handler("x", "/a/x")];
+    const HANDLERS_B: &[HandlerScript] = &[handler("h", "/b/h")];
+
+    #[test]
+    fn handler_scripts_of_both_levels_overlay() {
+        let merged = DirConfig::merge_handler_scripts(&dir_a(), &dir_b()).unwrap();
+        let paths: Vec<_> = merged.iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/b/h", "/a/x"]);
+        assert!(DirConfig::merge_handler_scripts(&dir_a(), &DirConfig::default()).is_none());
+        assert!(DirConfig::merge_handler_scripts(&DirConfig::default(), &dir_b()).is_none());
     }
 
     /// One entry per field: copies that field of the second config into the first.
@@ -217,6 +279,12 @@ mod tests {
         |d, s| d.chunked_request = s.chunked_request,
         |d, s| d.script_reloading = s.script_reloading,
         |d, s| d.restrict_process = s.restrict_process,
+        |d, s| d.access_script = s.access_script,
+        |d, s| d.auth_user_script = s.auth_user_script,
+        |d, s| d.auth_group_script = s.auth_group_script,
+        |d, s| d.group_authoritative = s.group_authoritative,
+        |d, s| d.dispatch_script = s.dispatch_script,
+        |d, s| d.handler_scripts = s.handler_scripts,
     ];
 
     #[test]
@@ -286,6 +354,7 @@ mod tests {
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
             restrict_embedded: Some(true),
+            handler_scripts: vec![handler("h", "/main/h"), handler("m", "/main/m")],
         }
     }
 
@@ -324,7 +393,11 @@ mod tests {
             socket_prefix: Some("/tmp/x".into()),
             socket_rotation: Some(true),
             restrict_embedded: Some(false),
+            handler_scripts: vec![handler("h", "/vhost/h")],
         };
+        let merged = ServerConfig::merge(&main_server(), &vhost);
+        let paths: Vec<_> = merged.handler_scripts.iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/vhost/h", "/main/m"]);
         check(&ServerConfig::merge(&main_server(), &vhost));
         // Unset in the main server stays unset.
         let merged = ServerConfig::merge(&ServerConfig::default(), &vhost);

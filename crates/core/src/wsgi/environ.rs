@@ -162,18 +162,56 @@ pub type CgiVariables<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8], &[u8]));
 
 /// Builds the environ; the caller adds wsgi.input and wsgi.errors.
 pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let environ = build_uncounted(py, variables, info)?;
+    let counters = counters::next_request();
+    environ.set_item(intern!(py, "mod_wsgi.script_start"), counters.now_micros.to_string())?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_id"), counters.thread_id)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), counters.thread_requests)?;
+    environ.set_item(intern!(py, "mod_wsgi.total_requests"), counters.total_requests)?;
+    Ok(environ)
+}
+
+/// Copies the CGI variables into `environ` as native strings.
+fn add_variables(py: Python<'_>, environ: &Bound<'_, PyDict>, variables: CgiVariables<'_>) {
+    let mut names = CGI_NAMES.lock();
+    let names = names.get_or_insert_with(Names::default);
+    variables(&mut |k, v| {
+        // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
+        // Authorization is only passed when allowed, below.
+        if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
+            let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
+        }
+    });
+}
+
+/// The environ a script hook (access, authentication, group) is called with,
+/// as mod_wsgi builds it for them: the request's CGI variables (never its
+/// credentials) and the module's identification, with no `wsgi.*` streams of
+/// a request body or response. The caller adds `wsgi.errors`.
+pub fn build_for_hook<'py>(
+    py: Python<'py>,
+    variables: CgiVariables<'_>,
+    application_group: &str,
+    script_reloading: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let environ = PyDict::new(py);
+    add_variables(py, &environ, variables);
+    environ.set_item(intern!(py, "apache.version"), crate::runtime::apache_version())?;
+    environ.set_item(intern!(py, "mod_wsgi.version"), MOD_WSGI_COMPAT_VERSION)?;
+    environ.set_item(intern!(py, "mod_rwsgi.version"), env!("CARGO_PKG_VERSION"))?;
+    // These hooks always run in the Apache child.
+    environ.set_item(intern!(py, "mod_wsgi.process_group"), "")?;
+    environ.set_item(intern!(py, "mod_wsgi.application_group"), application_group)?;
+    environ.set_item(intern!(py, "mod_wsgi.script_reloading"), i32::from(script_reloading))?;
+    Ok(environ)
+}
+
+/// The application's environ without the per-request counters, for a
+/// dispatch script that runs before the application (it must not count as a
+/// request served).
+pub fn build_uncounted<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
     let environ = template(py)?;
-    {
-        let mut names = CGI_NAMES.lock();
-        let names = names.get_or_insert_with(Names::default);
-        variables(&mut |k, v| {
-            // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
-            // Authorization is only passed when allowed, below.
-            if k != b"PATH" && k != b"HTTP_AUTHORIZATION" {
-                let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
-            }
-        });
-    }
+    add_variables(py, &environ, variables);
     // SCRIPT_NAME never ends in '/': the slash belongs to PATH_INFO (so "/" mounts give "").
     environ.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, info.script_name))?;
     if environ.get_item(intern!(py, "PATH_INFO"))?.is_none() {
@@ -202,10 +240,5 @@ pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestIn
         // Requests are never re-sent to a restarted daemon here.
         environ.set_item(intern!(py, "mod_wsgi.daemon_restarts"), "0")?;
     }
-    let counters = counters::next_request();
-    environ.set_item(intern!(py, "mod_wsgi.script_start"), counters.now_micros.to_string())?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_id"), counters.thread_id)?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), counters.thread_requests)?;
-    environ.set_item(intern!(py, "mod_wsgi.total_requests"), counters.total_requests)?;
     Ok(environ)
 }

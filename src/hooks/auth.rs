@@ -1,0 +1,180 @@
+//! The script hooks of Apache's access and authentication phases, run in this
+//! child as mod_wsgi runs them: the `wsgi` authentication provider
+//! (`AuthBasicProvider wsgi` / `AuthDigestProvider wsgi` with
+//! `WSGIAuthUserScript`), the `wsgi-group` authorization provider
+//! (`Require wsgi-group NAME...` with `WSGIAuthGroupScript`), and the access
+//! checker for `WSGIAccessScript`.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+
+use crate::apache::auth::{self, Provider, authn_provider, authn_status, authz_provider, authz_status};
+use crate::apache::module_config::dir_config;
+use crate::apache::{DECLINED, OK, Request, Table, guard, log, status};
+use crate::config::{DirConfig, GroupSpec, ScriptHook};
+use crate::route;
+use crate::wsgi::auth::{self as scripts, Access, Password, RealmHash};
+use crate::wsgi::hook_script::HookScript;
+
+pub static AUTHN: Provider<authn_provider> =
+    Provider(authn_provider { check_password: Some(check_password), get_realm_hash: Some(get_realm_hash) });
+pub static AUTHZ: Provider<authz_provider> =
+    Provider(authz_provider { check_authorization: Some(check_authorization), parse_require_line: None });
+
+/// What a hook needs to run its script for this request.
+struct Prepared {
+    path: &'static str,
+    application_group: String,
+    reloading: bool,
+    variables: Table,
+}
+
+impl Prepared {
+    fn script(&self) -> HookScript<'_> {
+        HookScript { path: self.path, application_group: &self.application_group, reloading: self.reloading }
+    }
+}
+
+/// The hook's script for this request, once Python is known to run here;
+/// `None` (logged) when it cannot run.
+fn prepare(r: &Request, dir: &DirConfig, hook: ScriptHook) -> Option<Prepared> {
+    if let Err(e) = crate::runtime::python_ready() {
+        tracing::error!("cannot run the script '{}': {e}", hook.path);
+        return None;
+    }
+    Some(Prepared {
+        path: hook.path,
+        application_group: route::resolve_group(r, hook.application_group.unwrap_or(GroupSpec::Global)),
+        reloading: dir.script_reloading.or(true),
+        variables: r.common_variables(),
+    })
+}
+
+/// Calls `visit` for each variable a hook script's environ holds: what Apache
+/// gives CGI scripts (never the credentials), and the request line's parts.
+fn visit_variables(r: &Request, table: Table, visit: &mut dyn FnMut(&[u8], &[u8])) {
+    table.for_each(|k, v| visit(k, v));
+    visit(b"SERVER_PROTOCOL", r.protocol());
+    visit(b"REQUEST_METHOD", r.method());
+    visit(b"QUERY_STRING", r.args());
+    visit(b"REQUEST_URI", r.unparsed_uri());
+    let (uri, path_info) = (r.uri(), r.path_info());
+    let script_name = if !path_info.is_empty() && uri.ends_with(path_info) { &uri[..uri.len() - path_info.len()] } else { uri };
+    visit(b"SCRIPT_NAME", script_name);
+    visit(b"PATH_INFO", path_info);
+}
+
+/// # Safety
+/// `p` must be null or a NUL-terminated string alive for the call.
+unsafe fn bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: (caller) a live C string.
+    unsafe { CStr::from_ptr(p) }.to_bytes()
+}
+
+unsafe extern "C" fn check_password(r: *mut crate::ffi::request_rec, user: *const c_char, password: *const c_char) -> authn_status {
+    guard::contain("check_password", auth::AUTH_GENERAL_ERROR, || {
+        // SAFETY: mod_auth_basic passes the live request and its two strings.
+        let (r, user, password) = unsafe { (Request::from_raw(r), bytes(user), bytes(password)) };
+        let _scope = log::request_scope(&r);
+        let dir = dir_config(&r);
+        let Some(hook) = dir.auth_user_script.get() else {
+            tracing::error!("AuthBasicProvider wsgi is used but no WSGIAuthUserScript is set for {}", String::from_utf8_lossy(r.uri()));
+            return auth::AUTH_GENERAL_ERROR;
+        };
+        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
+        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
+        match scripts::check_password(&prepared.script(), &variables, user, password) {
+            Password::Granted(name) => {
+                if let Some(name) = name {
+                    r.set_user(&name);
+                }
+                auth::AUTH_GRANTED
+            }
+            Password::Denied => auth::AUTH_DENIED,
+            Password::UserNotFound => auth::AUTH_USER_NOT_FOUND,
+            Password::Error => auth::AUTH_GENERAL_ERROR,
+        }
+    })
+}
+
+unsafe extern "C" fn get_realm_hash(
+    r: *mut crate::ffi::request_rec,
+    user: *const c_char,
+    realm: *const c_char,
+    rethash: *mut *mut c_char,
+) -> authn_status {
+    guard::contain("get_realm_hash", auth::AUTH_GENERAL_ERROR, || {
+        // SAFETY: mod_auth_digest passes the live request and its two strings.
+        let (r, user, realm) = unsafe { (Request::from_raw(r), bytes(user), bytes(realm)) };
+        let _scope = log::request_scope(&r);
+        let dir = dir_config(&r);
+        let Some(hook) = dir.auth_user_script.get() else {
+            tracing::error!("AuthDigestProvider wsgi is used but no WSGIAuthUserScript is set for {}", String::from_utf8_lossy(r.uri()));
+            return auth::AUTH_GENERAL_ERROR;
+        };
+        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
+        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
+        match scripts::get_realm_hash(&prepared.script(), &variables, user, realm) {
+            RealmHash::Found(hash) => {
+                // SAFETY: the caller's out-parameter; the string is a copy in r->pool.
+                unsafe { *rethash = r.pool().memdup(&hash) as *mut c_char };
+                auth::AUTH_USER_FOUND
+            }
+            RealmHash::UserNotFound => auth::AUTH_USER_NOT_FOUND,
+            RealmHash::Error => auth::AUTH_GENERAL_ERROR,
+        }
+    })
+}
+
+unsafe extern "C" fn check_authorization(r: *mut crate::ffi::request_rec, require_args: *const c_char, _parsed: *const c_void) -> authz_status {
+    guard::contain("check_authorization", auth::AUTHZ_GENERAL_ERROR, || {
+        // SAFETY: mod_authz_core passes the live request.
+        let r = unsafe { Request::from_raw(r) };
+        let _scope = log::request_scope(&r);
+        let Some(user) = r.user().map(<[u8]>::to_vec) else { return auth::AUTHZ_DENIED_NO_USER };
+        let dir = dir_config(&r);
+        let Some(hook) = dir.auth_group_script.get() else {
+            tracing::error!("Require wsgi-group is used but no WSGIAuthGroupScript is set for {}", String::from_utf8_lossy(r.uri()));
+            return auth::AUTHZ_DENIED;
+        };
+        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTHZ_DENIED };
+        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
+        let Some(groups) = scripts::groups_for_user(&prepared.script(), &variables, &user) else { return auth::AUTHZ_DENIED };
+        let (user, uri) = (String::from_utf8_lossy(&user), String::from_utf8_lossy(r.uri()));
+        if groups.is_empty() {
+            tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. User is not a member of any groups.", std::process::id());
+            return auth::AUTHZ_DENIED;
+        }
+        // SAFETY: the Require line's arguments, alive for this call.
+        let wanted = unsafe { auth::require_words(&r, require_args) };
+        if wanted.iter().any(|w| groups.contains(w)) {
+            return auth::AUTHZ_GRANTED;
+        }
+        tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. User is not a member of designated groups.", std::process::id());
+        auth::AUTHZ_DENIED
+    })
+}
+
+pub unsafe extern "C" fn access_checker(r: *mut crate::ffi::request_rec) -> c_int {
+    guard::contain("access_checker", status::INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes the live request.
+        let r = unsafe { Request::from_raw(r) };
+        let dir = dir_config(&r);
+        let Some(hook) = dir.access_script.get() else { return DECLINED };
+        let _scope = log::request_scope(&r);
+        let Some(prepared) = prepare(&r, &dir, hook) else { return status::INTERNAL_SERVER_ERROR };
+        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
+        match scripts::allow_access(&prepared.script(), &variables, r.remote_host()) {
+            Access::Undecided => DECLINED,
+            Access::Allow => OK,
+            Access::Deny => {
+                if !r.access_may_be_satisfied_by_auth() {
+                    tracing::error!(raw = true, "mod_rwsgi (pid={}): Client denied by server configuration: '{}'.", std::process::id(), String::from_utf8_lossy(r.filename()));
+                }
+                status::FORBIDDEN
+            }
+        }
+    })
+}
