@@ -345,3 +345,99 @@ def test_bad_hook_directive_fails_config_test(module_under_test, line, message):
     # mod_wsgi's messages do not name the directive; ours do.
     if module_under_test == "rwsgi":
         assert re.search(message, out), out
+
+
+DUMP_ENV_SCRIPT = """
+import json, os
+
+def _dump(environ, name):
+    out = {k: [type(v).__name__, v if isinstance(v, (str, int, tuple)) else None] for k, v in environ.items()}
+    path = os.path.join(os.path.dirname(__file__), name)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(out, f)
+    os.rename(path + '.tmp', path)
+
+def allow_access(environ, host):
+    _dump(environ, 'access.json')
+    return None
+
+def check_password(environ, user, password):
+    _dump(environ, 'user.json')
+    return True
+
+def groups_for_user(environ, user):
+    _dump(environ, 'group.json')
+    return ['g']
+"""
+
+# Keys that differ on purpose or by nature: the module names itself; mod_wsgi
+# 4.9.4 offers mod_ssl accessors (callables) in these environs, not provided
+# here yet; the client's port changes with every connection.
+HOOK_ENV_DIFFERENT = {"SERVER_SOFTWARE", "SERVER_SIGNATURE", "mod_rwsgi.version", "apache.version",
+                      "mod_ssl.is_https", "mod_ssl.var_lookup", "REMOTE_PORT"}
+
+
+def hook_environs(module, tmp):
+    import json
+
+    from harness import ApacheServer
+
+    os.makedirs(tmp, mode=0o777, exist_ok=True)
+    os.chmod(tmp, 0o777)
+    script = os.path.join(tmp, "dump.wsgi")
+    with open(script, "w") as f:
+        f.write(DUMP_ENV_SCRIPT)
+    os.chmod(script, 0o644)
+    with open(os.path.join(tmp, "who.wsgi"), "w") as f:
+        f.write(WHO_APP)
+    os.chmod(os.path.join(tmp, "who.wsgi"), 0o644)
+    srv = ApacheServer(
+        module=module,
+        mode="embedded",
+        extra_modules=AUTH_MODULES,
+        config=f"""
+        WSGIScriptAlias /private {tmp}/who.wsgi
+        <Location /private>
+            WSGIAccessScript {script}
+            AuthType Basic
+            AuthName x
+            AuthBasicProvider wsgi
+            WSGIAuthUserScript {script}
+            WSGIAuthGroupScript {script}
+            Require wsgi-group g
+        </Location>
+        """,
+    )
+    try:
+        srv.start()
+        r = srv.get("/private/x?y=1", headers=dict(basic("alice", "pw"), **{"X-Extra": "1", "Content-Type": "text/plain"}))
+        assert r.status == 200, r.body
+        result = {}
+        for name in ("access", "user", "group"):
+            with open(os.path.join(tmp, name + ".json")) as f:
+                result[name] = json.load(f)
+        return result, (srv.port, srv.root)
+    finally:
+        srv.stop(check_log=False)
+        srv.cleanup()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/lib/apache2/modules/mod_wsgi.so"), reason="Debian's mod_wsgi is not installed")
+def test_hook_environ_matches_mod_wsgi(app_dir):
+    ours, (our_port, our_root) = hook_environs("rwsgi", app_dir.join("rwsgi"))
+    theirs, (their_port, their_root) = hook_environs("wsgi", app_dir.join("wsgi"))
+    for phase in ("access", "user", "group"):
+        mine, ref = ours[phase], theirs[phase]
+        # Everything mod_wsgi gives these scripts is here, with the same value.
+        for key, (kind, value) in ref.items():
+            if key in HOOK_ENV_DIFFERENT:
+                continue
+            assert key in mine, (phase, key)
+            if key == "wsgi.errors":  # a log stream of our own type (README)
+                continue
+            if isinstance(value, str):
+                value = value.replace(str(their_port), str(our_port)).replace(their_root, our_root)
+                value = value.replace(app_dir.join("wsgi"), app_dir.join("rwsgi"))
+            assert mine[key] == [kind, value], (phase, key, mine[key], ref[key])
+        # No credentials reach them.
+        assert "HTTP_AUTHORIZATION" not in mine

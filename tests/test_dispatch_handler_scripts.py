@@ -189,3 +189,27 @@ def test_handler_script_without_handle_request_is_404(apache, app_dir):
     )
     assert srv.get("/h").status == 404
     assert srv.wait_for_log(r"does not contain WSGI application 'handle_request'")
+
+
+def test_handler_script_in_a_daemon_group_like_mod_wsgi_express(apache, app_dir):
+    """mod_wsgi-express's default: the handler script runs in its daemon group
+    (`process-group=localhost:8000`), preloaded by WSGIImportScript."""
+    handler = app_dir.write(
+        "handler.wsgi",
+        HANDLER.replace("body = 'handled", "body = environ['mod_wsgi.process_group'] + ' handled"),
+    )
+    srv = apache(
+        config=f"""
+        WSGIRestrictEmbedded On
+        WSGIDaemonProcess localhost:8000 threads=2 display-name=%{{GROUP}}
+        <Location /app>
+            SetHandler wsgi-handler
+        </Location>
+        WSGIHandlerScript wsgi-handler {handler} process-group=localhost:8000 application-group=%{{GLOBAL}}
+        WSGIImportScript {handler} process-group=localhost:8000 application-group=%{{GLOBAL}}
+        """,
+        mode="embedded",
+    )
+    r = srv.get("/app/x")
+    assert r.status == 200, r.body
+    assert r.body == ("localhost:8000 handled /app/x via wsgi-handler script=%s" % handler).encode()

@@ -37,7 +37,7 @@ fn register<T>(pool: Pool, group: &[u8], name: &CStr, version: &[u8], provider: 
             name.as_ptr(),
             version.as_ptr(),
             provider as *const Provider<T> as *const _,
-            ffi::AP_AUTH_INTERNAL_PER_CONF as i32,
+            ffi::AP_AUTH_INTERNAL_PER_CONF,
         );
     }
 }

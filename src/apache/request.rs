@@ -219,7 +219,7 @@ impl Request {
     /// (`Satisfy Any` with an auth requirement), so the denial is not worth a log line.
     pub fn access_may_be_satisfied_by_auth(&self) -> bool {
         // SAFETY: live request; plain queries.
-        unsafe { ffi::ap_satisfies(self.0) == ffi::SATISFY_ANY as i32 && ffi::ap_some_auth_required(self.0) != 0 }
+        unsafe { ffi::ap_satisfies(self.0) == ffi::SATISFY_ANY && ffi::ap_some_auth_required(self.0) != 0 }
     }
 
     /// The variables `ap_add_common_vars` computes (headers as `HTTP_*`, the
