@@ -213,3 +213,53 @@ def test_handler_script_in_a_daemon_group_like_mod_wsgi_express(apache, app_dir)
     r = srv.get("/app/x")
     assert r.status == 200, r.body
     assert r.body == ("localhost:8000 handled /app/x via wsgi-handler script=%s" % handler).encode()
+
+
+RELOADING_HANDLER = """
+import os, time
+loaded_at = '%.6f' % time.time()
+
+def reload_required(resource):
+    # mod_wsgi-express's handler reloads when its target changes; here: when
+    # the mapped resource's name says so.
+    if resource.endswith('boom.x'):
+        raise RuntimeError('cannot tell')
+    return resource.endswith('reload.x')
+
+def handle_request(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [loaded_at.encode()]
+"""
+
+
+@pytest.mark.parametrize("group", ["embedded", "daemon"])
+def test_handler_script_reload_required(apache, app_dir, group):
+    handler = app_dir.write("reloading.wsgi", RELOADING_HANDLER)
+    os.makedirs(app_dir.join("res"), mode=0o755)
+    for name in ("keep.x", "reload.x", "boom.x"):
+        app_dir.write("res/" + name, "")
+    daemon = "WSGIDaemonProcess rl threads=1" if group == "daemon" else ""
+    process_group = "process-group=rl" if group == "daemon" else ""
+    srv = apache(
+        config=f"""
+        {daemon}
+        Alias /h {app_dir.join('res')}
+        <Directory {app_dir.join('res')}>
+            Require all granted
+            SetHandler reloading
+        </Directory>
+        WSGIHandlerScript reloading {handler} {process_group} application-group=%{{GLOBAL}}
+        """,
+        mode="embedded",
+        mpm="prefork",
+        mpm_config="StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1",
+    )
+    first = srv.get("/h/keep.x").body
+    assert srv.get("/h/keep.x").body == first
+    reloaded = srv.get("/h/reload.x").body
+    assert reloaded != first
+    assert srv.get("/h/keep.x").body == reloaded
+    mark = srv.log_mark()
+    # A raising reload_required is logged; the loaded script keeps serving.
+    assert srv.get("/h/boom.x").body == reloaded
+    assert srv.wait_for_log(r"RuntimeError: cannot tell", since=mark)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
 
 use super::channel::{Channel, Disconnected};
 use super::environ::{self, CgiVariables, RequestInfo};
@@ -138,6 +138,11 @@ fn respond(
             return Outcome::Failed(500);
         }
     };
+    let module = match reload_for_resource(py, handle, script, &environ) {
+        Ok(Some(reloaded)) => reloaded,
+        Ok(None) => module,
+        Err(()) => return Outcome::Failed(500),
+    };
     let Ok(app) = module.bind(py).getattr(script.callable_object) else {
         log(
             handle,
@@ -212,6 +217,42 @@ fn respond(
             }
         },
     }
+}
+
+/// A handler script (`WSGIHandlerScript`) may say that it must be loaded
+/// again for this request's resource (the file Apache mapped the URL to):
+/// mod_wsgi calls its `reload_required(resource)` when script reloading is on.
+/// A raising `reload_required` is logged and the loaded module kept.
+fn reload_for_resource(
+    py: Python<'_>,
+    handle: &RequestHandle,
+    script: &Script<'_>,
+    environ: &Bound<'_, PyDict>,
+) -> Result<Option<Py<PyModule>>, ()> {
+    if !script.reloading {
+        return Ok(None);
+    }
+    let is_handler_script = environ
+        .get_item(pyo3::intern!(py, "mod_wsgi.handler_script"))
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.extract::<String>().is_ok_and(|s| !s.is_empty()));
+    let resource = environ.get_item(pyo3::intern!(py, "SCRIPT_FILENAME")).ok().flatten();
+    let Some(resource) = resource.filter(|_| is_handler_script) else { return Ok(None) };
+    let required = |module: &Bound<'_, PyModule>| {
+        let Ok(Some(check)) = module.dict().get_item("reload_required") else { return false };
+        match check.call1((&resource,)).and_then(|r| r.is_truthy()) {
+            Ok(required) => required,
+            Err(e) => {
+                log_exception(py, handle, script, &e);
+                false
+            }
+        }
+    };
+    script::reload_if(py, script.application_group, script.path, script.mtime, required).map_err(|e| {
+        log(handle, &load_failure_line(script.path));
+        log_exception(py, handle, script, &e);
+    })
 }
 
 /// Response items from this size on are flushed as they are written.
