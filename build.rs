@@ -47,7 +47,7 @@ const FUNCTIONS: &[&str] = &[
     "rwsgi_.*",
     // The script hooks: auth providers, the access checker, and what they read.
     "ap_register_auth_provider", "ap_hook_access_checker", "ap_getword_conf", "ap_get_remote_host", "ap_satisfies",
-    "ap_some_auth_required", "apr_table_make",
+    "ap_some_auth_required", "apr_table_make", "apr_dynamic_fn_retrieve",
 ];
 
 /// The constants and globals it reads.

@@ -21,4 +21,5 @@
 #include "apr_file_io.h"
 #include "apr_network_io.h"
 #include "apr_hooks.h"
+#include "apr_optional.h"
 #include "rwsgi_shim.h"

@@ -370,11 +370,9 @@ def groups_for_user(environ, user):
     return ['g']
 """
 
-# Keys that differ on purpose or by nature: the module names itself; mod_wsgi
-# 4.9.4 offers mod_ssl accessors (callables) in these environs, not provided
-# here yet; the client's port changes with every connection.
-HOOK_ENV_DIFFERENT = {"SERVER_SOFTWARE", "SERVER_SIGNATURE", "mod_rwsgi.version", "apache.version",
-                      "mod_ssl.is_https", "mod_ssl.var_lookup", "REMOTE_PORT"}
+# Keys that differ on purpose or by nature: the module names itself; the
+# client's port changes with every connection.
+HOOK_ENV_DIFFERENT = {"SERVER_SOFTWARE", "SERVER_SIGNATURE", "mod_rwsgi.version", "apache.version", "REMOTE_PORT"}
 
 
 def hook_environs(module, tmp):
@@ -441,3 +439,72 @@ def test_hook_environ_matches_mod_wsgi(app_dir):
             assert mine[key] == [kind, value], (phase, key, mine[key], ref[key])
         # No credentials reach them.
         assert "HTTP_AUTHORIZATION" not in mine
+
+
+SSL_SCRIPT = """
+def allow_access(environ, host):
+    https = environ['mod_ssl.is_https']()
+    value = environ['mod_ssl.var_lookup']('HTTPS')
+    environ['wsgi.errors'].write('is_https=%r HTTPS=%r\\n' % (https, value))
+    try:
+        environ['mod_ssl.var_lookup'](42)
+    except TypeError as e:
+        environ['wsgi.errors'].write('TypeError: %s\\n' % e)
+    return True
+"""
+
+
+def test_access_script_mod_ssl_accessors_without_mod_ssl(apache, app_dir):
+    app_dir.write("who.wsgi", WHO_APP)
+    script = app_dir.write("ssl.wsgi", SSL_SCRIPT)
+    srv = apache(config=f"""
+        WSGIScriptAlias /x {app_dir.join('who.wsgi')}
+        <Directory {app_dir}>
+            Require all granted
+        </Directory>
+        <Location /x>
+            WSGIAccessScript {script}
+        </Location>
+        """)
+    assert srv.get("/x").status == 200
+    assert srv.wait_for_log(r"is_https=0 HTTPS=None")
+    assert srv.wait_for_log(r"TypeError: byte string value expected, value of type int found")
+
+
+def test_access_script_mod_ssl_accessors_over_https(apache, app_dir):
+    import socket
+
+    cert, key = app_dir.join("cert.pem"), app_dir.join("key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )
+    os.chmod(key, 0o644)
+    app_dir.write("who.wsgi", WHO_APP)
+    script = app_dir.write("ssl.wsgi", SSL_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        tls_port = s.getsockname()[1]
+    srv = apache(
+        config=f"""
+        Listen 127.0.0.1:{tls_port}
+        WSGIScriptAlias /x {app_dir.join('who.wsgi')}
+        <Directory {app_dir}>
+            Require all granted
+        </Directory>
+        <Location /x>
+            WSGIAccessScript {script}
+        </Location>
+        <VirtualHost 127.0.0.1:{tls_port}>
+            SSLEngine on
+            SSLCertificateFile {cert}
+            SSLCertificateKeyFile {key}
+        </VirtualHost>
+        """,
+        extra_modules=[("socache_shmcb_module", "mod_socache_shmcb.so"), ("ssl_module", "mod_ssl.so")],
+    )
+    assert curl("-k", "https://127.0.0.1:%d/x" % tls_port) == 200
+    assert srv.wait_for_log(r"is_https=1 HTTPS='on'")
+    mark = srv.log_mark()
+    assert srv.get("/x").status == 200
+    assert srv.wait_for_log(r"is_https=0 HTTPS='off'", since=mark)

@@ -16,6 +16,7 @@ pub mod process;
 pub mod regex;
 pub mod request;
 pub mod server;
+pub mod ssl;
 pub mod table;
 
 pub use log::Level;

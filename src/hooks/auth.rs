@@ -8,7 +8,10 @@
 use std::ffi::{CStr, c_char, c_int, c_void};
 
 use crate::apache::auth::{self, Provider, authn_provider, authn_status, authz_provider, authz_status};
+use std::sync::Arc;
+
 use crate::apache::module_config::dir_config;
+use crate::apache::ssl::RequestSsl;
 use crate::apache::{DECLINED, OK, Request, Table, guard, log, status};
 use crate::config::{DirConfig, GroupSpec, ScriptHook};
 use crate::route;
@@ -85,7 +88,8 @@ unsafe extern "C" fn check_password(r: *mut crate::ffi::request_rec, user: *cons
         };
         let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
         let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        match scripts::check_password(&prepared.script(), &variables, user, password) {
+        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
+        match scripts::check_password(&prepared.script(), &request, user, password) {
             Password::Granted(name) => {
                 if let Some(name) = name {
                     r.set_user(&name);
@@ -116,7 +120,8 @@ unsafe extern "C" fn get_realm_hash(
         };
         let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
         let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        match scripts::get_realm_hash(&prepared.script(), &variables, user, realm) {
+        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
+        match scripts::get_realm_hash(&prepared.script(), &request, user, realm) {
             RealmHash::Found(hash) => {
                 // SAFETY: the caller's out-parameter; the string is a copy in r->pool.
                 unsafe { *rethash = r.pool().memdup(&hash) as *mut c_char };
@@ -141,7 +146,8 @@ unsafe extern "C" fn check_authorization(r: *mut crate::ffi::request_rec, requir
         };
         let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTHZ_DENIED };
         let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        let Some(groups) = scripts::groups_for_user(&prepared.script(), &variables, &user) else { return auth::AUTHZ_DENIED };
+        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
+        let Some(groups) = scripts::groups_for_user(&prepared.script(), &request, &user) else { return auth::AUTHZ_DENIED };
         let (user, uri) = (String::from_utf8_lossy(&user), String::from_utf8_lossy(r.uri()));
         if groups.is_empty() {
             tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. User is not a member of any groups.", std::process::id());
@@ -166,7 +172,8 @@ pub unsafe extern "C" fn access_checker(r: *mut crate::ffi::request_rec) -> c_in
         let _scope = log::request_scope(&r);
         let Some(prepared) = prepare(&r, &dir, hook) else { return status::INTERNAL_SERVER_ERROR };
         let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        match scripts::allow_access(&prepared.script(), &variables, r.remote_host()) {
+        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
+        match scripts::allow_access(&prepared.script(), &request, r.remote_host()) {
             Access::Undecided => DECLINED,
             Access::Allow => OK,
             Access::Deny => {

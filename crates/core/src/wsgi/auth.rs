@@ -9,7 +9,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyString};
 
 use super::environ::{self, CgiVariables};
-use super::hook_script::{HookScript, Loaded, with_script};
+use super::hook_script::{HookScript, Loaded, SslInfo, with_script};
+
+/// What every hook of the access and authentication phases is called with.
+pub struct Request<'a> {
+    pub variables: CgiVariables<'a>,
+    pub ssl: std::sync::Arc<dyn SslInfo>,
+}
 
 /// `check_password(environ, user, password)`.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,7 +53,7 @@ pub enum Access {
 fn call<'py>(
     loaded: &Loaded<'py>,
     script: &HookScript<'_>,
-    variables: CgiVariables<'_>,
+    request: &Request<'_>,
     name: &str,
     missing: &str,
     args: impl FnOnce(Python<'py>) -> Vec<Bound<'py, PyAny>>,
@@ -58,8 +64,9 @@ fn call<'py>(
         return None;
     };
     let called = (|| {
-        let environ = environ::build_for_hook(py, variables, script.application_group, script.reloading)?;
+        let environ = environ::build_for_hook(py, request.variables, script.application_group, script.reloading)?;
         loaded.add_errors(&environ)?;
+        loaded.add_ssl(&environ, &request.ssl)?;
         let mut all = vec![environ.into_any()];
         all.extend(args(py));
         function.call1(pyo3::types::PyTuple::new(py, all)?)
@@ -98,10 +105,10 @@ fn latin1_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
         .collect()
 }
 
-pub fn check_password(script: &HookScript<'_>, variables: CgiVariables<'_>, user: &[u8], password: &[u8]) -> Password {
+pub fn check_password(script: &HookScript<'_>, request: &Request<'_>, user: &[u8], password: &[u8]) -> Password {
     with_script(script, |loaded| {
         const MISSING: &str = "Target WSGI user authentication script";
-        let Some(result) = call(loaded, script, variables, "check_password", MISSING, |py| vec![text(py, user), text(py, password)])
+        let Some(result) = call(loaded, script, request, "check_password", MISSING, |py| vec![text(py, user), text(py, password)])
         else {
             return Password::Error;
         };
@@ -125,10 +132,10 @@ pub fn check_password(script: &HookScript<'_>, variables: CgiVariables<'_>, user
     .unwrap_or(Password::Error)
 }
 
-pub fn get_realm_hash(script: &HookScript<'_>, variables: CgiVariables<'_>, user: &[u8], realm: &[u8]) -> RealmHash {
+pub fn get_realm_hash(script: &HookScript<'_>, request: &Request<'_>, user: &[u8], realm: &[u8]) -> RealmHash {
     with_script(script, |loaded| {
         const MISSING: &str = "Target WSGI user authentication script";
-        let Some(result) = call(loaded, script, variables, "get_realm_hash", MISSING, |py| vec![text(py, user), text(py, realm)])
+        let Some(result) = call(loaded, script, request, "get_realm_hash", MISSING, |py| vec![text(py, user), text(py, realm)])
         else {
             return RealmHash::Error;
         };
@@ -147,10 +154,10 @@ pub fn get_realm_hash(script: &HookScript<'_>, variables: CgiVariables<'_>, user
 }
 
 /// The groups `user` is in; `None` on any error (logged).
-pub fn groups_for_user(script: &HookScript<'_>, variables: CgiVariables<'_>, user: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn groups_for_user(script: &HookScript<'_>, request: &Request<'_>, user: &[u8]) -> Option<Vec<Vec<u8>>> {
     with_script(script, |loaded| {
         const MISSING: &str = "Target WSGI group authentication script";
-        let result = call(loaded, script, variables, "groups_for_user", MISSING, |py| vec![text(py, user)])?;
+        let result = call(loaded, script, request, "groups_for_user", MISSING, |py| vec![text(py, user)])?;
         let wrong = || format!("Groups for user returned from '{}' must be an iterable sequence of byte strings.", script.path);
         let Ok(items) = result.try_iter() else {
             loaded.log(&wrong());
@@ -178,10 +185,10 @@ pub fn groups_for_user(script: &HookScript<'_>, variables: CgiVariables<'_>, use
     .flatten()
 }
 
-pub fn allow_access(script: &HookScript<'_>, variables: CgiVariables<'_>, host: &[u8]) -> Access {
+pub fn allow_access(script: &HookScript<'_>, request: &Request<'_>, host: &[u8]) -> Access {
     with_script(script, |loaded| {
         const MISSING: &str = "Target WSGI host access script";
-        let Some(result) = call(loaded, script, variables, "allow_access", MISSING, |py| {
+        let Some(result) = call(loaded, script, request, "allow_access", MISSING, |py| {
             vec![if host.is_empty() { py.None().into_bound(py) } else { text(py, host) }]
         }) else {
             return Access::Deny;

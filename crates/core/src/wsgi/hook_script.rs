@@ -5,13 +5,55 @@
 //! loaded and reloaded like any WSGI script (`python::script`).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::exceptions::PyTypeError;
+use pyo3::types::{PyDict, PyModule, PyString};
 
 use super::app::{load_failure_line, report_exception};
 use super::channel::{Channel, Disconnected, ValidatedHead};
 use super::errors::Log;
 use super::request_handle::RequestHandle;
 use crate::python::script;
+
+/// mod_ssl's view of a request, which the access and authentication
+/// scripts reach through `environ['mod_ssl.is_https']()` and
+/// `environ['mod_ssl.var_lookup'](name)` (the host provides it).
+pub trait SslInfo: Send + Sync {
+    fn is_https(&self) -> bool;
+    /// The value of an SSL variable (`SSL_CLIENT_S_DN`, `HTTPS`, ...), if mod_ssl knows it.
+    fn var_lookup(&self, name: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// The callables' owner: usable only on the request's thread while the hook runs.
+#[pyclass(module = "mod_wsgi", name = "Auth", frozen)]
+struct SslAccess {
+    handle: RequestHandle,
+    info: std::sync::Arc<dyn SslInfo>,
+}
+
+#[pymethods]
+impl SslAccess {
+    fn ssl_is_https(&self) -> PyResult<i32> {
+        self.handle.require("mod_ssl.is_https")?;
+        Ok(i32::from(self.info.is_https()))
+    }
+
+    fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
+        self.handle.require("mod_ssl.var_lookup")?;
+        let name: Vec<u8> = if let Ok(b) = name.cast::<pyo3::types::PyBytes>() {
+            b.as_bytes().to_vec()
+        } else if let Ok(s) = name.cast::<PyString>() {
+            s.to_cow()?
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)))
+                .collect::<Result<_, _>>()
+                .map_err(|_| PyTypeError::new_err("byte string value expected, value containing non 'latin-1' characters found"))?
+        } else {
+            let kind = name.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            return Err(PyTypeError::new_err(format!("byte string value expected, value of type {kind} found")));
+        };
+        Ok(self.info.var_lookup(&name).map(|v| PyString::new(py, &v.iter().map(|&b| b as char).collect::<String>())))
+    }
+}
 
 /// Which script a hook runs, and how it is loaded.
 pub struct HookScript<'a> {
@@ -61,6 +103,7 @@ pub struct Loaded<'py> {
     pub module: Bound<'py, PyModule>,
     pub errors: Py<Log>,
     path: String,
+    handle: RequestHandle,
 }
 
 impl<'py> Loaded<'py> {
@@ -77,6 +120,13 @@ impl<'py> Loaded<'py> {
     /// Logs one of mod_wsgi's lines about the script (its own prefix, not the module's).
     pub fn log(&self, msg: &str) {
         tracing::error!(raw = true, "mod_rwsgi (pid={}): {msg}", std::process::id());
+    }
+
+    /// Adds `mod_ssl.is_https` and `mod_ssl.var_lookup` to an environ.
+    pub fn add_ssl(&self, environ: &Bound<'py, PyDict>, info: &std::sync::Arc<dyn SslInfo>) -> PyResult<()> {
+        let access = Bound::new(self.py, SslAccess { handle: self.handle.clone(), info: info.clone() })?;
+        environ.set_item("mod_ssl.is_https", access.getattr("ssl_is_https")?)?;
+        environ.set_item("mod_ssl.var_lookup", access.getattr("ssl_var_lookup")?)
     }
 
     /// Adds `wsgi.errors` to an environ.
@@ -116,7 +166,7 @@ pub fn with_script<R>(script: &HookScript<'_>, body: impl for<'py> FnOnce(&Loade
                 return None;
             }
         };
-        let loaded = Loaded { py, module, errors, path: path.to_string() };
+        let loaded = Loaded { py, module, errors, path: path.to_string(), handle: handle.clone() };
         let result = body(&loaded);
         loaded.errors.get().flush_pending();
         handle.expire();
