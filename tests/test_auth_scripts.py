@@ -508,3 +508,35 @@ def test_access_script_mod_ssl_accessors_over_https(apache, app_dir):
     mark = srv.log_mark()
     assert srv.get("/x").status == 200
     assert srv.wait_for_log(r"is_https=0 HTTPS='off'", since=mark)
+
+
+def test_auth_user_script_in_htaccess(apache, app_dir):
+    """OR_AUTHCFG: the auth directives are allowed in .htaccess with
+    `AllowOverride AuthConfig` (shared hosting sets sites up so)."""
+    app_dir.write("who.wsgi", WHO_APP)
+    script = app_dir.write("auth_user.wsgi", USER_SCRIPT)
+    app_dir.write(
+        ".htaccess",
+        f"""
+        AuthType Basic
+        AuthName "htaccess area"
+        AuthBasicProvider wsgi
+        WSGIAuthUserScript {script}
+        Require valid-user
+        """,
+    )
+    srv = apache(
+        config=f"""
+        Alias /site {app_dir}
+        <Directory {app_dir}>
+            AllowOverride AuthConfig
+            Options +ExecCGI
+            AddHandler wsgi-script .wsgi
+        </Directory>
+        """,
+        extra_modules=AUTH_MODULES,
+    )
+    assert srv.get("/site/who.wsgi").status == 401
+    r = srv.get("/site/who.wsgi", headers=basic("alice", "secret"))
+    assert (r.status, r.body) == (200, b"user=alice type=Basic")
+    assert srv.get("/site/who.wsgi", headers=basic("alice", "nope")).status == 401
