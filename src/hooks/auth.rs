@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::apache::module_config::dir_config;
 use crate::apache::ssl::RequestSsl;
 use crate::apache::{DECLINED, OK, Request, Table, guard, log, status};
-use crate::config::{DirConfig, GroupSpec, ScriptHook};
+use crate::config::{DirConfig, GroupSpec, ScriptHook, Setting};
 use crate::route;
 use crate::wsgi::auth::{self as scripts, Access, Password, RealmHash};
 use crate::wsgi::hook_script::HookScript;
@@ -23,33 +23,31 @@ pub static AUTHN: Provider<authn_provider> =
 pub static AUTHZ: Provider<authz_provider> =
     Provider(authz_provider { check_authorization: Some(check_authorization), parse_require_line: None });
 
-/// What a hook needs to run its script for this request.
-struct Prepared {
-    path: &'static str,
-    application_group: String,
-    reloading: bool,
-    variables: Table,
-}
-
-impl Prepared {
-    fn script(&self) -> HookScript<'_> {
-        HookScript { path: self.path, application_group: &self.application_group, reloading: self.reloading }
-    }
-}
-
-/// The hook's script for this request, once Python is known to run here;
-/// `None` (logged) when it cannot run.
-fn prepare(r: &Request, dir: &DirConfig, hook: ScriptHook) -> Option<Prepared> {
+/// Runs `body` with the hook's script for this request (the one `hook` picks
+/// from the directory's configuration) and what it is called with; `failed`
+/// when there is none (the directive that names it is missing: logged with
+/// `used`, the configuration line that needs it) or Python does not run here.
+fn run_script<R>(
+    r: &Request,
+    hook: fn(&DirConfig) -> Setting<ScriptHook>,
+    used: &str,
+    failed: R,
+    body: impl FnOnce(&HookScript<'_>, &scripts::Request<'_>) -> R,
+) -> R {
+    let dir = dir_config(r);
+    let Setting::Set(hook) = hook(&dir) else {
+        tracing::error!("{used} is used but no script is set for it here: {}", String::from_utf8_lossy(r.uri()));
+        return failed;
+    };
     if let Err(e) = crate::runtime::python_ready() {
         tracing::error!("cannot run the script '{}': {e}", hook.path);
-        return None;
+        return failed;
     }
-    Some(Prepared {
-        path: hook.path,
-        application_group: route::resolve_group(r, hook.application_group.unwrap_or(GroupSpec::Global)),
-        reloading: dir.script_reloading.or(true),
-        variables: r.common_variables(),
-    })
+    let application_group = route::resolve_group(r, hook.application_group.unwrap_or(GroupSpec::Global));
+    let script = HookScript { path: hook.path, application_group: &application_group, reloading: dir.script_reloading.or(true) };
+    let table = r.common_variables();
+    let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(r, table, visit);
+    body(&script, &scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(r)) })
 }
 
 /// Calls `visit` for each variable a hook script's environ holds: what Apache
@@ -81,25 +79,20 @@ unsafe extern "C" fn check_password(r: *mut crate::ffi::request_rec, user: *cons
         // SAFETY: mod_auth_basic passes the live request and its two strings.
         let (r, user, password) = unsafe { (Request::from_raw(r), bytes(user), bytes(password)) };
         let _scope = log::request_scope(&r);
-        let dir = dir_config(&r);
-        let Some(hook) = dir.auth_user_script.get() else {
-            tracing::error!("AuthBasicProvider wsgi is used but no WSGIAuthUserScript is set for {}", String::from_utf8_lossy(r.uri()));
-            return auth::AUTH_GENERAL_ERROR;
-        };
-        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
-        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
-        match scripts::check_password(&prepared.script(), &request, user, password) {
-            Password::Granted(name) => {
-                if let Some(name) = name {
-                    r.set_user(&name);
+        let used = "AuthBasicProvider wsgi (WSGIAuthUserScript)";
+        run_script(&r, |d| d.auth_user_script, used, auth::AUTH_GENERAL_ERROR, |script, request| {
+            match scripts::check_password(script, request, user, password) {
+                Password::Granted(name) => {
+                    if let Some(name) = name {
+                        r.set_user(&name);
+                    }
+                    auth::AUTH_GRANTED
                 }
-                auth::AUTH_GRANTED
+                Password::Denied => auth::AUTH_DENIED,
+                Password::UserNotFound => auth::AUTH_USER_NOT_FOUND,
+                Password::Error => auth::AUTH_GENERAL_ERROR,
             }
-            Password::Denied => auth::AUTH_DENIED,
-            Password::UserNotFound => auth::AUTH_USER_NOT_FOUND,
-            Password::Error => auth::AUTH_GENERAL_ERROR,
-        }
+        })
     })
 }
 
@@ -113,23 +106,18 @@ unsafe extern "C" fn get_realm_hash(
         // SAFETY: mod_auth_digest passes the live request and its two strings.
         let (r, user, realm) = unsafe { (Request::from_raw(r), bytes(user), bytes(realm)) };
         let _scope = log::request_scope(&r);
-        let dir = dir_config(&r);
-        let Some(hook) = dir.auth_user_script.get() else {
-            tracing::error!("AuthDigestProvider wsgi is used but no WSGIAuthUserScript is set for {}", String::from_utf8_lossy(r.uri()));
-            return auth::AUTH_GENERAL_ERROR;
-        };
-        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTH_GENERAL_ERROR };
-        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
-        match scripts::get_realm_hash(&prepared.script(), &request, user, realm) {
-            RealmHash::Found(hash) => {
-                // SAFETY: the caller's out-parameter; the string is a copy in r->pool.
-                unsafe { *rethash = r.pool().memdup(&hash) as *mut c_char };
-                auth::AUTH_USER_FOUND
+        let used = "AuthDigestProvider wsgi (WSGIAuthUserScript)";
+        run_script(&r, |d| d.auth_user_script, used, auth::AUTH_GENERAL_ERROR, |script, request| {
+            match scripts::get_realm_hash(script, request, user, realm) {
+                RealmHash::Found(hash) => {
+                    // SAFETY: the caller's out-parameter; the string is a copy in r->pool.
+                    unsafe { *rethash = r.pool().memdup(&hash) as *mut c_char };
+                    auth::AUTH_USER_FOUND
+                }
+                RealmHash::UserNotFound => auth::AUTH_USER_NOT_FOUND,
+                RealmHash::Error => auth::AUTH_GENERAL_ERROR,
             }
-            RealmHash::UserNotFound => auth::AUTH_USER_NOT_FOUND,
-            RealmHash::Error => auth::AUTH_GENERAL_ERROR,
-        }
+        })
     })
 }
 
@@ -139,26 +127,23 @@ unsafe extern "C" fn check_authorization(r: *mut crate::ffi::request_rec, requir
         let r = unsafe { Request::from_raw(r) };
         let _scope = log::request_scope(&r);
         let Some(user) = r.user().map(<[u8]>::to_vec) else { return auth::AUTHZ_DENIED_NO_USER };
-        let dir = dir_config(&r);
-        let Some(hook) = dir.auth_group_script.get() else {
-            tracing::error!("Require wsgi-group is used but no WSGIAuthGroupScript is set for {}", String::from_utf8_lossy(r.uri()));
+        let used = "Require wsgi-group (WSGIAuthGroupScript)";
+        let Some(groups) = run_script(&r, |d| d.auth_group_script, used, None, |script, request| scripts::groups_for_user(script, request, &user))
+        else {
             return auth::AUTHZ_DENIED;
         };
-        let Some(prepared) = prepare(&r, &dir, hook) else { return auth::AUTHZ_DENIED };
-        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
-        let Some(groups) = scripts::groups_for_user(&prepared.script(), &request, &user) else { return auth::AUTHZ_DENIED };
         let (user, uri) = (String::from_utf8_lossy(&user), String::from_utf8_lossy(r.uri()));
-        if groups.is_empty() {
-            tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. User is not a member of any groups.", std::process::id());
-            return auth::AUTHZ_DENIED;
-        }
-        // SAFETY: the Require line's arguments, alive for this call.
-        let wanted = unsafe { auth::require_words(&r, require_args) };
-        if wanted.iter().any(|w| groups.contains(w)) {
-            return auth::AUTHZ_GRANTED;
-        }
-        tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. User is not a member of designated groups.", std::process::id());
+        let why = if groups.is_empty() {
+            "User is not a member of any groups"
+        } else {
+            // SAFETY: the Require line's arguments, alive for this call.
+            let wanted = unsafe { auth::require_words(&r, require_args) };
+            if wanted.iter().any(|w| groups.contains(w)) {
+                return auth::AUTHZ_GRANTED;
+            }
+            "User is not a member of designated groups"
+        };
+        tracing::error!(raw = true, "mod_rwsgi (pid={}): Authorization of user '{user}' to access '{uri}' failed. {why}.", std::process::id());
         auth::AUTHZ_DENIED
     })
 }
@@ -167,16 +152,17 @@ pub unsafe extern "C" fn access_checker(r: *mut crate::ffi::request_rec) -> c_in
     guard::contain("access_checker", status::INTERNAL_SERVER_ERROR, || {
         // SAFETY: Apache passes the live request.
         let r = unsafe { Request::from_raw(r) };
-        let dir = dir_config(&r);
-        let Some(hook) = dir.access_script.get() else { return DECLINED };
+        if dir_config(&r).access_script == Setting::Unset {
+            return DECLINED;
+        }
         let _scope = log::request_scope(&r);
-        let Some(prepared) = prepare(&r, &dir, hook) else { return status::INTERNAL_SERVER_ERROR };
-        let variables = |visit: &mut dyn FnMut(&[u8], &[u8])| visit_variables(&r, prepared.variables, visit);
-        let request = scripts::Request { variables: &variables, ssl: Arc::new(RequestSsl::new(&r)) };
-        match scripts::allow_access(&prepared.script(), &request, r.remote_host()) {
-            Access::Undecided => DECLINED,
-            Access::Allow => OK,
-            Access::Deny => {
+        let used = "WSGIAccessScript";
+        let access = run_script(&r, |d| d.access_script, used, None, |script, request| Some(scripts::allow_access(script, request, r.remote_host())));
+        match access {
+            None => status::INTERNAL_SERVER_ERROR,
+            Some(Access::Undecided) => DECLINED,
+            Some(Access::Allow) => OK,
+            Some(Access::Deny) => {
                 if !r.access_may_be_satisfied_by_auth() {
                     tracing::error!(raw = true, "mod_rwsgi (pid={}): Client denied by server configuration: '{}'.", std::process::id(), String::from_utf8_lossy(r.filename()));
                 }

@@ -6,10 +6,10 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyString};
+use pyo3::types::{PyBool, PyString};
 
 use super::environ::{self, CgiVariables};
-use super::hook_script::{HookScript, Loaded, SslInfo, with_script};
+use super::hook_script::{HookScript, Loaded, SslInfo, latin1_bytes, with_script};
 
 /// What every hook of the access and authentication phases is called with.
 pub struct Request<'a> {
@@ -89,20 +89,8 @@ fn provides(function: &str) -> &'static str {
 fn text<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyAny> {
     match std::str::from_utf8(bytes) {
         Ok(s) => PyString::new(py, s).into_any(),
-        Err(_) => PyString::new(py, &bytes.iter().map(|&b| b as char).collect::<String>()).into_any(),
+        Err(_) => environ::latin1(py, bytes).into_any(),
     }
-}
-
-/// Latin-1 bytes of a str (what mod_wsgi accepts for names and hashes).
-fn latin1_of(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
-    if let Ok(b) = value.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
-    }
-    let s = value.cast::<PyString>().map_err(|_| PyTypeError::new_err(what.to_string()))?;
-    s.to_cow()?
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).map_err(|_| PyTypeError::new_err(format!("{what}, value containing non 'latin-1' characters found"))))
-        .collect()
 }
 
 pub fn check_password(script: &HookScript<'_>, request: &Request<'_>, user: &[u8], password: &[u8]) -> Password {
@@ -142,7 +130,7 @@ pub fn get_realm_hash(script: &HookScript<'_>, request: &Request<'_>, user: &[u8
         if result.is_none() {
             return RealmHash::UserNotFound;
         }
-        match latin1_of(&result, "Digest auth provider must return None or string object") {
+        match latin1_bytes(&result, "Digest auth provider must return None or string object") {
             Ok(hash) => RealmHash::Found(hash),
             Err(e) => {
                 loaded.report(&e);
@@ -172,7 +160,7 @@ pub fn groups_for_user(script: &HookScript<'_>, request: &Request<'_>, user: &[u
                     return None;
                 }
             };
-            match latin1_of(&item, "group name") {
+            match latin1_bytes(&item, "group name") {
                 Ok(name) => groups.push(name),
                 Err(_) => {
                     loaded.log(&wrong());

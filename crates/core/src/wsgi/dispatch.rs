@@ -5,12 +5,10 @@
 //! `mod_wsgi.application_group` the dispatch script's own, and no
 //! `mod_wsgi.callable_object`); None keeps the configured value.
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
 
 use super::environ::{self, CgiVariables, RequestInfo};
-use super::hook_script::{HookScript, Loaded, with_script};
+use super::hook_script::{HookScript, Loaded, latin1_bytes, with_script};
 
 /// The values a dispatch script chose (unresolved: `%{...}` forms are the caller's to expand).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -61,15 +59,8 @@ fn call(loaded: &Loaded<'_>, environ: &Bound<'_, pyo3::types::PyDict>, name: &st
         if result.is_none() {
             return Ok(None);
         }
-        if let Ok(b) = result.cast::<PyBytes>() {
-            return Ok(Some(b.as_bytes().iter().map(|&c| c as char).collect()));
-        }
-        let s = result.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{what} must be a byte string")))?;
-        let s = s.to_cow()?;
-        if s.chars().any(|c| u32::from(c) > 0xff) {
-            return Err(PyTypeError::new_err(format!("{what} must be a byte string, value containing non 'latin-1' characters found")));
-        }
-        Ok(Some(s.into_owned()))
+        let name = latin1_bytes(&result, &format!("{what} must be a byte string"))?;
+        Ok(Some(name.iter().map(|&b| b as char).collect()))
     });
     answer.map_err(|e| loaded.report(&e)).ok()
 }

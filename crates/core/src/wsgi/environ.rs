@@ -76,7 +76,7 @@ mod counters {
 
 /// Decodes CGI bytes as Latin-1 (PEP 3333's "native strings") with CPython's
 /// own decoder: one pass, no intermediate Rust string.
-fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     // SAFETY: Latin-1 decoding cannot fail for any byte sequence (it returns
     // NULL only when out of memory, which from_owned_ptr turns into a panic
     // caught by the handler's guard); the pointer and length describe `bytes`.

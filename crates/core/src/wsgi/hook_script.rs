@@ -39,20 +39,26 @@ impl SslAccess {
 
     fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
         self.handle.require("mod_ssl.var_lookup")?;
-        let name: Vec<u8> = if let Ok(b) = name.cast::<pyo3::types::PyBytes>() {
-            b.as_bytes().to_vec()
-        } else if let Ok(s) = name.cast::<PyString>() {
-            s.to_cow()?
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)))
-                .collect::<Result<_, _>>()
-                .map_err(|_| PyTypeError::new_err("byte string value expected, value containing non 'latin-1' characters found"))?
-        } else {
-            let kind = name.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-            return Err(PyTypeError::new_err(format!("byte string value expected, value of type {kind} found")));
-        };
-        Ok(self.info.var_lookup(&name).map(|v| PyString::new(py, &v.iter().map(|&b| b as char).collect::<String>())))
+        let name = latin1_bytes(name, "byte string value expected")?;
+        Ok(self.info.var_lookup(&name).map(|v| super::environ::latin1(py, &v)))
     }
+}
+
+/// The bytes of what a script returned as a name or hash: bytes as they are,
+/// a str as Latin-1 (mod_wsgi's rule); `what` heads the TypeError otherwise.
+pub fn latin1_bytes(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = value.cast::<pyo3::types::PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    let Ok(s) = value.cast::<PyString>() else {
+        let kind = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        return Err(PyTypeError::new_err(format!("{what}, value of type {kind} found")));
+    };
+    s.to_cow()?
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)))
+        .collect::<Result<_, _>>()
+        .map_err(|_| PyTypeError::new_err(format!("{what}, value containing non 'latin-1' characters found")))
 }
 
 /// Which script a hook runs, and how it is loaded.
