@@ -346,7 +346,11 @@ unsafe extern "C" fn script_reloading(cmd: *mut cmd_parms, mconfig: *mut c_void,
 // needing Python in the children.
 
 fn script_hook(cmd: &Cmd, argc: c_int, argv: *const *mut c_char) -> Result<crate::config::ScriptHook, String> {
-    let hook = script_hook::script_hook(cmd.directive(), &argv_strings(argc, argv)?, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+    let args = argv_strings(argc, argv)?;
+    let hook = script_hook::script_hook(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+    if let Some(spec) = hook.application_group {
+        note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
+    }
     config_pass::with(|pass| pass.python_in_children = true);
     Ok(hook)
 }
@@ -392,11 +396,10 @@ unsafe extern "C" fn group_authoritative(cmd: *mut cmd_parms, mconfig: *mut c_vo
 
 unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
     run(cmd, |cmd| {
-        let script = script_hook::handler_script(cmd.directive(), &argv_strings(argc, argv)?, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+        let args = argv_strings(argc, argv)?;
+        let script = script_hook::handler_script(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
         if let Some(spec) = script.application_group {
-            let args = argv_strings(argc, argv)?;
-            let value = args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
-            note_application_group(cmd, spec, value);
+            note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
         }
         if cmd.in_section() {
             let dir = dir_config(mconfig);
