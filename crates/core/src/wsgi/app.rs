@@ -236,7 +236,7 @@ fn reload_for_resource(
         .get_item(pyo3::intern!(py, "mod_wsgi.handler_script"))
         .ok()
         .flatten()
-        .is_some_and(|v| v.extract::<String>().is_ok_and(|s| !s.is_empty()));
+        .is_some_and(|v| v.is_truthy().unwrap_or(false));
     let resource = environ.get_item(pyo3::intern!(py, "SCRIPT_FILENAME")).ok().flatten();
     let Some(resource) = resource.filter(|_| is_handler_script) else { return Ok(None) };
     let required = |module: &Bound<'_, PyModule>| {
