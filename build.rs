@@ -45,14 +45,18 @@ const FUNCTIONS: &[&str] = &[
     "apr_pool_note_subprocess", "apr_proc_fork", "apr_proc_other_child_register", "apr_proc_other_child_unregister",
     "apr_pstrmemdup", "apr_socket_timeout_set", "apr_table_addn", "apr_table_elts", "apr_table_get", "apr_table_setn", "apr_table_unset", "ap_show_mpm", "ap_get_server_built",
     "rwsgi_.*",
+    // The script hooks: auth providers, the access checker, and what they read.
+    "ap_register_auth_provider", "ap_hook_access_checker", "ap_getword_conf", "ap_get_remote_host", "ap_satisfies",
+    "ap_some_auth_required", "apr_table_make", "apr_dynamic_fn_retrieve",
 ];
 
 /// The constants and globals it reads.
 const VARIABLES: &[&str] = &[
-    "OK", "DECLINED", "HTTP_.*", "APLOG_.*", "OR_FILEINFO", "ACCESS_CONF", "RSRC_CONF", "GLOBAL_ONLY",
+    "OK", "DECLINED", "HTTP_.*", "APLOG_.*", "OR_FILEINFO", "OR_AUTHCFG", "ACCESS_CONF", "RSRC_CONF", "GLOBAL_ONLY",
     "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_SUCCESS", "OPT_EXECCGI",
     "AP_REQ_REJECT_PATH_INFO", "AP_REG_.*", "APR_FOPEN_READ", "APR_FOPEN_SENDFILE_ENABLED", "APR_OC_REASON_.*",
     "APR_INCHILD", "APR_INPARENT", "ap_server_conf", "ap_unixd_config",
+    "AUTHN_PROVIDER_.*", "AUTHZ_PROVIDER_.*", "AP_AUTH_INTERNAL_PER_CONF", "SATISFY_ANY", "REMOTE_HOST",
 ];
 
 fn main() {
@@ -89,7 +93,7 @@ fn main() {
         // Exactly what the module calls or reads: a new use is added here, so the
         // bindings (and their layout tests) stay small.
         .allowlist_function(FUNCTIONS.join("|"))
-        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_table_entry_t|ap_regmatch_t|ap_regex_t|apr_bucket_brigade|apr_proc_t|unixd_config_rec")
+        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_table_entry_t|ap_regmatch_t|ap_regex_t|apr_bucket_brigade|apr_proc_t|unixd_config_rec|authn_provider|authz_provider")
         .allowlist_var(VARIABLES.join("|"))
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .derive_default(true)

@@ -6,6 +6,7 @@
 #include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_auth.h"
 #include "util_script.h"
 #include "ap_mpm.h"
 #include "ap_regex.h"
@@ -20,4 +21,5 @@
 #include "apr_file_io.h"
 #include "apr_network_io.h"
 #include "apr_hooks.h"
+#include "apr_optional.h"
 #include "rwsgi_shim.h"

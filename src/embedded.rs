@@ -77,11 +77,12 @@ impl Channel for ApacheChannel {
     }
 }
 
-/// Serves the request in this process; returns the handler's status.
-pub fn serve(r: &Request, route: &Route) -> i32 {
+/// What the environ needs beyond the CGI variables, for a request served (or
+/// dispatched) in this process.
+pub fn request_info<'a>(r: &'a Request, route: &'a Route) -> RequestInfo<'a> {
     let (listener_host, listener_port) = r.listener();
     let authorization = if route.pass_authorization { r.headers_in().get("Authorization") } else { None };
-    let info = RequestInfo {
+    RequestInfo {
         script_name: &route.script_name,
         url_scheme: r.http_scheme(),
         handler: r.handler(),
@@ -95,10 +96,15 @@ pub fn serve(r: &Request, route: &Route) -> i32 {
         callable_object: &route.callable_object,
         script_reloading: route.script_reloading,
         daemon: None,
-    };
+    }
+}
+
+/// Serves the request in this process; returns the handler's status.
+pub fn serve(r: &Request, route: &Route) -> i32 {
+    let info = request_info(r, route);
     let script = Script {
         path: &route.script,
-        mtime: r.file_mtime(),
+        mtime: route.script_mtime,
         application_group: &route.application_group,
         callable_object: &route.callable_object,
         reloading: route.script_reloading,

@@ -38,6 +38,11 @@ impl Cmd {
         unsafe { Server::from_raw(self.raw().server) }
     }
 
+    /// True inside `<Directory>`, `<Location>`, `<Files>` (and .htaccess).
+    pub fn in_section(&self) -> bool {
+        !self.raw().path.is_null()
+    }
+
     /// Fails unless the directive is at the top level of the main server config.
     pub fn require_global(&self) -> Result<(), String> {
         // SAFETY: valid cmd_parms; the returned message is a pool or static string.

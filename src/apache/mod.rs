@@ -4,6 +4,7 @@
 //! long the object it wraps stays valid, and every `unsafe` block says why it
 //! is sound.
 
+pub mod auth;
 pub mod brigade;
 pub mod cmd;
 pub mod file;
@@ -15,6 +16,7 @@ pub mod process;
 pub mod regex;
 pub mod request;
 pub mod server;
+pub mod ssl;
 pub mod table;
 
 pub use log::Level;

@@ -62,6 +62,23 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// Copies plain-data items into the pool (no destructor runs); the slice is
+    /// valid as long as the pool, which the `'static` stands for (as `ConfStr`).
+    pub fn alloc_slice<T: Copy>(self, items: &[T]) -> &'static [T] {
+        if items.is_empty() {
+            return &[];
+        }
+        // SAFETY: live pool; apr_palloc's alignment (8) suffices for the plain
+        // structs stored here, and the copy fills exactly the allocated length.
+        unsafe {
+            let p = ffi::apr_palloc(self.0, std::mem::size_of_val(items)) as *mut T;
+            std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len());
+            std::slice::from_raw_parts(p, items.len())
+        }
+    }
+}
+
 /// Reads a C string owned by Apache.
 ///
 /// # Safety

@@ -176,6 +176,70 @@ impl Request {
         unsafe { crate::set_module_config_slot(self.raw().request_config, value) }
     }
 
+    /// `r->user`: the authenticated user, once a provider has set it.
+    pub fn user(&self) -> Option<&[u8]> {
+        // SAFETY: r->user is null or a string in a pool that outlives the request.
+        unsafe { cstr(self.raw().user) }
+    }
+
+    /// Sets `r->user` (a provider may name the user differently than the client did).
+    pub fn set_user(&self, user: &[u8]) {
+        let p = self.pool().memdup(user);
+        // SAFETY: the string is in r->pool, as Apache requires.
+        unsafe { (*self.0).user = p as *mut _ }
+    }
+
+    pub fn protocol(&self) -> &[u8] {
+        // SAFETY: request strings live in r->pool.
+        unsafe { cstr(self.raw().protocol) }.unwrap_or_default()
+    }
+
+    pub fn args(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().args) }.unwrap_or_default()
+    }
+
+    /// The URI as the client sent it (with the query string).
+    pub fn unparsed_uri(&self) -> &[u8] {
+        // SAFETY: as above.
+        unsafe { cstr(self.raw().unparsed_uri) }.unwrap_or_default()
+    }
+
+    /// The client's host name if Apache knows one (`HostnameLookups`), else its address.
+    pub fn remote_host(&self) -> &[u8] {
+        // SAFETY: live request; both strings live in the connection's or request's pool.
+        unsafe {
+            let host =
+                ffi::ap_get_remote_host(self.raw().connection, self.raw().per_dir_config as *mut _, ffi::REMOTE_HOST as _, std::ptr::null_mut());
+            cstr(host).or_else(|| cstr(self.raw().useragent_ip)).unwrap_or_default()
+        }
+    }
+
+    /// Whether a failed access check is expected to be rescued by authentication
+    /// (`Satisfy Any` with an auth requirement), so the denial is not worth a log line.
+    pub fn access_may_be_satisfied_by_auth(&self) -> bool {
+        // SAFETY: live request; plain queries.
+        unsafe { ffi::ap_satisfies(self.0) == ffi::SATISFY_ANY && ffi::ap_some_auth_required(self.0) != 0 }
+    }
+
+    /// The variables `ap_add_common_vars` computes (headers as `HTTP_*`, the
+    /// server's and client's addresses, ...), in a table of their own: the
+    /// request's `subprocess_env` is left as it was, so phases before the
+    /// handler can see them without changing what the handler later builds.
+    pub fn common_variables(&self) -> Table {
+        // SAFETY: live request, on its own thread. subprocess_env is pointed at a
+        // fresh pool table for the call and restored right after; Apache's
+        // function only writes into whatever table the field holds.
+        unsafe {
+            let saved = (*self.0).subprocess_env;
+            let fresh = ffi::apr_table_make(self.raw().pool, 32);
+            (*self.0).subprocess_env = fresh;
+            ffi::ap_add_common_vars(self.0);
+            (*self.0).subprocess_env = saved;
+            Table::from_raw(fresh)
+        }
+    }
+
     /// Fills `subprocess_env` with the CGI variables Apache computes.
     pub fn add_cgi_variables(&self) {
         // SAFETY: live request; both functions only write r->subprocess_env.

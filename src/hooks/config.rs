@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 
 use crate::apache::{Pool, guard};
-use crate::config::{DirConfig, ServerConfig};
+use crate::config::{DirConfig, ServerConfig, Setting};
 use crate::ffi;
 
 pub unsafe extern "C" fn create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
@@ -17,9 +17,14 @@ pub unsafe extern "C" fn merge_dir_config(p: *mut ffi::apr_pool_t, base: *mut c_
     guard::contain("merge_dir_config", std::ptr::null_mut(), || {
         // SAFETY: both are DirConfigs from create_dir_config/merge_dir_config; they are
         // only read (Apache requires merges not to modify their inputs).
-        let merged = unsafe { DirConfig::merge(&*(base as *const DirConfig), &*(over as *const DirConfig)) };
+        let (base, over) = unsafe { (&*(base as *const DirConfig), &*(over as *const DirConfig)) };
+        let mut merged = DirConfig::merge(base, over);
         // SAFETY: Apache passes the pool the merged config must live in.
-        unsafe { Pool::from_raw(p) }.alloc_copy(merged) as *mut c_void
+        let pool = unsafe { Pool::from_raw(p) };
+        if let Some(both) = DirConfig::merge_handler_scripts(base, over) {
+            merged.handler_scripts = Setting::Set(pool.alloc_slice(&both));
+        }
+        pool.alloc_copy(merged) as *mut c_void
     })
 }
 

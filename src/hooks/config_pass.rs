@@ -17,6 +17,11 @@ pub struct ConfigPass {
     pub imports: Vec<ImportScript>,
     /// Application groups named explicitly (with where), for the start-up note.
     pub named_application_groups: Vec<String>,
+    /// A script hook (auth, access, dispatch) needs Python in Apache's children,
+    /// even under WSGIRestrictEmbedded On.
+    pub python_in_children: bool,
+    /// Where WSGIGroupAuthoritative appears (it has no effect with Apache 2.4's providers).
+    pub group_authoritative_at: Vec<String>,
 }
 
 static PASS: Mutex<Option<ConfigPass>> = Mutex::new(None);

@@ -7,7 +7,7 @@ use std::ptr::null;
 use crate::apache::cmd::Cmd;
 use crate::apache::{guard, module_config};
 use super::{config_pass, proxy_headers};
-use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse};
+use crate::config::{ConfStr, DirConfig, GroupSpec, ServerConfig, Setting, parse, script_hook};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 
 type Take1 = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
@@ -17,6 +17,7 @@ type TakeArgv = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, c_int, *const 
 const SERVER: c_int = ffi::RSRC_CONF;
 const SERVER_OR_DIR: c_int = ffi::RSRC_CONF | ffi::ACCESS_CONF;
 const ANYWHERE: c_int = ffi::OR_FILEINFO;
+const AUTHCFG: c_int = ffi::OR_AUTHCFG;
 
 const fn entry(name: &'static CStr, func: cmd_func, how: cmd_how, req_override: c_int, help: &'static CStr) -> command_rec {
     command_rec { name: name.as_ptr(), func, cmd_data: std::ptr::null_mut(), req_override, args_how: how, errmsg: help.as_ptr() }
@@ -37,7 +38,7 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<25> = CommandTable([
+pub static COMMANDS: CommandTable<31> = CommandTable([
     argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
     argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
@@ -63,6 +64,13 @@ pub static COMMANDS: CommandTable<25> = CommandTable([
     // Proxies (hooks/proxy_headers.rs).
     argv(c"WSGITrustedProxyHeaders", proxy_headers::trusted_proxy_headers, ANYWHERE, c"Proxy headers to honour from trusted proxies (X-Forwarded-For, X-Forwarded-Proto, ...)"),
     argv(c"WSGITrustedProxies", proxy_headers::trusted_proxies, ANYWHERE, c"Addresses and networks of the trusted proxies"),
+    // The script hooks (see script_hooks below).
+    argv(c"WSGIAccessScript", access_script, AUTHCFG, c"Script whose allow_access(environ, host) decides host access, and application-group="),
+    argv(c"WSGIAuthUserScript", auth_user_script, AUTHCFG, c"Script for the wsgi auth provider (check_password, get_realm_hash), and application-group="),
+    argv(c"WSGIAuthGroupScript", auth_group_script, AUTHCFG, c"Script whose groups_for_user(environ, user) serves Require wsgi-group, and application-group="),
+    take1(c"WSGIGroupAuthoritative", group_authoritative, AUTHCFG, c"On or Off (kept for mod_wsgi configurations)"),
+    argv(c"WSGIDispatchScript", dispatch_script, SERVER_OR_DIR, c"Script that may choose a request's process group, application group and callable"),
+    argv(c"WSGIHandlerScript", handler_script, SERVER_OR_DIR, c"Handler name, script whose handle_request serves it, and options"),
     END,
 ]);
 
@@ -332,6 +340,78 @@ unsafe extern "C" fn chunked_request(cmd: *mut cmd_parms, mconfig: *mut c_void, 
 unsafe extern "C" fn script_reloading(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
     run(cmd, |_| {
         dir_config(mconfig).script_reloading = Setting::Set(on != 0);
+        Ok(())
+    })
+}
+
+// The script hooks: they run Python in this child (even with
+// WSGIRestrictEmbedded On, as with mod_wsgi), so each one marks the pass as
+// needing Python in the children.
+
+fn script_hook(cmd: &Cmd, argc: c_int, argv: *const *mut c_char) -> Result<crate::config::ScriptHook, String> {
+    let args = argv_strings(argc, argv)?;
+    let hook = script_hook::script_hook(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+    if let Some(spec) = hook.application_group {
+        note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
+    }
+    config_pass::with(|pass| pass.python_in_children = true);
+    Ok(hook)
+}
+
+unsafe extern "C" fn access_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).access_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn auth_user_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).auth_user_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn auth_group_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).auth_group_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn dispatch_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        dir_config(mconfig).dispatch_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn group_authoritative(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        // SAFETY: the TAKE1 argument Apache passed.
+        let on = parse::on_off(unsafe { arg(w) }?).map_err(|e| format!("{}: {e}", cmd.directive()))?;
+        dir_config(mconfig).group_authoritative = Setting::Set(on);
+        let at = cmd.location();
+        config_pass::with(|pass| pass.group_authoritative_at.push(at));
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+    run(cmd, |cmd| {
+        let args = argv_strings(argc, argv)?;
+        let script = script_hook::handler_script(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
+        if let Some(spec) = script.application_group {
+            note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
+        }
+        if cmd.in_section() {
+            let dir = dir_config(mconfig);
+            let mut list = dir.handler_scripts.get().unwrap_or_default().to_vec();
+            script_hook::add_handler_script(&mut list, script);
+            dir.handler_scripts = Setting::Set(config_list(cmd, list));
+        } else {
+            script_hook::add_handler_script(&mut server_config(cmd).handler_scripts, script);
+        }
         Ok(())
     })
 }

@@ -5,11 +5,12 @@ use std::ffi::c_int;
 
 use crate::apache::module_config::{dir_config, request_alias, server_config};
 use crate::apache::{DECLINED, Request, guard, log, request::FileKind};
-use crate::config::Setting;
+use crate::config::{DirConfig, GroupSpec, HandlerScript, ScriptHook, Setting, script_hook};
 use crate::daemon::{child, registry};
 use crate::ffi;
 use crate::embedded;
-use crate::route::Route;
+use crate::route::{Route, resolve_group};
+use crate::wsgi::hook_script::HookScript;
 use super::proxy_headers;
 
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
@@ -23,38 +24,56 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     })
 }
 
-fn handle(r: &Request) -> c_int {
+/// Which kind of request the handler serves.
+enum Target {
+    /// The mapped file is the WSGI script (`wsgi-script`).
+    File,
+    /// A `WSGIHandlerScript` named by the request's handler.
+    HandlerScript(HandlerScript),
+}
+
+fn target(r: &Request, dir: &DirConfig) -> Option<Target> {
     let handler = r.handler();
-    if handler != b"wsgi-script" && handler != b"application/x-httpd-wsgi" {
-        return DECLINED;
+    if handler == b"wsgi-script" || handler == b"application/x-httpd-wsgi" {
+        return Some(Target::File);
     }
+    if handler.is_empty() {
+        return None;
+    }
+    // A directory's definitions replace the server's (as in mod_wsgi).
+    let server = server_config(r.server());
+    let scripts = dir.handler_scripts.get().unwrap_or(&server.handler_scripts);
+    script_hook::find_handler_script(scripts, handler).copied().map(Target::HandlerScript)
+}
+
+fn handle(r: &Request) -> c_int {
+    let dir = dir_config(r);
+    let Some(target) = target(r, &dir) else { return DECLINED };
     let filename = String::from_utf8_lossy(r.filename()).into_owned();
     let alias = request_alias(r);
-    if alias.is_none() && !r.exec_cgi_allowed() {
-        tracing::error!("Options ExecCGI is off in this directory: {filename}");
-        return ffi::HTTP_FORBIDDEN;
-    }
-    match r.file_kind() {
-        FileKind::Regular => {}
-        FileKind::Missing => {
-            tracing::error!("Target WSGI script not found or unable to stat: {filename}");
-            return ffi::HTTP_NOT_FOUND;
-        }
-        FileKind::Directory => {
-            tracing::error!("Attempt to invoke directory as WSGI application: {filename}");
-            return ffi::HTTP_FORBIDDEN;
-        }
-        FileKind::Other => {
-            tracing::error!("Target WSGI script is not a regular file: {filename}");
-            return ffi::HTTP_FORBIDDEN;
-        }
+    if let Target::File = target
+        && let Some(status) = check_script_file(r, alias.is_some(), &filename)
+    {
+        return status;
     }
     if r.path_info_rejected() && !r.path_info().is_empty() {
         tracing::error!("AcceptPathInfo is off; path info not allowed: {filename}");
         return ffi::HTTP_NOT_FOUND;
     }
-    let dir = dir_config(r);
-    let route = Route::resolve(r, &dir, alias.map(|a| &a.options));
+    let mut route = Route::resolve(r, &dir, alias.map(|a| &a.options));
+    let mut variables_added = false;
+    if let Target::HandlerScript(script) = &target {
+        route.use_handler_script(r, script);
+        r.subprocess_env().set(r.pool(), "mod_wsgi.handler_script", script.path.as_bytes());
+    }
+    if let Setting::Set(hook) = dir.dispatch_script {
+        r.add_cgi_variables();
+        proxy_headers::apply(r, &dir);
+        variables_added = true;
+        if let Err(status) = dispatch(r, &mut route, hook) {
+            return status;
+        }
+    }
     if let Setting::Set(allowed) = dir.restrict_process
         && !allowed.contains(&route.process_group.as_str())
     {
@@ -91,8 +110,10 @@ fn handle(r: &Request) -> c_int {
         tracing::error!("{why}: {filename}");
         return status;
     }
-    r.add_cgi_variables();
-    proxy_headers::apply(r, &dir);
+    if !variables_added {
+        r.add_cgi_variables();
+        proxy_headers::apply(r, &dir);
+    }
     if let Some(group) = daemon {
         return child::serve(r, &route, &group);
     }
@@ -101,4 +122,46 @@ fn handle(r: &Request) -> c_int {
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     embedded::serve(r, &route)
+}
+
+/// The checks a `wsgi-script` file must pass; the status to answer otherwise.
+fn check_script_file(r: &Request, aliased: bool, filename: &str) -> Option<c_int> {
+    if !aliased && !r.exec_cgi_allowed() {
+        tracing::error!("Options ExecCGI is off in this directory: {filename}");
+        return Some(ffi::HTTP_FORBIDDEN);
+    }
+    match r.file_kind() {
+        FileKind::Regular => None,
+        FileKind::Missing => {
+            tracing::error!("Target WSGI script not found or unable to stat: {filename}");
+            Some(ffi::HTTP_NOT_FOUND)
+        }
+        FileKind::Directory => {
+            tracing::error!("Attempt to invoke directory as WSGI application: {filename}");
+            Some(ffi::HTTP_FORBIDDEN)
+        }
+        FileKind::Other => {
+            tracing::error!("Target WSGI script is not a regular file: {filename}");
+            Some(ffi::HTTP_FORBIDDEN)
+        }
+    }
+}
+
+/// Runs the WSGIDispatchScript, which may change the route; Err(500) when it failed.
+fn dispatch(r: &Request, route: &mut Route, hook: ScriptHook) -> Result<(), c_int> {
+    if let Err(e) = crate::runtime::python_ready() {
+        tracing::error!("cannot run the dispatch script '{}': {e}", hook.path);
+        return Err(ffi::HTTP_INTERNAL_SERVER_ERROR);
+    }
+    let application_group = resolve_group(r, hook.application_group.unwrap_or(GroupSpec::Global));
+    let script = HookScript { path: hook.path, application_group: &application_group, reloading: route.script_reloading };
+    let env = r.subprocess_env();
+    let choice = crate::wsgi::dispatch::dispatch(&script, &|visit| env.for_each(|k, v| visit(k, v)), &embedded::request_info(r, route));
+    match choice {
+        Some(choice) => {
+            route.apply_dispatch(r, choice);
+            Ok(())
+        }
+        None => Err(ffi::HTTP_INTERNAL_SERVER_ERROR),
+    }
 }

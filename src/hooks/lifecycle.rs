@@ -1,12 +1,18 @@
 //! Start-up hooks: configuration passes in the parent, Python start in each child.
 
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::config_pass;
 use crate::apache::module_config::server_config;
 use crate::apache::{Pool, Server, guard, mpm, server};
 use crate::ffi;
 use crate::python::interpreter;
+
+/// Whether a script hook needs Python in the children even when
+/// WSGIRestrictEmbedded On keeps applications out of them (set by the parent's
+/// post_config, inherited by the children it forks).
+static PYTHON_IN_CHILDREN: AtomicBool = AtomicBool::new(false);
 
 pub unsafe extern "C" fn pre_config(_pconf: *mut ffi::apr_pool_t, _plog: *mut ffi::apr_pool_t, _ptemp: *mut ffi::apr_pool_t) -> c_int {
     guard::contain("pre_config", ffi::OK, || {
@@ -32,6 +38,13 @@ pub unsafe extern "C" fn post_config(
         // SAFETY: pconf is the live configuration pool.
         let pool = unsafe { Pool::from_raw(pconf) };
         server::add_version_component(pool, &format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION")));
+        PYTHON_IN_CHILDREN.store(pass.python_in_children, Ordering::Relaxed);
+        if !pass.group_authoritative_at.is_empty() {
+            tracing::warn!(
+                "WSGIGroupAuthoritative has no effect ({}): with Apache 2.4, Require wsgi-group is an authorization provider, combined with other Require lines by <RequireAny>/<RequireAll> (mod_wsgi ignores it too)",
+                pass.group_authoritative_at.join(", ")
+            );
+        }
         if !pass.named_application_groups.is_empty() {
             tracing::warn!("application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now", pass.named_application_groups.join(", "));
         }
@@ -65,7 +78,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             unsafe { libc::close(group.listener) };
         }
         let config = server_config(server);
-        if config.restrict_embedded == Some(true) {
+        if config.restrict_embedded == Some(true) && !PYTHON_IN_CHILDREN.load(Ordering::Relaxed) {
             // Every request goes to a daemon group: Python is not needed here.
             crate::runtime::set_python_ready(Err("embedded mode is disabled (WSGIRestrictEmbedded On)".to_string()));
             return;

@@ -1,6 +1,7 @@
 //! Apache entry points: hook registration, configuration callbacks, request
 //! hooks. Each `extern "C"` function here contains panics (apache::guard).
 
+mod auth;
 pub mod config;
 mod config_pass;
 pub mod directives;
@@ -25,8 +26,11 @@ unsafe impl<const N: usize> Sync for ModuleList<N> {}
 // and before the modules that map URLs to user or virtual-host directories.
 static TRANSLATE_AFTER: ModuleList<2> = ModuleList([c"mod_alias.c".as_ptr(), null()]);
 static TRANSLATE_BEFORE: ModuleList<3> = ModuleList([c"mod_userdir.c".as_ptr(), c"mod_vhost_alias.c".as_ptr(), null()]);
+// WSGIAccessScript runs after mod_ssl's access checks and before mod_authz_host's (as with mod_wsgi).
+static ACCESS_AFTER: ModuleList<2> = ModuleList([c"mod_ssl.c".as_ptr(), null()]);
+static ACCESS_BEFORE: ModuleList<2> = ModuleList([c"mod_authz_host.c".as_ptr(), null()]);
 
-pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
+pub unsafe extern "C" fn register(pool: *mut ffi::apr_pool_t) {
     crate::apache::log::install();
     guard::contain("register_hooks", (), || {
         // SAFETY: registering functions of this module; Apache copies the ordering
@@ -42,6 +46,17 @@ pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_MIDDLE,
             );
             ffi::ap_hook_handler(Some(handler::handler), null(), null(), ffi::APR_HOOK_MIDDLE);
+            ffi::ap_hook_access_checker(
+                Some(auth::access_checker),
+                ACCESS_AFTER.0.as_ptr(),
+                ACCESS_BEFORE.0.as_ptr(),
+                ffi::APR_HOOK_MIDDLE,
+            );
         }
+        // SAFETY: Apache passes register_hooks the configuration pool.
+        let pool = unsafe { crate::apache::Pool::from_raw(pool) };
+        // The names mod_wsgi gives its providers, which configurations use.
+        crate::apache::auth::register_authn(pool, c"wsgi", &auth::AUTHN);
+        crate::apache::auth::register_authz(pool, c"wsgi-group", &auth::AUTHZ);
     })
 }

@@ -80,6 +80,25 @@ impl GroupSpec {
     }
 }
 
+impl GroupSpec {
+    /// Resolves a name given at request time (what a dispatch script returns):
+    /// the `%{...}` forms expand as in the configuration, anything else is the
+    /// name itself, as mod_wsgi treats it.
+    pub fn resolve_value(value: &str, ctx: &dyn GroupContext) -> String {
+        if let Some(name) = value.strip_prefix("%{ENV:").and_then(|v| v.strip_suffix('}')).filter(|n| !n.is_empty()) {
+            return match ctx.lookup_env(name) {
+                Some(v) if v.starts_with("%{") && !v.starts_with("%{ENV:") => GroupSpec::resolve_value(&v, ctx),
+                Some(v) => v,
+                None => String::new(),
+            };
+        }
+        match GroupSpec::parse(value, &mut |_| "") {
+            Ok(spec @ (GroupSpec::Global | GroupSpec::Server | GroupSpec::Resource | GroupSpec::Host)) => spec.resolve(ctx),
+            _ => value.to_string(),
+        }
+    }
+}
+
 fn server_with_port(name: String, port: u16) -> String {
     if port == 80 || port == 443 || port == 0 { name } else { format!("{name}:{port}") }
 }
@@ -140,5 +159,21 @@ mod tests {
         assert_eq!(GroupSpec::Env("X").resolve(&ctx80), "example.org");
         let unset = Ctx { env: None, host: None, port: 443 };
         assert_eq!(GroupSpec::Env("X").resolve(&unset), "");
+    }
+
+    #[test]
+    fn resolves_values_given_at_request_time() {
+        let ctx = Ctx { env: Some("from-env"), host: None, port: 8080 };
+        assert_eq!(GroupSpec::resolve_value("site1", &ctx), "site1");
+        assert_eq!(GroupSpec::resolve_value("%{GLOBAL}", &ctx), "");
+        assert_eq!(GroupSpec::resolve_value("%{SERVER}", &ctx), "example.org:8080");
+        assert_eq!(GroupSpec::resolve_value("%{RESOURCE}", &ctx), "example.org:8080|/app");
+        assert_eq!(GroupSpec::resolve_value("%{ENV:G}", &ctx), "from-env");
+        assert_eq!(GroupSpec::resolve_value("%{BOGUS}", &ctx), "%{BOGUS}");
+        assert_eq!(GroupSpec::resolve_value("", &ctx), "");
+        let nested = Ctx { env: Some("%{SERVER}"), host: None, port: 80 };
+        assert_eq!(GroupSpec::resolve_value("%{ENV:G}", &nested), "example.org");
+        let unset = Ctx { env: None, host: None, port: 80 };
+        assert_eq!(GroupSpec::resolve_value("%{ENV:G}", &unset), "");
     }
 }

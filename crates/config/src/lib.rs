@@ -11,9 +11,11 @@ pub mod daemon;
 pub mod error;
 pub mod parse;
 pub mod trusted_proxy;
+pub mod script_hook;
 
 pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
+pub use script_hook::{HandlerScript, ScriptHook};
 
 /// Strings owned by the configuration pool. They live for the whole
 /// configuration generation, which outlives every request that can see them;
@@ -69,6 +71,19 @@ pub struct DirConfig {
     pub trusted_proxy_headers: Setting<&'static [trusted_proxy::ProxyHeader]>,
     /// `WSGITrustedProxies`: the peers that are trusted proxies (unset: every peer).
     pub trusted_proxies: Setting<&'static [trusted_proxy::IpNet]>,
+    /// `WSGIAccessScript`: `allow_access(environ, host)` in the access phase.
+    pub access_script: Setting<ScriptHook>,
+    /// `WSGIAuthUserScript`: the `wsgi` authentication provider's script.
+    pub auth_user_script: Setting<ScriptHook>,
+    /// `WSGIAuthGroupScript`: `groups_for_user(environ, user)` for `Require wsgi-group`.
+    pub auth_group_script: Setting<ScriptHook>,
+    /// `WSGIGroupAuthoritative` (default On).
+    pub group_authoritative: Setting<bool>,
+    /// `WSGIDispatchScript`: may override the process group, application group and callable.
+    pub dispatch_script: Setting<ScriptHook>,
+    /// `WSGIHandlerScript` lines of directory sections (inner scope first; the
+    /// module's merge overlays the scopes' lists, see `merge_handler_scripts`).
+    pub handler_scripts: Setting<&'static [HandlerScript]>,
 }
 
 impl DirConfig {
@@ -83,6 +98,22 @@ impl DirConfig {
             restrict_process: Setting::merge(base.restrict_process, over.restrict_process),
             trusted_proxy_headers: Setting::merge(base.trusted_proxy_headers, over.trusted_proxy_headers),
             trusted_proxies: Setting::merge(base.trusted_proxies, over.trusted_proxies),
+            access_script: Setting::merge(base.access_script, over.access_script),
+            auth_user_script: Setting::merge(base.auth_user_script, over.auth_user_script),
+            auth_group_script: Setting::merge(base.auth_group_script, over.auth_group_script),
+            group_authoritative: Setting::merge(base.group_authoritative, over.group_authoritative),
+            dispatch_script: Setting::merge(base.dispatch_script, over.dispatch_script),
+            handler_scripts: Setting::merge(base.handler_scripts, over.handler_scripts),
+        }
+    }
+
+    /// The handler scripts both levels define, when both do: the merged list
+    /// must then be stored where the merged configuration lives (the caller's
+    /// pool), so it is returned rather than placed in `merge`'s result.
+    pub fn merge_handler_scripts(base: &DirConfig, over: &DirConfig) -> Option<Vec<HandlerScript>> {
+        match (base.handler_scripts, over.handler_scripts) {
+            (Setting::Set(outer), Setting::Set(inner)) => Some(script_hook::overlay_handler_scripts(inner, outer)),
+            _ => None,
         }
     }
 }
@@ -149,6 +180,9 @@ pub struct ServerConfig {
     /// `WSGIRestrictEmbedded On`: no Python in Apache's children; every request
     /// must go to a daemon group.
     pub restrict_embedded: Option<bool>,
+    /// `WSGIHandlerScript` lines outside directory sections (this server's, then
+    /// the main server's for a virtual host).
+    pub handler_scripts: Vec<HandlerScript>,
 }
 
 impl ServerConfig {
@@ -165,6 +199,7 @@ impl ServerConfig {
             socket_prefix: base.socket_prefix.clone(),
             socket_rotation: base.socket_rotation,
             restrict_embedded: base.restrict_embedded,
+            handler_scripts: script_hook::overlay_handler_scripts(&over.handler_scripts, &base.handler_scripts),
         }
     }
 }
@@ -202,6 +237,12 @@ mod tests {
             restrict_process: Setting::Set(&["a"]),
             trusted_proxy_headers: Setting::Set(&trusted_proxy::HEADERS[..1]),
             trusted_proxies: Setting::Set(&[trusted_proxy::IpNet::V4 { network: 0x0a00_0000, mask: 0xff00_0000 }]),
+            access_script: Setting::Set(ScriptHook { path: "/a/access", application_group: None }),
+            auth_user_script: Setting::Set(ScriptHook { path: "/a/user", application_group: Some(GroupSpec::Global) }),
+            auth_group_script: Setting::Set(ScriptHook { path: "/a/group", application_group: None }),
+            group_authoritative: Setting::Set(true),
+            dispatch_script: Setting::Set(ScriptHook { path: "/a/dispatch", application_group: None }),
+            handler_scripts: Setting::Set(HANDLERS_A),
         }
     }
 
@@ -216,7 +257,28 @@ mod tests {
             restrict_process: Setting::Set(&["b", ""]),
             trusted_proxy_headers: Setting::Set(&[]),
             trusted_proxies: Setting::Set(&[]),
+            access_script: Setting::Set(ScriptHook { path: "/b/access", application_group: Some(GroupSpec::Named("b")) }),
+            auth_user_script: Setting::Set(ScriptHook { path: "/b/user", application_group: None }),
+            auth_group_script: Setting::Set(ScriptHook { path: "/b/group", application_group: Some(GroupSpec::Server) }),
+            group_authoritative: Setting::Set(false),
+            dispatch_script: Setting::Set(ScriptHook { path: "/b/dispatch", application_group: Some(GroupSpec::Global) }),
+            handler_scripts: Setting::Set(HANDLERS_B),
         }
+    }
+
+    const fn handler(name: &'static str, path: &'static str) -> HandlerScript {
+        HandlerScript { name, path, process_group: None, application_group: None, pass_authorization: None }
+    }
+    const HANDLERS_A: &[HandlerScript] = &[handler("h", "/a/h"), handler("x", "/a/x")];
+    const HANDLERS_B: &[HandlerScript] = &[handler("h", "/b/h")];
+
+    #[test]
+    fn handler_scripts_of_both_levels_overlay() {
+        let merged = DirConfig::merge_handler_scripts(&dir_a(), &dir_b()).unwrap();
+        let paths: Vec<_> = merged.iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/b/h", "/a/x"]);
+        assert!(DirConfig::merge_handler_scripts(&dir_a(), &DirConfig::default()).is_none());
+        assert!(DirConfig::merge_handler_scripts(&DirConfig::default(), &dir_b()).is_none());
     }
 
     /// One entry per field: copies that field of the second config into the first.
@@ -230,6 +292,12 @@ mod tests {
         |d, s| d.restrict_process = s.restrict_process,
         |d, s| d.trusted_proxy_headers = s.trusted_proxy_headers,
         |d, s| d.trusted_proxies = s.trusted_proxies,
+        |d, s| d.access_script = s.access_script,
+        |d, s| d.auth_user_script = s.auth_user_script,
+        |d, s| d.auth_group_script = s.auth_group_script,
+        |d, s| d.group_authoritative = s.group_authoritative,
+        |d, s| d.dispatch_script = s.dispatch_script,
+        |d, s| d.handler_scripts = s.handler_scripts,
     ];
 
     #[test]
@@ -299,6 +367,7 @@ mod tests {
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
             restrict_embedded: Some(true),
+            handler_scripts: vec![handler("h", "/main/h"), handler("m", "/main/m")],
         }
     }
 
@@ -337,7 +406,11 @@ mod tests {
             socket_prefix: Some("/tmp/x".into()),
             socket_rotation: Some(true),
             restrict_embedded: Some(false),
+            handler_scripts: vec![handler("h", "/vhost/h")],
         };
+        let merged = ServerConfig::merge(&main_server(), &vhost);
+        let paths: Vec<_> = merged.handler_scripts.iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/vhost/h", "/main/m"]);
         check(&ServerConfig::merge(&main_server(), &vhost));
         // Unset in the main server stays unset.
         let merged = ServerConfig::merge(&ServerConfig::default(), &vhost);

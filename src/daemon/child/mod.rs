@@ -52,7 +52,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
     let mut header = RequestHeader {
         request_start: r.request_time(),
         queue_start,
-        script_mtime: r.file_mtime(),
+        script_mtime: route.script_mtime,
         listener_port,
         connect_attempts: 0,
         header_only: r.header_only(),

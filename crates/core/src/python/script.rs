@@ -60,6 +60,34 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
     result
 }
 
+/// Loads the script afresh when `required` says so of the loaded module (a
+/// handler script's `reload_required(resource)`); the check and the reload
+/// happen under the loading lock, so concurrent requests reload it once.
+pub fn reload_if(
+    py: Python<'_>,
+    group: &str,
+    path: &[u8],
+    mtime: i64,
+    required: impl FnOnce(&Bound<'_, PyModule>) -> bool,
+) -> PyResult<Option<Py<PyModule>>> {
+    let lock = LOAD_LOCK.get_or_try_init(py, || py.import("threading")?.call_method0("RLock").map(Bound::unbind))?.bind(py);
+    lock.call_method0("acquire")?;
+    let result = (|| {
+        let Some(module) = cached(py, group, path, mtime, false) else { return Ok(None) };
+        if !required(module.bind(py)) {
+            return Ok(None);
+        }
+        tracing::info!(application = group, "Reloading Python script file '{}' (reload_required).", String::from_utf8_lossy(path));
+        let module = execute(py, path, mtime)?;
+        if let Some(scripts) = LOADED.lock().as_mut().and_then(|g| g.get_mut(group)) {
+            scripts.insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
+        }
+        Ok(Some(module))
+    })();
+    lock.call_method0("release")?;
+    result
+}
+
 fn cached(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> Option<Py<PyModule>> {
     let guard = LOADED.lock();
     let entry = guard.as_ref()?.get(group)?.get(path)?;

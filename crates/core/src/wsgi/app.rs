@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
 
 use super::channel::{Channel, Disconnected};
 use super::environ::{self, CgiVariables, RequestInfo};
@@ -78,16 +78,27 @@ fn log(handle: &RequestHandle, msg: &str) {
 
 /// Logs a Python exception with its full traceback, one log entry per line.
 fn log_exception(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, err: &PyErr) {
-    let path = String::from_utf8_lossy(script.path);
-    log(handle, &format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{path}'.", std::process::id()));
+    report_exception(py, script.path, err, &|line| log(handle, line));
+}
+
+/// Writes the lines that report an exception raised by the script at `path`
+/// (mod_wsgi's heading, then the traceback) through `emit`, one per line.
+pub fn report_exception(py: Python<'_>, path: &[u8], err: &PyErr, emit: &dyn Fn(&str)) {
+    let path = String::from_utf8_lossy(path);
+    emit(&format!("mod_rwsgi (pid={}): Exception occurred processing WSGI script '{path}'.", std::process::id()));
     let formatted: PyResult<Vec<String>> = (|| {
         let tb = err.traceback(py).map(|t| t.into_any()).unwrap_or_else(|| py.None().into_bound(py));
         py.import("traceback")?.call_method1("format_exception", (err.get_type(py), err.value(py), tb))?.extract()
     })();
     match formatted {
-        Ok(chunks) => chunks.iter().flat_map(|c| c.lines()).for_each(|line| log(handle, line)),
-        Err(_) => log(handle, &err.to_string()),
+        Ok(chunks) => chunks.iter().flat_map(|c| c.lines()).for_each(emit),
+        Err(_) => emit(&err.to_string()),
     }
+}
+
+/// The line logged when a script file cannot be loaded (before its exception).
+pub fn load_failure_line(path: &[u8]) -> String {
+    format!("mod_rwsgi (pid={}): Failed to exec Python script file '{}'.", std::process::id(), String::from_utf8_lossy(path))
 }
 
 /// An error after the response started cannot change the status: cut the
@@ -122,11 +133,15 @@ fn respond(
     let module = match script::load(py, script.application_group, script.path, script.mtime, script.reloading) {
         Ok(m) => m,
         Err(e) => {
-            let path = String::from_utf8_lossy(script.path);
-            log(handle, &format!("mod_rwsgi (pid={}): Failed to exec Python script file '{path}'.", std::process::id()));
+            log(handle, &load_failure_line(script.path));
             log_exception(py, handle, script, &e);
             return Outcome::Failed(500);
         }
+    };
+    let module = match reload_for_resource(py, handle, script, &environ) {
+        Ok(Some(reloaded)) => reloaded,
+        Ok(None) => module,
+        Err(()) => return Outcome::Failed(500),
     };
     let Ok(app) = module.bind(py).getattr(script.callable_object) else {
         log(
@@ -202,6 +217,42 @@ fn respond(
             }
         },
     }
+}
+
+/// A handler script (`WSGIHandlerScript`) may say that it must be loaded
+/// again for this request's resource (the file Apache mapped the URL to):
+/// mod_wsgi calls its `reload_required(resource)` when script reloading is on.
+/// A raising `reload_required` is logged and the loaded module kept.
+fn reload_for_resource(
+    py: Python<'_>,
+    handle: &RequestHandle,
+    script: &Script<'_>,
+    environ: &Bound<'_, PyDict>,
+) -> Result<Option<Py<PyModule>>, ()> {
+    if !script.reloading {
+        return Ok(None);
+    }
+    let is_handler_script = environ
+        .get_item(pyo3::intern!(py, "mod_wsgi.handler_script"))
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.is_truthy().unwrap_or(false));
+    let resource = environ.get_item(pyo3::intern!(py, "SCRIPT_FILENAME")).ok().flatten();
+    let Some(resource) = resource.filter(|_| is_handler_script) else { return Ok(None) };
+    let required = |module: &Bound<'_, PyModule>| {
+        let Ok(Some(check)) = module.dict().get_item("reload_required") else { return false };
+        match check.call1((&resource,)).and_then(|r| r.is_truthy()) {
+            Ok(required) => required,
+            Err(e) => {
+                log_exception(py, handle, script, &e);
+                false
+            }
+        }
+    };
+    script::reload_if(py, script.application_group, script.path, script.mtime, required).map_err(|e| {
+        log(handle, &load_failure_line(script.path));
+        log_exception(py, handle, script, &e);
+    })
 }
 
 /// Response items from this size on are flushed as they are written.

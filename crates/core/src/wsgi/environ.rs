@@ -77,7 +77,7 @@ mod counters {
 
 /// Decodes CGI bytes as Latin-1 (PEP 3333's "native strings") with CPython's
 /// own decoder: one pass, no intermediate Rust string.
-fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     // SAFETY: Latin-1 decoding cannot fail for any byte sequence (it returns
     // NULL only when out of memory, which from_owned_ptr turns into a panic
     // caught by the handler's guard); the pointer and length describe `bytes`.
@@ -163,27 +163,77 @@ pub type CgiVariables<'a> = &'a dyn Fn(&mut dyn FnMut(&[u8], &[u8]));
 
 /// Builds the environ; the caller adds wsgi.input and wsgi.errors.
 pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
-    let environ = template(py)?;
-    let mut https: Option<bool> = None;
-    let mut mount_point = None;
-    {
-        let mut names = CGI_NAMES.lock();
-        let names = names.get_or_insert_with(Names::default);
-        variables(&mut |k, v| match k {
-            // PATH is Apache's own search path, not the request's (mod_wsgi drops it too);
-            // Authorization is only passed when allowed, below.
-            b"PATH" | b"HTTP_AUTHORIZATION" => {}
-            // HTTPS (mod_ssl's, SetEnv's or a trusted proxy's) becomes
-            // wsgi.url_scheme and is not passed on, as in mod_wsgi.
-            b"HTTPS" => https = Some(v.eq_ignore_ascii_case(b"on") || v == b"1"),
-            _ => {
-                if k == MOUNT_POINT.as_bytes() {
-                    mount_point = Some(latin1(py, v));
-                }
-                let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
+    let environ = build_uncounted(py, variables, info)?;
+    let counters = counters::next_request();
+    environ.set_item(intern!(py, "mod_wsgi.script_start"), counters.now_micros.to_string())?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_id"), counters.thread_id)?;
+    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), counters.thread_requests)?;
+    environ.set_item(intern!(py, "mod_wsgi.total_requests"), counters.total_requests)?;
+    Ok(environ)
+}
+
+/// Copies the CGI variables into `environ` as native strings.
+/// What the application's environ takes from the CGI variables other than
+/// copying them.
+#[derive(Default)]
+struct AppVariables<'py> {
+    /// HTTPS (mod_ssl's, SetEnv's or a trusted proxy's), which becomes
+    /// wsgi.url_scheme and is not passed on, as in mod_wsgi.
+    https: Option<bool>,
+    /// A trusted proxy's X-Script-Name.
+    mount_point: Option<Bound<'py, PyString>>,
+}
+
+/// Copies the CGI variables into `environ`. PATH is Apache's own search path,
+/// not the request's (mod_wsgi drops it too); Authorization is only passed
+/// when allowed, by the caller. For an application (`for_app`), HTTPS and
+/// the proxy mount point are taken out as `AppVariables`; script hooks get
+/// them as they are, as mod_wsgi gives them.
+fn add_variables<'py>(py: Python<'py>, environ: &Bound<'py, PyDict>, variables: CgiVariables<'_>, for_app: bool) -> AppVariables<'py> {
+    let mut taken = AppVariables::default();
+    let mut names = CGI_NAMES.lock();
+    let names = names.get_or_insert_with(Names::default);
+    variables(&mut |k, v| match k {
+        b"PATH" | b"HTTP_AUTHORIZATION" => {}
+        b"HTTPS" if for_app => taken.https = Some(v.eq_ignore_ascii_case(b"on") || v == b"1"),
+        _ => {
+            if for_app && k == MOUNT_POINT.as_bytes() {
+                taken.mount_point = Some(latin1(py, v));
             }
-        });
-    }
+            let _ = environ.set_item(cgi_name(py, names, k), latin1(py, v));
+        }
+    });
+    taken
+}
+
+/// The environ a script hook (access, authentication, group) is called with,
+/// as mod_wsgi builds it for them: the request's CGI variables (never its
+/// credentials) and the module's identification, with no `wsgi.*` streams of
+/// a request body or response. The caller adds `wsgi.errors`.
+pub fn build_for_hook<'py>(
+    py: Python<'py>,
+    variables: CgiVariables<'_>,
+    application_group: &str,
+    script_reloading: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let environ = PyDict::new(py);
+    add_variables(py, &environ, variables, false);
+    environ.set_item(intern!(py, "apache.version"), crate::runtime::apache_version())?;
+    environ.set_item(intern!(py, "mod_wsgi.version"), MOD_WSGI_COMPAT_VERSION)?;
+    environ.set_item(intern!(py, "mod_rwsgi.version"), env!("CARGO_PKG_VERSION"))?;
+    // These hooks always run in the Apache child.
+    environ.set_item(intern!(py, "mod_wsgi.process_group"), "")?;
+    environ.set_item(intern!(py, "mod_wsgi.application_group"), application_group)?;
+    environ.set_item(intern!(py, "mod_wsgi.script_reloading"), i32::from(script_reloading))?;
+    Ok(environ)
+}
+
+/// The application's environ without the per-request counters, for a
+/// dispatch script that runs before the application (it must not count as a
+/// request served).
+pub fn build_uncounted<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestInfo<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let environ = template(py)?;
+    let AppVariables { https, mount_point } = add_variables(py, &environ, variables, true);
     // SCRIPT_NAME never ends in '/': the slash belongs to PATH_INFO (so "/" mounts give "").
     // A trusted proxy's X-Script-Name replaces it (mod_wsgi.script_name keeps ours).
     match mount_point {
@@ -219,10 +269,5 @@ pub fn build<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: &RequestIn
         // Requests are never re-sent to a restarted daemon here.
         environ.set_item(intern!(py, "mod_wsgi.daemon_restarts"), "0")?;
     }
-    let counters = counters::next_request();
-    environ.set_item(intern!(py, "mod_wsgi.script_start"), counters.now_micros.to_string())?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_id"), counters.thread_id)?;
-    environ.set_item(intern!(py, "mod_wsgi.thread_requests"), counters.thread_requests)?;
-    environ.set_item(intern!(py, "mod_wsgi.total_requests"), counters.total_requests)?;
     Ok(environ)
 }

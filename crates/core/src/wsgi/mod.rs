@@ -2,11 +2,14 @@
 //! start_response and the response, file_wrapper.
 
 pub mod app;
+pub mod auth;
 pub mod channel;
+pub mod dispatch;
 pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
 pub mod headers;
+pub mod hook_script;
 pub mod input;
 pub mod request_handle;
 pub mod response;
