@@ -64,6 +64,29 @@ pub struct DirConfig {
     pub script_reloading: Setting<bool>,
     /// `WSGIRestrictProcess`: the daemon groups requests here may be sent to.
     pub restrict_process: Setting<&'static [ConfStr]>,
+    /// `WSGIMapHEADToGET`: when a HEAD request reaches the application as GET.
+    pub map_head_to_get: Setting<HeadMapping>,
+    /// `WSGIErrorOverride`: a daemon's error responses give way to Apache's `ErrorDocument`.
+    pub error_override: Setting<bool>,
+    /// `WSGIPassApacheRequest`: `apache.request_rec` in the environ (embedded mode).
+    pub pass_apache_request: Setting<bool>,
+    /// `WSGIEnableSendfile`: `wsgi.file_wrapper` files may go out with sendfile().
+    pub enable_sendfile: Setting<bool>,
+    /// `WSGIIgnoreActivity`: these requests do not restart a daemon's inactivity countdown.
+    pub ignore_activity: Setting<bool>,
+}
+
+/// `WSGIMapHEADToGET On|Off|Auto`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeadMapping {
+    /// Always: the application sees GET.
+    On,
+    /// Never: the application sees HEAD.
+    Off,
+    /// Only when an output filter that may need the whole body (such as
+    /// DEFLATE) comes before the protocol filters (mod_wsgi's default).
+    #[default]
+    Auto,
 }
 
 impl DirConfig {
@@ -76,6 +99,11 @@ impl DirConfig {
             chunked_request: Setting::merge(base.chunked_request, over.chunked_request),
             script_reloading: Setting::merge(base.script_reloading, over.script_reloading),
             restrict_process: Setting::merge(base.restrict_process, over.restrict_process),
+            map_head_to_get: Setting::merge(base.map_head_to_get, over.map_head_to_get),
+            error_override: Setting::merge(base.error_override, over.error_override),
+            pass_apache_request: Setting::merge(base.pass_apache_request, over.pass_apache_request),
+            enable_sendfile: Setting::merge(base.enable_sendfile, over.enable_sendfile),
+            ignore_activity: Setting::merge(base.ignore_activity, over.ignore_activity),
         }
     }
 }
@@ -128,6 +156,14 @@ pub struct PythonSettings {
     pub dont_write_bytecode: Option<bool>,
     pub restrict_stdin: Option<bool>,
     pub restrict_stdout: Option<bool>,
+    /// `WSGIRestrictSignal`: `signal.signal()` is intercepted (default On).
+    pub restrict_signal: Option<bool>,
+    /// `WSGIPythonWarnings`: `-W` filters, in order.
+    pub warnings: Vec<String>,
+    /// `WSGIPythonEggs`: `PYTHON_EGG_CACHE` for Apache's children.
+    pub eggs: Option<String>,
+    /// `WSGISwitchInterval`: `sys.setswitchinterval()`.
+    pub switch_interval: Option<f64>,
 }
 
 /// Per-server configuration (main server and each virtual host).
@@ -142,6 +178,8 @@ pub struct ServerConfig {
     /// `WSGIRestrictEmbedded On`: no Python in Apache's children; every request
     /// must go to a daemon group.
     pub restrict_embedded: Option<bool>,
+    /// `WSGICaseSensitivity`: script paths name distinct scripts by case (default On).
+    pub case_sensitive: Option<bool>,
 }
 
 impl ServerConfig {
@@ -158,6 +196,7 @@ impl ServerConfig {
             socket_prefix: base.socket_prefix.clone(),
             socket_rotation: base.socket_rotation,
             restrict_embedded: base.restrict_embedded,
+            case_sensitive: base.case_sensitive,
         }
     }
 }
@@ -193,6 +232,11 @@ mod tests {
             chunked_request: Setting::Set(true),
             script_reloading: Setting::Set(true),
             restrict_process: Setting::Set(&["a"]),
+            map_head_to_get: Setting::Set(HeadMapping::On),
+            error_override: Setting::Set(true),
+            pass_apache_request: Setting::Set(true),
+            enable_sendfile: Setting::Set(true),
+            ignore_activity: Setting::Set(true),
         }
     }
 
@@ -205,6 +249,11 @@ mod tests {
             chunked_request: Setting::Set(false),
             script_reloading: Setting::Set(false),
             restrict_process: Setting::Set(&["b", ""]),
+            map_head_to_get: Setting::Set(HeadMapping::Off),
+            error_override: Setting::Set(false),
+            pass_apache_request: Setting::Set(false),
+            enable_sendfile: Setting::Set(false),
+            ignore_activity: Setting::Set(false),
         }
     }
 
@@ -217,6 +266,11 @@ mod tests {
         |d, s| d.chunked_request = s.chunked_request,
         |d, s| d.script_reloading = s.script_reloading,
         |d, s| d.restrict_process = s.restrict_process,
+        |d, s| d.map_head_to_get = s.map_head_to_get,
+        |d, s| d.error_override = s.error_override,
+        |d, s| d.pass_apache_request = s.pass_apache_request,
+        |d, s| d.enable_sendfile = s.enable_sendfile,
+        |d, s| d.ignore_activity = s.ignore_activity,
     ];
 
     #[test]
@@ -282,10 +336,15 @@ mod tests {
                 dont_write_bytecode: Some(true),
                 restrict_stdin: Some(false),
                 restrict_stdout: Some(true),
+                restrict_signal: Some(false),
+                warnings: vec!["ignore".into()],
+                eggs: Some("/tmp/eggs".into()),
+                switch_interval: Some(0.01),
             },
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
             restrict_embedded: Some(true),
+            case_sensitive: Some(false),
         }
     }
 
@@ -314,6 +373,8 @@ mod tests {
             assert_eq!((p.dont_write_bytecode, p.restrict_stdin, p.restrict_stdout), (Some(true), Some(false), Some(true)));
             assert_eq!(merged.socket_prefix.as_deref(), Some("/run/wsgi"));
             assert_eq!((merged.socket_rotation, merged.restrict_embedded), (Some(false), Some(true)));
+            assert_eq!((p.restrict_signal, p.warnings.as_slice(), p.eggs.as_deref()), (Some(false), &["ignore".to_string()][..], Some("/tmp/eggs")));
+            assert_eq!((p.switch_interval, merged.case_sensitive), (Some(0.01), Some(false)));
         };
         check(&ServerConfig::merge(&main_server(), &ServerConfig::default()));
         // A virtual host cannot set them (the directives are refused there); if
@@ -324,6 +385,7 @@ mod tests {
             socket_prefix: Some("/tmp/x".into()),
             socket_rotation: Some(true),
             restrict_embedded: Some(false),
+            case_sensitive: Some(true),
         };
         check(&ServerConfig::merge(&main_server(), &vhost));
         // Unset in the main server stays unset.
