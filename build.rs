@@ -69,6 +69,16 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/bindings.h");
     println!("cargo:rerun-if-env-changed=APXS");
 
+    // Export the module record under mod_wsgi's symbol too (`LoadModule
+    // wsgi_module …/mod_rwsgi.so`): an alias of `rwsgi_module`, made global by a
+    // second version script (rustc's own script keeps unlisted symbols local;
+    // GNU ld merges the two).
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let exports = out_dir.join("wsgi_module.map");
+    std::fs::write(&exports, "{ global: wsgi_module; };\n").expect("cannot write the export map");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--defsym=wsgi_module=rwsgi_module");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", exports.display());
+
 
     let mut shim = cc::Build::new();
     shim.file("shim/rwsgi_shim.c").include("shim").warnings(true);

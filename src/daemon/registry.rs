@@ -14,8 +14,9 @@ use crate::config::daemon::DaemonOptions;
 /// A group as configured, with where it was defined.
 pub struct Defined {
     pub options: DaemonOptions,
-    /// ServerName of the virtual host that defines it; `None` for the main server.
-    pub virtual_host: Option<String>,
+    /// The virtual host that defines it; `None` for the main server. Its
+    /// ServerName is read at start-up, once the whole configuration is in.
+    pub defined_in: Option<crate::apache::Server>,
     pub location: String,
 }
 
@@ -32,6 +33,10 @@ pub struct Group {
     /// Its index in the generation's list.
     pub id: usize,
     pub options: DaemonOptions,
+    /// ServerName of the virtual host that defines it (`None`: the main server).
+    /// As in mod_wsgi, a group is usable from the main server's scope everywhere,
+    /// and from a virtual host's scope by requests to any virtual host with the
+    /// same ServerName (a host without one inherits the main server's).
     pub virtual_host: Option<String>,
     pub socket_path: String,
     /// The listening socket (in the parent and the group's daemons; closed in Apache children).

@@ -17,6 +17,9 @@ pub struct ConfigPass {
     pub imports: Vec<ImportScript>,
     /// Application groups named explicitly (with where), for the start-up note.
     pub named_application_groups: Vec<String>,
+    /// Start-up warnings about directives accepted with less than their full
+    /// effect (each names the directive, where it is and why).
+    pub warnings: Vec<String>,
 }
 
 static PASS: Mutex<Option<ConfigPass>> = Mutex::new(None);

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use crate::apache::module_config::{dir_config, request_alias, server_config};
 use crate::apache::{DECLINED, Request, guard, log, request::FileKind};
-use crate::config::Setting;
+use crate::config::{HeadMapping, Setting};
 use crate::daemon::{child, registry};
 use crate::ffi;
 use crate::embedded;
@@ -92,6 +92,7 @@ fn handle(r: &Request) -> c_int {
     }
     if let Some(group) = daemon {
         r.add_cgi_variables();
+        set_directory_variables(r, &dir);
         return child::serve(r, &route, &group);
     }
     if let Err(e) = crate::runtime::python_ready() {
@@ -99,5 +100,25 @@ fn handle(r: &Request) -> c_int {
         return ffi::HTTP_INTERNAL_SERVER_ERROR;
     }
     r.add_cgi_variables();
+    set_directory_variables(r, &dir);
     embedded::serve(r, &route)
+}
+
+/// The environ entries mod_wsgi derives from the directory's directives; they
+/// travel with the CGI variables, so both modes see them.
+fn set_directory_variables(r: &Request, dir: &crate::config::DirConfig) {
+    let env = r.subprocess_env();
+    let flag = |on: bool| if on { b"1".as_slice() } else { b"0".as_slice() };
+    env.set(r.pool(), "mod_wsgi.enable_sendfile", flag(dir.enable_sendfile.or(false)));
+    env.set(r.pool(), "mod_wsgi.ignore_activity", flag(dir.ignore_activity.or(false)));
+    if r.header_only() {
+        let as_get = match dir.map_head_to_get.or(HeadMapping::Auto) {
+            HeadMapping::On => true,
+            HeadMapping::Off => false,
+            HeadMapping::Auto => r.has_content_output_filter(),
+        };
+        if as_get {
+            env.set(r.pool(), "REQUEST_METHOD", b"GET");
+        }
+    }
 }

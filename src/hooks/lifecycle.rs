@@ -32,6 +32,9 @@ pub unsafe extern "C" fn post_config(
         // SAFETY: pconf is the live configuration pool.
         let pool = unsafe { Pool::from_raw(pconf) };
         server::add_version_component(pool, &format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION")));
+        for warning in &pass.warnings {
+            tracing::warn!("{warning}");
+        }
         if !pass.named_application_groups.is_empty() {
             tracing::warn!("application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now", pass.named_application_groups.join(", "));
         }
