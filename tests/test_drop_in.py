@@ -362,3 +362,49 @@ def test_bad_values_are_refused(apache):
         rwsgi_only(srv)
         rc, out = srv.config_test()
         assert rc != 0 and message in out, (line, out)
+
+
+ERROR_APP = """\
+def application(environ, start_response):
+    start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+    return [b"the application's own error body"]
+"""
+
+
+def test_error_override_uses_apache_error_document(apache):
+    """WSGIErrorOverride (daemon mode, as in mod_wsgi): the application's
+    error response gives way to Apache's ErrorDocument."""
+    srv = apache(
+        """
+        WSGIDaemonProcess eo threads=2
+        WSGIScriptAlias /over {root}/err.wsgi process-group=eo
+        WSGIScriptAlias /plain {root}/err.wsgi process-group=eo
+        ErrorDocument 500 "Apache's error document"
+        <Location /over>
+            WSGIErrorOverride On
+        </Location>
+        """,
+        apps={"err.wsgi": ERROR_APP},
+    )
+    r = srv.get("/over")
+    assert r.status == 500
+    assert b"Apache's error document" in r.body and b"own error body" not in r.body
+    r = srv.get("/plain")
+    assert r.status == 500 and r.body == b"the application's own error body"
+
+
+def test_pass_apache_request(apache):
+    srv = apache(
+        """
+        WSGIScriptAlias /on {root}/env.wsgi
+        WSGIScriptAlias /off {root}/env.wsgi
+        <Location /on>
+            WSGIPassApacheRequest On
+        </Location>
+        """,
+        apps={"env.wsgi": ENV_APP},
+    )
+    if srv.mode == "daemon":
+        pytest.skip("embedded mode only, as in mod_wsgi")
+    assert srv.get("/on").json()["request_rec"] == "PyCapsule"
+    assert srv.get("/off").json()["request_rec"] == "NoneType"

@@ -98,6 +98,12 @@ impl Request {
         unsafe { !f.is_null() && !(*f).frec.is_null() && (*(*f).frec).ftype < ffi::ap_filter_type_AP_FTYPE_PROTOCOL }
     }
 
+    /// WSGIEnableSendfile for this request (the handler records it in the CGI
+    /// variables, where the application sees it as `mod_wsgi.enable_sendfile`).
+    pub fn wsgi_sendfile_enabled(&self) -> bool {
+        self.subprocess_env().get("mod_wsgi.enable_sendfile") == Some(b"1".as_slice())
+    }
+
     pub fn set_filename(&self, path: &[u8]) {
         let p = self.pool().memdup(path);
         // SAFETY: the string is in r->pool, as Apache requires.

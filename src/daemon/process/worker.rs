@@ -98,6 +98,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         application_group: &application_group,
         callable_object: &callable_object,
         script_reloading: header.script_reloading,
+        // Apache's request lives in the Apache child, not here (as with mod_wsgi).
+        request_rec: None,
         daemon: Some(DaemonTimes { queue_start: header.queue_start, daemon_start: picked_up, connects: header.connect_attempts }),
     };
     let script = Script {
