@@ -330,6 +330,7 @@ WARNED = [
     ("WSGIPerInterpreterGIL On", "WSGIPerInterpreterGIL"),
     ("WSGIFreeThreading On", "WSGIFreeThreading"),
     ("WSGIDestroyInterpreter On", "WSGIDestroyInterpreter"),
+    ("WSGICaseSensitivity Off", "WSGICaseSensitivity"),
     ("WSGINewRelicConfigFile /etc/newrelic.ini", "WSGINewRelicConfigFile"),
     ("WSGINewRelicEnvironment production", "WSGINewRelicEnvironment"),
     ("<WSGIInterpreterOptions application-group=%{GLOBAL}>\n  WSGISwitchInterval 0.01\n</WSGIInterpreterOptions>", r"<WSGIInterpreterOptions.*WSGISwitchInterval"),

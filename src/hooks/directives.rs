@@ -421,7 +421,11 @@ mod more {
     }
 
     pub unsafe extern "C" fn case_sensitivity(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        global(cmd, |_, c| {
+        global(cmd, |cmd, c| {
+            // On is what Linux file systems are, and what is done here.
+            if on == 0 {
+                warn(cmd, "Off has no effect: script paths that differ in case are different scripts here, as on Linux file systems (mod_wsgi's Off is for case-insensitive ones)");
+            }
             c.case_sensitive = Some(on != 0);
             Ok(())
         })

@@ -207,6 +207,11 @@ pub fn parse_with_warnings(args: &[&str]) -> Result<(DaemonOptions, Vec<String>)
             return Err(unknown_option(key));
         };
         if value.is_empty() {
+            // mod_wsgi takes an empty value for these as "not set", and
+            // mod_wsgi-express writes `python-path=''`.
+            if EMPTY_IS_UNSET.contains(&key) {
+                continue;
+            }
             return Err(ConfigError::MissingValue { directive: directive(), option: key.to_string() });
         }
         if seen.contains(&key) {
@@ -249,6 +254,9 @@ fn check_group_name(name: &str) -> Result<Option<String>, ConfigError> {
     };
     Ok(warning.map(|why| format!("{DIRECTIVE}: process group name '{name}' is accepted, but {why}")))
 }
+
+/// Options whose empty value mod_wsgi accepts: it means the option is not set.
+const EMPTY_IS_UNSET: &[&str] = &["lang", "locale", "python-home", "python-path", "python-eggs", "display-name"];
 
 /// Options mod_wsgi 4.9 has that do nothing here, with why.
 fn inert(key: &str) -> Option<&'static str> {
@@ -1013,6 +1021,9 @@ mod tests {
         assert!(e.contains("unknown option ''"), "{e}");
         let e = err(&["threads="]);
         assert_eq!(e, "WSGIDaemonProcess: option 'threads' needs a value");
+        // Empty is "not set" where mod_wsgi takes it so (mod_wsgi-express writes python-path='').
+        let d = with(&["python-path=", "python-home=", "python-eggs=", "lang=", "locale=", "display-name="]);
+        assert_eq!(d, DaemonOptions::new("site"));
         let e = err(&["colour="]);
         assert!(e.contains("unknown option 'colour'"), "{e}");
         // A repeated option: the last one wins (mod_wsgi's rule), with a warning.
