@@ -409,3 +409,17 @@ def test_pass_apache_request(apache):
         pytest.skip("embedded mode only, as in mod_wsgi")
     assert srv.get("/on").json()["request_rec"] == "PyCapsule"
     assert srv.get("/off").json()["request_rec"] == "NoneType"
+
+
+def test_aliased_script_is_never_served_as_a_file(apache):
+    """The script a WSGIScriptAlias mounts, also reachable under the
+    DocumentRoot: mod_wsgi serves its source there; mod_rwsgi refuses (403,
+    with a log line), since scripts hold settings and secrets."""
+    srv = apache("WSGIScriptAlias /app {root}/htdocs/app.wsgi", apps={"htdocs/app.wsgi": ENV_APP, "htdocs/other.txt": "text\n"})
+    rwsgi_only(srv)
+    assert srv.get("/app").status == 200
+    mark = srv.log_mark()
+    r = srv.get("/app.wsgi")
+    assert r.status == 403 and b"def application" not in r.body
+    srv.wait_for_log(r"refusing to serve the WSGI script .*htdocs/app\.wsgi \(mounted by WSGIScriptAlias /app\) as a file", since=mark)
+    assert srv.get("/other.txt").text == "text\n"

@@ -22,6 +22,33 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     })
 }
 
+/// Runs before every other handler: a file that a `WSGIScriptAlias` names as
+/// its script, reached some other way (under the DocumentRoot, say), is
+/// refused rather than served as a file; its source may hold secrets.
+/// (mod_wsgi serves it.)
+pub unsafe extern "C" fn guard_scripts(r: *mut ffi::request_rec) -> c_int {
+    guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes the live request.
+        let r = unsafe { Request::from_raw(r) };
+        let handler = r.handler();
+        if handler == b"wsgi-script" || handler == b"application/x-httpd-wsgi" || r.filename().is_empty() {
+            return DECLINED;
+        }
+        let filename = r.filename();
+        let Some(alias) = server_config(r.server()).aliases.iter().find(|a| {
+            matches!(a.pattern, crate::config::AliasPattern::Prefix(_)) && !a.target.ends_with('/') && a.target.as_bytes() == filename
+        }) else {
+            return DECLINED;
+        };
+        let _scope = log::request_scope(&r);
+        let url = match &alias.pattern {
+            crate::config::AliasPattern::Prefix(p) | crate::config::AliasPattern::Regex(p) => p.as_str(),
+        };
+        tracing::error!("refusing to serve the WSGI script {} (mounted by WSGIScriptAlias {url}) as a file", alias.target);
+        ffi::HTTP_FORBIDDEN
+    })
+}
+
 fn handle(r: &Request) -> c_int {
     let handler = r.handler();
     if handler != b"wsgi-script" && handler != b"application/x-httpd-wsgi" {

@@ -41,6 +41,7 @@ pub unsafe extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_MIDDLE,
             );
             ffi::ap_hook_handler(Some(handler::handler), null(), null(), ffi::APR_HOOK_MIDDLE);
+            ffi::ap_hook_handler(Some(handler::guard_scripts), null(), null(), ffi::APR_HOOK_REALLY_FIRST);
         }
     })
 }
