@@ -388,6 +388,24 @@ mod more {
         config_pass::with(|pass| pass.warnings.push(warning));
     }
 
+    /// A main-server directive that is accepted and only warned about.
+    fn warn_only(cmd: *mut cmd_parms, why: &str) -> *const c_char {
+        global(cmd, |cmd, _| {
+            warn(cmd, why);
+            Ok(())
+        })
+    }
+
+    /// A main-server On/Off whose Off is what happens here; On is warned about.
+    fn warn_if_on(cmd: *mut cmd_parms, on: c_int, why: &str) -> *const c_char {
+        global(cmd, |cmd, _| {
+            if on != 0 {
+                warn(cmd, why);
+            }
+            Ok(())
+        })
+    }
+
     fn dir_flag(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int, field: fn(&mut DirConfig) -> &mut Setting<bool>) -> *const c_char {
         run(cmd, |_| {
             *field(dir_config(mconfig)) = Setting::Set(on != 0);
@@ -456,13 +474,7 @@ mod more {
     }
 
     pub unsafe extern "C" fn destroy_interpreter(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        global(cmd, |cmd, _| {
-            // Off is what always happens here; On asks for what we never do.
-            if on != 0 {
-                warn(cmd, "Python is never finalised at process exit here (finalising can hang on threads that never finish); atexit and subscribe_shutdown() callbacks still run, which is what WSGIDestroyInterpreter Off keeps");
-            }
-            Ok(())
-        })
+        warn_if_on(cmd, on, "Python is never finalised at process exit here (finalising can hang on threads that never finish); atexit and subscribe_shutdown() callbacks still run, which is what WSGIDestroyInterpreter Off keeps")
     }
 
     pub unsafe extern "C" fn restrict_signal(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
@@ -482,19 +494,11 @@ mod more {
     }
 
     pub unsafe extern "C" fn verbose_debugging(cmd: *mut cmd_parms, _: *mut c_void, _on: c_int) -> *const c_char {
-        global(cmd, |cmd, _| {
-            warn(cmd, "does nothing (deprecated in mod_wsgi 6.0 too); use LogLevel rwsgi:debug");
-            Ok(())
-        })
+        warn_only(cmd, "does nothing (deprecated in mod_wsgi 6.0 too); use LogLevel rwsgi:debug")
     }
 
     pub unsafe extern "C" fn server_metrics(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        global(cmd, |cmd, _| {
-            if on != 0 {
-                warn(cmd, "has no effect yet: mod_wsgi.server_metrics() is not provided by this version of mod_rwsgi");
-            }
-            Ok(())
-        })
+        warn_if_on(cmd, on, "has no effect yet: mod_wsgi.server_metrics() is not provided by this version of mod_rwsgi")
     }
 
     pub unsafe extern "C" fn slow_requests(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
@@ -510,35 +514,19 @@ mod more {
     }
 
     pub unsafe extern "C" fn telemetry_service(cmd: *mut cmd_parms, _: *mut c_void, _line: *const c_char) -> *const c_char {
-        global(cmd, |cmd, _| {
-            warn(cmd, "has no effect yet: no telemetry reporter runs in this version of mod_rwsgi");
-            Ok(())
-        })
+        warn_only(cmd, "has no effect yet: no telemetry reporter runs in this version of mod_rwsgi")
     }
 
     pub unsafe extern "C" fn telemetry_options(cmd: *mut cmd_parms, _: *mut c_void, _line: *const c_char) -> *const c_char {
-        global(cmd, |cmd, _| {
-            warn(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi");
-            Ok(())
-        })
+        warn_only(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi")
     }
 
     pub unsafe extern "C" fn per_interpreter_gil(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        global(cmd, |cmd, _| {
-            if on != 0 {
-                warn(cmd, "has no effect yet: every application group runs in the main interpreter here, which has the one GIL (and Debian's Python 3.11 has no per-interpreter GIL)");
-            }
-            Ok(())
-        })
+        warn_if_on(cmd, on, "has no effect yet: every application group runs in the main interpreter here, which has the one GIL (and Debian's Python 3.11 has no per-interpreter GIL)")
     }
 
     pub unsafe extern "C" fn free_threading(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        global(cmd, |cmd, _| {
-            if on != 0 {
-                warn(cmd, "has no effect: the embedded Python (Debian's 3.11) is not a free-threaded build, so the GIL stays on");
-            }
-            Ok(())
-        })
+        warn_if_on(cmd, on, "has no effect: the embedded Python (Debian's 3.11) is not a free-threaded build, so the GIL stays on")
     }
 
     pub unsafe extern "C" fn interpreter_options(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
@@ -556,9 +544,6 @@ mod more {
     }
 
     pub unsafe extern "C" fn newrelic(cmd: *mut cmd_parms, _: *mut c_void, _w: *const c_char) -> *const c_char {
-        global(cmd, |cmd, _| {
-            warn(cmd, "does nothing: mod_wsgi 6.0 removed its New Relic support; configure the New Relic agent from the application");
-            Ok(())
-        })
+        warn_only(cmd, "does nothing: mod_wsgi 6.0 removed its New Relic support; configure the New Relic agent from the application")
     }
 }
