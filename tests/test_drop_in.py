@@ -306,6 +306,13 @@ def test_script_without_callable_is_500_in_daemon_mode(apache):
     srv.wait_for_log(r"does not contain WSGI application 'application'", since=mark)
 
 
+def test_repeated_alias_option_last_wins_with_warning(apache):
+    srv = apache("WSGIScriptAlias /app {root}/env.wsgi application-group=first application-group=%{GLOBAL}", apps={"env.wsgi": ENV_APP})
+    assert srv.get("/app").json()["mod_wsgi.application_group"] == ""
+    if srv.module == "rwsgi":
+        srv.wait_for_log(r"WSGIScriptAlias: option 'application-group' is given more than once; the last value is used")
+
+
 def test_repeated_daemon_option_last_wins_with_warning(apache):
     srv = apache(
         """

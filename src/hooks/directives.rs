@@ -153,11 +153,21 @@ fn add_script_alias(cmd: &Cmd, line: &str, regex: bool) -> Result<(), String> {
         alias.compiled = Some(crate::apache::regex::compile(cmd.pool(), pattern).map_err(|e| format!("{}: {e}", cmd.directive()))?);
     }
     if let Some(spec) = alias.options.application_group {
-        let value = args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
+        // The last one given is the one that counts.
+        let value = args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
         note_application_group(cmd, spec, value);
     }
+    warn_repeated(cmd, &args[2.min(args.len())..]);
     server_config(cmd).aliases.push(alias);
     Ok(())
+}
+
+/// The start-up warning for options given more than once (the last one wins, as in mod_wsgi).
+fn warn_repeated(cmd: &Cmd, options: &[&str]) {
+    for name in parse::repeated_options(options) {
+        let warning = format!("{}: option '{name}' is given more than once; the last value is used ({})", cmd.directive(), cmd.location());
+        config_pass::with(|pass| pass.warnings.push(warning));
+    }
 }
 
 fn group(cmd: &Cmd, value: &str) -> Result<GroupSpec, String> {
@@ -300,6 +310,7 @@ unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, line: *c
         let words = words(unsafe { arg(line) }?, 1);
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let (path, process_group, application_group) = parse::import_script(&args).map_err(|e| e.to_string())?;
+        warn_repeated(cmd, &args[1.min(args.len())..]);
         if !process_group.is_empty() && !config_pass::with(|pass| pass.is_defined(&process_group)) {
             return Err(format!(
                 "WSGIImportScript: no WSGIDaemonProcess named '{process_group}' is defined before this line ({})",

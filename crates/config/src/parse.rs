@@ -121,29 +121,18 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
         if value.is_empty() {
             return Err(ConfigError::MissingValue { directive: directive.to_string(), option: key.to_string() });
         }
-        let duplicate = |present: bool| {
-            if present {
-                Err(ConfigError::DuplicateOption { directive: directive.to_string(), option: key.to_string() })
-            } else {
-                Ok(())
-            }
-        };
         let bad = |reason| ConfigError::InvalidValue { directive: directive.to_string(), option: Some(key.to_string()), reason };
         match key {
             "process-group" => {
-                duplicate(out.process_group.is_some())?;
                 out.process_group = Some(GroupSpec::parse(value, intern).map_err(bad)?);
             }
             "application-group" => {
-                duplicate(out.application_group.is_some())?;
                 out.application_group = Some(GroupSpec::parse(value, intern).map_err(bad)?);
             }
             "callable-object" => {
-                duplicate(out.callable_object.is_some())?;
                 out.callable_object = Some(intern(callable_name(value).map_err(bad)?));
             }
             "pass-authorization" => {
-                duplicate(out.pass_authorization.is_some())?;
                 out.pass_authorization = Some(on_off(value).map_err(bad)?);
             }
             _ => {
@@ -157,6 +146,20 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
         }
     }
     Ok(out)
+}
+
+/// The names of options given more than once among `options` (`name=value`
+/// words), each once. mod_wsgi lets the last value of a repeated option win,
+/// and so do the parsers here; the directive handlers warn about these.
+pub fn repeated_options<'a>(options: &[&'a str]) -> Vec<&'a str> {
+    let names: Vec<&str> = options.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k)).collect();
+    let mut repeated = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) && !repeated.contains(name) {
+            repeated.push(*name);
+        }
+    }
+    repeated
 }
 
 /// `WSGIImportScript path process-group=NAME application-group=NAME`: both
@@ -196,9 +199,7 @@ pub fn import_script(args: &[&str]) -> Result<(String, String, String), ConfigEr
                 return Err(ConfigError::UnknownOption { directive: directive(), option: key.to_string(), suggestion: None, valid: OPTIONS });
             }
         };
-        if slot.is_some() {
-            return Err(ConfigError::DuplicateOption { directive: directive(), option: key.to_string() });
-        }
+        // A repeated option: the last one wins, as in mod_wsgi (see repeated_options).
         *slot = Some(literal(value)?);
     }
     match (process, application) {
@@ -405,10 +406,12 @@ mod tests {
             alias("WSGIScriptAlias", &["/a", "/b", "process-group="]),
             ConfigError::MissingValue { directive: d(), option: option("process-group") }
         );
-        assert_eq!(
-            alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"]),
-            ConfigError::DuplicateOption { directive: d(), option: option("process-group") }
-        );
+        // A repeated option: the last one wins (mod_wsgi's rule); an invalid repeat is still refused.
+        let a = script_alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"], false, &mut intern).unwrap();
+        assert_eq!(a.options.process_group, Some(GroupSpec::Named("y")));
+        assert!(matches!(alias("WSGIScriptAlias", &["/a", "/b", "callable-object=ok", "callable-object=1x"]), ConfigError::InvalidValue { .. }));
+        assert_eq!(repeated_options(&["process-group=x", "callable-object=a", "process-group=y", "process-group=z", "junk"]), ["process-group"]);
+        assert!(repeated_options(&["a=1", "b=2"]).is_empty());
         assert_eq!(
             alias("WSGIScriptAliasMatch", &["^/x", "/b", "application-group=%{NOPE}"]),
             ConfigError::InvalidValue {
@@ -510,6 +513,10 @@ mod tests {
             Err(ConfigError::UnknownOption { ref option, .. }) if option == "flavour"
         ));
         assert!(matches!(import_script(&[]), Err(ConfigError::Usage { .. })));
+        assert_eq!(
+            import_script(&["/srv/a.wsgi", "process-group=a", "application-group=%{GLOBAL}", "process-group=b"]),
+            Ok(("/srv/a.wsgi".into(), "b".into(), "".into()))
+        );
     }
 
     #[test]
