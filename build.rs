@@ -53,7 +53,7 @@ const FUNCTIONS: &[&str] = &[
 /// The constants and globals it reads.
 const VARIABLES: &[&str] = &[
     "OK", "DECLINED", "HTTP_.*", "APLOG_.*", "OR_FILEINFO", "OR_AUTHCFG", "ACCESS_CONF", "RSRC_CONF", "GLOBAL_ONLY",
-    "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_SUCCESS", "OPT_EXECCGI",
+    "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_HOOK_REALLY_FIRST", "APR_SUCCESS", "OPT_EXECCGI",
     "AP_REQ_REJECT_PATH_INFO", "AP_REG_.*", "APR_FOPEN_READ", "APR_FOPEN_SENDFILE_ENABLED", "APR_OC_REASON_.*",
     "APR_INCHILD", "APR_INPARENT", "ap_server_conf", "ap_unixd_config",
     "AUTHN_PROVIDER_.*", "AUTHZ_PROVIDER_.*", "AP_AUTH_INTERNAL_PER_CONF", "SATISFY_ANY", "REMOTE_HOST",
@@ -72,6 +72,16 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/rwsgi_shim.h");
     println!("cargo:rerun-if-changed=shim/bindings.h");
     println!("cargo:rerun-if-env-changed=APXS");
+
+    // Export the module record under mod_wsgi's symbol too (`LoadModule
+    // wsgi_module …/mod_rwsgi.so`): an alias of `rwsgi_module`, made global by a
+    // second version script (rustc's own script keeps unlisted symbols local;
+    // GNU ld merges the two).
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let exports = out_dir.join("wsgi_module.map");
+    std::fs::write(&exports, "{ global: wsgi_module; };\n").expect("cannot write the export map");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--defsym=wsgi_module=rwsgi_module");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", exports.display());
 
 
     let mut shim = cc::Build::new();

@@ -51,7 +51,7 @@ impl Channel for ApacheChannel {
 
     fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
         // The application may close its file object as soon as we return.
-        let file = crate::apache::file::dup_into_pool(self.r.pool(), fd).ok_or(Disconnected)?;
+        let file = crate::apache::file::dup_into_pool(self.r.pool(), fd, self.r.wsgi_sendfile_enabled()).ok_or(Disconnected)?;
         self.with_brigade(|b| b.write_file(&self.r, &file, offset, len)).map_err(|_| Disconnected)
     }
 
@@ -95,6 +95,7 @@ pub fn request_info<'a>(r: &'a Request, route: &'a Route) -> RequestInfo<'a> {
         application_group: &route.application_group,
         callable_object: &route.callable_object,
         script_reloading: route.script_reloading,
+        request_rec: if route.pass_apache_request { std::ptr::NonNull::new(r.as_ptr() as *mut std::ffi::c_void) } else { None },
         daemon: None,
     }
 }

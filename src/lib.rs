@@ -19,14 +19,21 @@ pub use rwsgi_core::{alert, crit, notice};
 use std::ffi::{c_ulong, c_void};
 use std::ptr::null_mut;
 
-/// The module record `LoadModule rwsgi_module …/mod_rwsgi.so` looks up. Apache
+/// The module record `LoadModule rwsgi_module …/mod_rwsgi.so` looks up; build.rs
+/// also exports it as `wsgi_module`, so a mod_wsgi configuration's own
+/// `LoadModule wsgi_module …` line works with only the path changed. Apache
 /// writes into it (index, load handle, list link), so it must be a mutable static.
+///
+/// Its name is mod_wsgi's, `mod_wsgi.c`, because that is what `<IfModule
+/// mod_wsgi.c>` compares; `<IfModule wsgi_module>` and `LogLevel wsgi:…`
+/// compare the LoadModule symbol instead, and the log tag is that symbol
+/// without `_module` (`[rwsgi:…]` or `[wsgi:…]`). See README, "Loading".
 #[unsafe(no_mangle)]
 pub static mut rwsgi_module: ffi::module = ffi::module {
     version: ffi::MODULE_MAGIC_NUMBER_MAJOR as _,
     minor_version: ffi::MODULE_MAGIC_NUMBER_MINOR as _,
     module_index: -1,
-    name: c"mod_rwsgi.c".as_ptr(),
+    name: c"mod_wsgi.c".as_ptr(),
     dynamic_load_handle: null_mut(),
     next: null_mut(),
     magic: ffi::MODULE_MAGIC_COOKIE as c_ulong,

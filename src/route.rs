@@ -17,6 +17,10 @@ pub struct Route {
     pub pass_authorization: bool,
     pub script_reloading: bool,
     pub chunked_request: bool,
+    /// WSGIErrorOverride: a daemon's 4xx/5xx response gives way to Apache's error document.
+    pub error_override: bool,
+    /// WSGIPassApacheRequest: `apache.request_rec` in the environ (embedded mode).
+    pub pass_apache_request: bool,
 }
 
 struct RequestGroups<'a> {
@@ -134,6 +138,8 @@ impl Route {
             pass_authorization: alias.pass_authorization.or(dir.pass_authorization.get()).unwrap_or(false),
             script_reloading: dir.script_reloading.or(true),
             chunked_request: dir.chunked_request.or(false),
+            error_override: dir.error_override.or(false),
+            pass_apache_request: dir.pass_apache_request.or(false),
         }
     }
 }

@@ -378,6 +378,7 @@ class ApacheServer:
         extra_modules=(),
         root=None,
         mode=None,
+        load_module=True,
     ):
         self.module = module or default_module()
         if self.module not in MODULES:
@@ -390,6 +391,8 @@ class ApacheServer:
         if module_path is None:
             module_path = MOD_WSGI_PATH if self.module == "wsgi" else rwsgi_module_path()
         self.module_path = module_path
+        # False: the test's configuration loads the module itself (a distribution layout).
+        self.load_module = load_module
         self.extra_config = textwrap.dedent(config)
         self.loglevel = loglevel or "info %s:debug" % self.module_short
         self.mpm_config = mpm_config
@@ -463,7 +466,7 @@ class ApacheServer:
             lines.append(lm(name, f) if "/" not in f else "LoadModule %s %s" % (name, f))
         lines += [
             "TypesConfig /etc/mime.types",
-            "LoadModule %s %s" % (self.module_symbol, self.module_path),
+            "LoadModule %s %s" % (self.module_symbol, self.module_path) if self.load_module else "",
             "LogLevel %s" % self.loglevel,
             textwrap.dedent(self.mpm_config if self.mpm_config is not None else MPM_SIZING[self.mpm]),
             "WSGISocketPrefix %s/wsgi" % self.root,

@@ -2,7 +2,8 @@
 
 A 200 KiB file of random bytes lives in the server root; the app serves it in
 several ways (/fw?<case>).  The same app is mounted under two locations, one
-with EnableSendfile On and one with Off, so both Apache send paths are used.
+with EnableSendfile On (and WSGIEnableSendfile On, which mod_wsgi requires
+for sendfile too) and one with Off, so both Apache send paths are used.
 """
 
 import hashlib
@@ -106,6 +107,7 @@ WSGIScriptAlias /sf-on {root}/fw.wsgi
 WSGIScriptAlias /sf-off {root}/fw.wsgi
 <Location /sf-on>
     EnableSendfile On
+    WSGIEnableSendfile On
 </Location>
 <Location /sf-off>
     EnableSendfile Off

@@ -9,13 +9,14 @@ pub struct PoolFile(pub(super) *mut ffi::apr_file_t);
 
 /// A duplicate of `fd` as an APR file whose close is registered on `pool`, so
 /// the bytes can be sent after the caller closes its own descriptor.
-pub fn dup_into_pool(pool: Pool, fd: i32) -> Option<PoolFile> {
+/// `sendfile`: Apache may send it with sendfile() (when its EnableSendfile allows too).
+pub fn dup_into_pool(pool: Pool, fd: i32, sendfile: bool) -> Option<PoolFile> {
     // SAFETY: wrap the descriptor without taking ownership, then let APR dup it
     // into a file that the pool owns (and closes at its cleanup).
     unsafe {
         let mut os_fd: ffi::apr_os_file_t = fd;
         let mut borrowed: *mut ffi::apr_file_t = std::ptr::null_mut();
-        let flags = ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED;
+        let flags = if sendfile { ffi::APR_FOPEN_READ | ffi::APR_FOPEN_SENDFILE_ENABLED } else { ffi::APR_FOPEN_READ };
         if ffi::apr_os_file_put(&mut borrowed, &mut os_fd, flags, pool.as_ptr()) != 0 {
             return None;
         }

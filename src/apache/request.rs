@@ -88,6 +88,22 @@ impl Request {
         self.raw().header_only != 0
     }
 
+    /// Whether the first output filter works on content (a resource or content
+    /// filter such as DEFLATE or INCLUDES, before the protocol filters): such a
+    /// filter may need the whole body to get a HEAD response's headers right.
+    pub fn has_content_output_filter(&self) -> bool {
+        let f = self.raw().output_filters;
+        // SAFETY: the request's filter chain and each filter's record live as
+        // long as the request; a NULL at either level means no such filter.
+        unsafe { !f.is_null() && !(*f).frec.is_null() && (*(*f).frec).ftype < ffi::ap_filter_type_AP_FTYPE_PROTOCOL }
+    }
+
+    /// WSGIEnableSendfile for this request (the handler records it in the CGI
+    /// variables, where the application sees it as `mod_wsgi.enable_sendfile`).
+    pub fn wsgi_sendfile_enabled(&self) -> bool {
+        self.subprocess_env().get("mod_wsgi.enable_sendfile") == Some(b"1".as_slice())
+    }
+
     pub fn set_filename(&self, path: &[u8]) {
         let p = self.pool().memdup(path);
         // SAFETY: the string is in r->pool, as Apache requires.

@@ -14,8 +14,9 @@ pub use rwsgi_daemon::group::{Group, ImportScript, ScriptOwner};
 /// A group as configured, with where it was defined.
 pub struct Defined {
     pub options: DaemonOptions,
-    /// ServerName of the virtual host that defines it; `None` for the main server.
-    pub virtual_host: Option<String>,
+    /// The virtual host that defines it; `None` for the main server. Its
+    /// ServerName is read at start-up, once the whole configuration is in.
+    pub defined_in: Option<crate::apache::Server>,
     pub location: String,
 }
 

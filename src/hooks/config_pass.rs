@@ -20,8 +20,9 @@ pub struct ConfigPass {
     /// A script hook (auth, access, dispatch) needs Python in Apache's children,
     /// even under WSGIRestrictEmbedded On.
     pub python_in_children: bool,
-    /// Where WSGIGroupAuthoritative appears (it has no effect with Apache 2.4's providers).
-    pub group_authoritative_at: Vec<String>,
+    /// Start-up warnings about directives accepted with less than their full
+    /// effect (each names the directive, where it is and why).
+    pub warnings: Vec<String>,
 }
 
 static PASS: Mutex<Option<ConfigPass>> = Mutex::new(None);

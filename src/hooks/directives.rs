@@ -13,6 +13,7 @@ use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 type Take1 = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
 type Flag = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, c_int) -> *const c_char;
 type TakeArgv = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, c_int, *const *mut c_char) -> *const c_char;
+type RawArgs = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
 
 const SERVER: c_int = ffi::RSRC_CONF;
 const SERVER_OR_DIR: c_int = ffi::RSRC_CONF | ffi::ACCESS_CONF;
@@ -31,6 +32,11 @@ const fn flag(name: &'static CStr, f: Flag, ov: c_int, help: &'static CStr) -> c
 const fn argv(name: &'static CStr, f: TakeArgv, ov: c_int, help: &'static CStr) -> command_rec {
     entry(name, cmd_func { take_argv: Some(f) }, ffi::cmd_how_TAKE_ARGV, ov, help)
 }
+/// The whole argument line, for directives whose options mod_wsgi reads itself
+/// (`name="quoted value"`).
+const fn raw(name: &'static CStr, f: RawArgs, ov: c_int, help: &'static CStr) -> command_rec {
+    entry(name, cmd_func { raw_args: Some(f) }, ffi::cmd_how_RAW_ARGS, ov, help)
+}
 
 #[repr(transparent)]
 pub struct CommandTable<const N: usize>(pub [command_rec; N]);
@@ -38,9 +44,9 @@ pub struct CommandTable<const N: usize>(pub [command_rec; N]);
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 /// Apache walks the table until the entry with a NULL name at the end.
-pub static COMMANDS: CommandTable<31> = CommandTable([
-    argv(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
-    argv(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
+pub static COMMANDS: CommandTable<53> = CommandTable([
+    raw(c"WSGIScriptAlias", script_alias, SERVER, c"URL-path, script file or directory, and options"),
+    raw(c"WSGIScriptAliasMatch", script_alias_match, SERVER, c"URL regular expression, script file or directory, and options"),
     take1(c"WSGICallableObject", callable_object, ANYWHERE, c"Name of the WSGI application object in the script"),
     take1(c"WSGIApplicationGroup", application_group, SERVER_OR_DIR, c"Application group (interpreter) name"),
     take1(c"WSGIProcessGroup", process_group, SERVER_OR_DIR, c"Daemon process group name, or %{GLOBAL}"),
@@ -56,8 +62,8 @@ pub static COMMANDS: CommandTable<31> = CommandTable([
     flag(c"WSGIRestrictStdout", restrict_stdout, SERVER, c"On to make writing sys.stdout an error"),
     flag(c"WSGILazyInitialization", lazy_initialization, SERVER, c"Accepted for compatibility; Python always starts in the children"),
     take1(c"WSGISocketPrefix", socket_prefix, SERVER, c"Path prefix for daemon-mode sockets"),
-    argv(c"WSGIDaemonProcess", daemon_process, SERVER, c"Daemon process group name and options"),
-    argv(c"WSGIImportScript", import_script, SERVER, c"Script to load when a process starts, with process-group= and application-group="),
+    raw(c"WSGIDaemonProcess", daemon_process, SERVER, c"Daemon process group name and options"),
+    raw(c"WSGIImportScript", import_script, SERVER, c"Script to load when a process starts, with process-group= and application-group="),
     flag(c"WSGIRestrictEmbedded", restrict_embedded, SERVER, c"On to refuse running applications in Apache's own processes"),
     argv(c"WSGIRestrictProcess", restrict_process, SERVER_OR_DIR, c"Daemon process groups that may be selected here"),
     flag(c"WSGISocketRotation", socket_rotation, SERVER, c"Off to keep daemon socket names across graceful restarts"),
@@ -65,12 +71,35 @@ pub static COMMANDS: CommandTable<31> = CommandTable([
     argv(c"WSGITrustedProxyHeaders", proxy_headers::trusted_proxy_headers, ANYWHERE, c"Proxy headers to honour from trusted proxies (X-Forwarded-For, X-Forwarded-Proto, ...)"),
     argv(c"WSGITrustedProxies", proxy_headers::trusted_proxies, ANYWHERE, c"Addresses and networks of the trusted proxies"),
     // The script hooks (see script_hooks below).
-    argv(c"WSGIAccessScript", access_script, AUTHCFG, c"Script whose allow_access(environ, host) decides host access, and application-group="),
-    argv(c"WSGIAuthUserScript", auth_user_script, AUTHCFG, c"Script for the wsgi auth provider (check_password, get_realm_hash), and application-group="),
-    argv(c"WSGIAuthGroupScript", auth_group_script, AUTHCFG, c"Script whose groups_for_user(environ, user) serves Require wsgi-group, and application-group="),
+    raw(c"WSGIAccessScript", access_script, AUTHCFG, c"Script whose allow_access(environ, host) decides host access, and application-group="),
+    raw(c"WSGIAuthUserScript", auth_user_script, AUTHCFG, c"Script for the wsgi auth provider (check_password, get_realm_hash), and application-group="),
+    raw(c"WSGIAuthGroupScript", auth_group_script, AUTHCFG, c"Script whose groups_for_user(environ, user) serves Require wsgi-group, and application-group="),
     take1(c"WSGIGroupAuthoritative", group_authoritative, AUTHCFG, c"On or Off (kept for mod_wsgi configurations)"),
-    argv(c"WSGIDispatchScript", dispatch_script, SERVER_OR_DIR, c"Script that may choose a request's process group, application group and callable"),
-    argv(c"WSGIHandlerScript", handler_script, SERVER_OR_DIR, c"Handler name, script whose handle_request serves it, and options"),
+    raw(c"WSGIDispatchScript", dispatch_script, SERVER_OR_DIR, c"Script that may choose a request's process group, application group and callable"),
+    raw(c"WSGIHandlerScript", handler_script, SERVER_OR_DIR, c"Handler name, script whose handle_request serves it, and options"),
+    // The rest of mod_wsgi 4.9/6.x's directives (issue 9); `more` holds their handlers.
+    take1(c"WSGIMapHEADToGET", more::map_head_to_get, ANYWHERE, c"On, Off or Auto: when a HEAD request reaches the application as GET"),
+    flag(c"WSGIErrorOverride", more::error_override, ANYWHERE, c"On to answer a daemon's error responses with Apache's ErrorDocument"),
+    flag(c"WSGIPassApacheRequest", more::pass_apache_request, SERVER_OR_DIR, c"On to add apache.request_rec to the environ (embedded mode)"),
+    flag(c"WSGIEnableSendfile", more::enable_sendfile, ANYWHERE, c"On to let wsgi.file_wrapper use sendfile()"),
+    flag(c"WSGIIgnoreActivity", more::ignore_activity, ANYWHERE, c"On so that these requests do not count as daemon activity"),
+    flag(c"WSGICaseSensitivity", more::case_sensitivity, SERVER, c"Off if script paths are case-insensitive"),
+    take1(c"WSGIPythonWarnings", more::python_warnings, SERVER, c"A Python -W warnings filter (repeatable)"),
+    take1(c"WSGIPythonEggs", more::python_eggs, SERVER, c"Python egg cache directory"),
+    take1(c"WSGISwitchInterval", more::switch_interval, SERVER, c"Python thread switch interval, in seconds"),
+    flag(c"WSGIDestroyInterpreter", more::destroy_interpreter, SERVER, c"Whether Python is finalised at process exit"),
+    flag(c"WSGIRestrictSignal", more::restrict_signal, SERVER, c"On to make signal.signal() log and ignore registrations"),
+    take1(c"WSGIAcceptMutex", more::accept_mutex, SERVER, c"Lock type for daemon accept (not needed here)"),
+    flag(c"WSGIVerboseDebugging", more::verbose_debugging, SERVER, c"Deprecated: use LogLevel rwsgi:debug"),
+    flag(c"WSGIServerMetrics", more::server_metrics, SERVER, c"On to allow mod_wsgi.server_metrics()"),
+    take1(c"WSGISlowRequests", more::slow_requests, SERVER, c"Slow-request telemetry threshold, in seconds"),
+    raw(c"WSGITelemetryService", more::telemetry_service, SERVER, c"unix:/path [interval=N]: the telemetry ingester"),
+    raw(c"WSGITelemetryOptions", more::telemetry_options, SERVER, c"Telemetry capture flags"),
+    flag(c"WSGIPerInterpreterGIL", more::per_interpreter_gil, SERVER, c"On to give sub-interpreters their own GIL"),
+    flag(c"WSGIFreeThreading", more::free_threading, SERVER, c"On to run free-threaded Python"),
+    raw(c"<WSGIInterpreterOptions", more::interpreter_options, SERVER, c"Container of interpreter settings for a process/application group"),
+    take1(c"WSGINewRelicConfigFile", more::newrelic, SERVER, c"Removed in mod_wsgi 6.0: does nothing"),
+    take1(c"WSGINewRelicEnvironment", more::newrelic, SERVER, c"Removed in mod_wsgi 6.0: does nothing"),
     END,
 ]);
 
@@ -111,27 +140,45 @@ unsafe fn arg<'a>(w: *const c_char) -> Result<&'a str, String> {
     unsafe { CStr::from_ptr(w) }.to_str().map_err(|_| "the argument is not valid UTF-8".to_string())
 }
 
-unsafe extern "C" fn script_alias(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
-    run(cmd, |cmd| add_script_alias(cmd, argc, argv, false))
+unsafe extern "C" fn script_alias(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
+    // SAFETY: the RAW_ARGS line Apache passed.
+    run(cmd, |cmd| add_script_alias(cmd, unsafe { arg(line) }?, false))
 }
 
-unsafe extern "C" fn script_alias_match(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
-    run(cmd, |cmd| add_script_alias(cmd, argc, argv, true))
+unsafe extern "C" fn script_alias_match(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
+    // SAFETY: the RAW_ARGS line Apache passed.
+    run(cmd, |cmd| add_script_alias(cmd, unsafe { arg(line) }?, true))
 }
 
-fn add_script_alias(cmd: &Cmd, argc: c_int, argv: *const *mut c_char, regex: bool) -> Result<(), String> {
-    let args = argv_strings(argc, argv)?;
+/// A directive's raw line split as mod_wsgi splits it: `positional` words, then options.
+fn words(line: &str, positional: usize) -> Vec<String> {
+    parse::directive_words(line, positional)
+}
+
+fn add_script_alias(cmd: &Cmd, line: &str, regex: bool) -> Result<(), String> {
+    let words = words(line, 2);
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut alias = parse::script_alias(cmd.directive(), &args, regex, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
     if regex {
         let crate::config::AliasPattern::Regex(pattern) = &alias.pattern else { unreachable!() };
         alias.compiled = Some(crate::apache::regex::compile(cmd.pool(), pattern).map_err(|e| format!("{}: {e}", cmd.directive()))?);
     }
     if let Some(spec) = alias.options.application_group {
-        let value = args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
+        // The last one given is the one that counts.
+        let value = args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
         note_application_group(cmd, spec, value);
     }
+    warn_repeated(cmd, &args[2.min(args.len())..]);
     server_config(cmd).aliases.push(alias);
     Ok(())
+}
+
+/// The start-up warning for options given more than once (the last one wins, as in mod_wsgi).
+fn warn_repeated(cmd: &Cmd, options: &[&str]) {
+    for name in parse::repeated_options(options) {
+        let warning = format!("{}: option '{name}' is given more than once; the last value is used ({})", cmd.directive(), cmd.location());
+        config_pass::with(|pass| pass.warnings.push(warning));
+    }
 }
 
 fn group(cmd: &Cmd, value: &str) -> Result<GroupSpec, String> {
@@ -249,20 +296,32 @@ pub(super) fn argv_strings<'a>(argc: c_int, argv: *const *mut c_char) -> Result<
         .collect()
 }
 
-unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        let args = argv_strings(argc, argv)?;
-        let options = crate::config::daemon::parse(&args).map_err(|e| e.to_string())?;
+        // SAFETY: the RAW_ARGS line Apache passed.
+        let words = words(unsafe { arg(line) }?, 1);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        let (options, warnings) = crate::config::daemon::parse_with_warnings(&args).map_err(|e| e.to_string())?;
         let server = cmd.server();
-        let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
-        let group = crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() };
-        config_pass::with(|pass| pass.define_group(group))
+        // The virtual host's ServerName is read after the whole configuration
+        // (it may come later in the section, or be inherited).
+        let defined_in = server.is_virtual().then_some(server);
+        let location = cmd.location();
+        let group = crate::daemon::registry::Defined { options, defined_in, location: location.clone() };
+        config_pass::with(|pass| {
+            pass.warnings.extend(warnings.into_iter().map(|w| format!("{w} ({location})")));
+            pass.define_group(group)
+        })
     })
 }
 
-unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn import_script(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        let (path, process_group, application_group) = parse::import_script(&argv_strings(argc, argv)?).map_err(|e| e.to_string())?;
+        // SAFETY: the RAW_ARGS line Apache passed.
+        let words = words(unsafe { arg(line) }?, 1);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        let (path, process_group, application_group) = parse::import_script(&args).map_err(|e| e.to_string())?;
+        warn_repeated(cmd, &args[1.min(args.len())..]);
         if !process_group.is_empty() && !config_pass::with(|pass| pass.is_defined(&process_group)) {
             return Err(format!(
                 "WSGIImportScript: no WSGIDaemonProcess named '{process_group}' is defined before this line ({})",
@@ -348,40 +407,45 @@ unsafe extern "C" fn script_reloading(cmd: *mut cmd_parms, mconfig: *mut c_void,
 // WSGIRestrictEmbedded On, as with mod_wsgi), so each one marks the pass as
 // needing Python in the children.
 
-fn script_hook(cmd: &Cmd, argc: c_int, argv: *const *mut c_char) -> Result<crate::config::ScriptHook, String> {
-    let args = argv_strings(argc, argv)?;
+/// Parses a script hook's raw line (`path [application-group=...]`, quoted
+/// as mod_wsgi allows).
+fn script_hook(cmd: &Cmd, line: *const c_char) -> Result<crate::config::ScriptHook, String> {
+    // SAFETY: the RAW_ARGS line Apache passed.
+    let words = words(unsafe { arg(line) }?, 1);
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
     let hook = script_hook::script_hook(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
     if let Some(spec) = hook.application_group {
-        note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
+        note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
     }
+    warn_repeated(cmd, &args[1.min(args.len())..]);
     config_pass::with(|pass| pass.python_in_children = true);
     Ok(hook)
 }
 
-unsafe extern "C" fn access_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn access_script(cmd: *mut cmd_parms, mconfig: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        dir_config(mconfig).access_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        dir_config(mconfig).access_script = Setting::Set(script_hook(cmd, line)?);
         Ok(())
     })
 }
 
-unsafe extern "C" fn auth_user_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn auth_user_script(cmd: *mut cmd_parms, mconfig: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        dir_config(mconfig).auth_user_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        dir_config(mconfig).auth_user_script = Setting::Set(script_hook(cmd, line)?);
         Ok(())
     })
 }
 
-unsafe extern "C" fn auth_group_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn auth_group_script(cmd: *mut cmd_parms, mconfig: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        dir_config(mconfig).auth_group_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        dir_config(mconfig).auth_group_script = Setting::Set(script_hook(cmd, line)?);
         Ok(())
     })
 }
 
-unsafe extern "C" fn dispatch_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn dispatch_script(cmd: *mut cmd_parms, mconfig: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        dir_config(mconfig).dispatch_script = Setting::Set(script_hook(cmd, argc, argv)?);
+        dir_config(mconfig).dispatch_script = Setting::Set(script_hook(cmd, line)?);
         Ok(())
     })
 }
@@ -391,19 +455,25 @@ unsafe extern "C" fn group_authoritative(cmd: *mut cmd_parms, mconfig: *mut c_vo
         // SAFETY: the TAKE1 argument Apache passed.
         let on = parse::on_off(unsafe { arg(w) }?).map_err(|e| format!("{}: {e}", cmd.directive()))?;
         dir_config(mconfig).group_authoritative = Setting::Set(on);
-        let at = cmd.location();
-        config_pass::with(|pass| pass.group_authoritative_at.push(at));
+        let warning = format!(
+            "WSGIGroupAuthoritative has no effect ({}): with Apache 2.4, Require wsgi-group is an authorization provider, combined with other Require lines by <RequireAny>/<RequireAll> (mod_wsgi ignores it too)",
+            cmd.location()
+        );
+        config_pass::with(|pass| pass.warnings.push(warning));
         Ok(())
     })
 }
 
-unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, argc: c_int, argv: *const *mut c_char) -> *const c_char {
+unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, line: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
-        let args = argv_strings(argc, argv)?;
+        // SAFETY: the RAW_ARGS line Apache passed.
+        let words = words(unsafe { arg(line) }?, 2);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let script = script_hook::handler_script(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
         if let Some(spec) = script.application_group {
-            note_application_group(cmd, spec, args.iter().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
+            note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
         }
+        warn_repeated(cmd, &args[2.min(args.len())..]);
         if cmd.in_section() {
             let dir = dir_config(mconfig);
             let mut list = dir.handler_scripts.get().unwrap_or_default().to_vec();
@@ -414,4 +484,176 @@ unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, a
         }
         Ok(())
     })
+}
+
+/// Handlers of the directives added for drop-in compatibility with every
+/// mod_wsgi 4.9/6.x directive. Each either acts, or is accepted with a start-up
+/// warning that names it, where it is, and why it does less here.
+mod more {
+    use super::*;
+    use crate::config::HeadMapping;
+
+    fn warn(cmd: &Cmd, why: &str) {
+        let warning = format!("{} ({}) is accepted but {why}", cmd.directive(), cmd.location());
+        config_pass::with(|pass| pass.warnings.push(warning));
+    }
+
+    /// A main-server directive that is accepted and only warned about.
+    fn warn_only(cmd: *mut cmd_parms, why: &str) -> *const c_char {
+        global(cmd, |cmd, _| {
+            warn(cmd, why);
+            Ok(())
+        })
+    }
+
+    /// A main-server On/Off whose Off is what happens here; On is warned about.
+    fn warn_if_on(cmd: *mut cmd_parms, on: c_int, why: &str) -> *const c_char {
+        global(cmd, |cmd, _| {
+            if on != 0 {
+                warn(cmd, why);
+            }
+            Ok(())
+        })
+    }
+
+    fn dir_flag(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int, field: fn(&mut DirConfig) -> &mut Setting<bool>) -> *const c_char {
+        run(cmd, |_| {
+            *field(dir_config(mconfig)) = Setting::Set(on != 0);
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn map_head_to_get(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
+        run(cmd, |_| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            let mapping: HeadMapping = parse::head_mapping(unsafe { arg(w) }?)?;
+            dir_config(mconfig).map_head_to_get = Setting::Set(mapping);
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn error_override(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+        dir_flag(cmd, mconfig, on, |d| &mut d.error_override)
+    }
+
+    pub unsafe extern "C" fn pass_apache_request(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+        dir_flag(cmd, mconfig, on, |d| &mut d.pass_apache_request)
+    }
+
+    pub unsafe extern "C" fn enable_sendfile(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+        dir_flag(cmd, mconfig, on, |d| &mut d.enable_sendfile)
+    }
+
+    pub unsafe extern "C" fn ignore_activity(cmd: *mut cmd_parms, mconfig: *mut c_void, on: c_int) -> *const c_char {
+        dir_flag(cmd, mconfig, on, |d| &mut d.ignore_activity)
+    }
+
+    pub unsafe extern "C" fn case_sensitivity(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        global(cmd, |cmd, c| {
+            // On is what Linux file systems are, and what is done here.
+            if on == 0 {
+                warn(cmd, "Off has no effect: script paths that differ in case are different scripts here, as on Linux file systems (mod_wsgi's Off is for case-insensitive ones)");
+            }
+            c.case_sensitive = Some(on != 0);
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn python_warnings(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+        global(cmd, |_, c| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            c.python.warnings.push(unsafe { arg(w) }?.to_string());
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn python_eggs(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+        global(cmd, |_, c| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            c.python.eggs = Some(unsafe { arg(w) }?.to_string());
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn switch_interval(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+        global(cmd, |_, c| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            c.python.switch_interval = Some(parse::switch_interval(unsafe { arg(w) }?)?);
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn destroy_interpreter(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        warn_if_on(cmd, on, "Python is never finalised at process exit here (finalising can hang on threads that never finish); atexit and subscribe_shutdown() callbacks still run, which is what WSGIDestroyInterpreter Off keeps")
+    }
+
+    pub unsafe extern "C" fn restrict_signal(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        global(cmd, |_, c| {
+            c.python.restrict_signal = Some(on != 0);
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn accept_mutex(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+        global(cmd, |cmd, _| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            parse::accept_mutex(unsafe { arg(w) }?)?;
+            warn(cmd, "has no effect: daemon processes here take connections with one accept() thread each, and the kernel gives each connection to one process, so no cross-process lock is used");
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn verbose_debugging(cmd: *mut cmd_parms, _: *mut c_void, _on: c_int) -> *const c_char {
+        warn_only(cmd, "does nothing (deprecated in mod_wsgi 6.0 too); use LogLevel rwsgi:debug")
+    }
+
+    pub unsafe extern "C" fn server_metrics(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        warn_if_on(cmd, on, "has no effect yet: mod_wsgi.server_metrics() is not provided by this version of mod_rwsgi")
+    }
+
+    pub unsafe extern "C" fn slow_requests(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
+        global(cmd, |cmd, _| {
+            // SAFETY: the TAKE1 argument Apache passed.
+            let value = unsafe { arg(w) }?;
+            if value.parse::<f64>().map_or(true, |x| !x.is_finite() || x < 0.0) {
+                return Err(format!("WSGISlowRequests must be a number of seconds, not '{value}'"));
+            }
+            warn(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi");
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn telemetry_service(cmd: *mut cmd_parms, _: *mut c_void, _line: *const c_char) -> *const c_char {
+        warn_only(cmd, "has no effect yet: no telemetry reporter runs in this version of mod_rwsgi")
+    }
+
+    pub unsafe extern "C" fn telemetry_options(cmd: *mut cmd_parms, _: *mut c_void, _line: *const c_char) -> *const c_char {
+        warn_only(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi")
+    }
+
+    pub unsafe extern "C" fn per_interpreter_gil(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        warn_if_on(cmd, on, "has no effect yet: every application group runs in the main interpreter here, which has the one GIL (and Debian's Python 3.11 has no per-interpreter GIL)")
+    }
+
+    pub unsafe extern "C" fn free_threading(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
+        warn_if_on(cmd, on, "has no effect: the embedded Python (Debian's 3.11) is not a free-threaded build, so the GIL stays on")
+    }
+
+    pub unsafe extern "C" fn interpreter_options(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
+        global(cmd, |cmd, _| {
+            // SAFETY: the RAW_ARGS line Apache passed.
+            let line = unsafe { arg(line) }?;
+            if !line.trim_end().ends_with('>') {
+                return Err("<WSGIInterpreterOptions> line must end with '>'".to_string());
+            }
+            let inside = cmd.contained_directives();
+            let listed = if inside.is_empty() { "nothing".to_string() } else { inside.join(", ") };
+            warn(cmd, &format!("its contents ({listed}) are not applied yet: per-interpreter settings need sub-interpreters, and every application group runs in the main interpreter here"));
+            Ok(())
+        })
+    }
+
+    pub unsafe extern "C" fn newrelic(cmd: *mut cmd_parms, _: *mut c_void, _w: *const c_char) -> *const c_char {
+        warn_only(cmd, "does nothing: mod_wsgi 6.0 removed its New Relic support; configure the New Relic agent from the application")
+    }
 }

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use crate::apache::module_config::{dir_config, request_alias, server_config};
 use crate::apache::{DECLINED, Request, guard, log, request::FileKind};
-use crate::config::{DirConfig, GroupSpec, HandlerScript, ScriptHook, Setting, script_hook};
+use crate::config::{DirConfig, GroupSpec, HandlerScript, HeadMapping, ScriptHook, Setting, script_hook};
 use crate::daemon::{child, registry};
 use crate::ffi;
 use crate::embedded;
@@ -21,6 +21,33 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         // directory's LogLevel.
         let _scope = log::request_scope(&r);
         handle(&r)
+    })
+}
+
+/// Runs before every other handler: a file that a `WSGIScriptAlias` names as
+/// its script, reached some other way (under the DocumentRoot, say), is
+/// refused rather than served as a file; its source may hold secrets.
+/// (mod_wsgi serves it.)
+pub unsafe extern "C" fn guard_scripts(r: *mut ffi::request_rec) -> c_int {
+    guard::contain("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        // SAFETY: Apache passes the live request.
+        let r = unsafe { Request::from_raw(r) };
+        let handler = r.handler();
+        if handler == b"wsgi-script" || handler == b"application/x-httpd-wsgi" || r.filename().is_empty() {
+            return DECLINED;
+        }
+        let filename = r.filename();
+        let Some(alias) = server_config(r.server()).aliases.iter().find(|a| {
+            matches!(a.pattern, crate::config::AliasPattern::Prefix(_)) && !a.target.ends_with('/') && a.target.as_bytes() == filename
+        }) else {
+            return DECLINED;
+        };
+        let _scope = log::request_scope(&r);
+        let url = match &alias.pattern {
+            crate::config::AliasPattern::Prefix(p) | crate::config::AliasPattern::Regex(p) => p.as_str(),
+        };
+        tracing::error!("refusing to serve the WSGI script {} (mounted by WSGIScriptAlias {url}) as a file", alias.target);
+        ffi::HTTP_FORBIDDEN
     })
 }
 
@@ -69,6 +96,7 @@ fn handle(r: &Request) -> c_int {
     if let Setting::Set(hook) = dir.dispatch_script {
         r.add_cgi_variables();
         proxy_headers::apply(r, &dir);
+        set_directory_variables(r, &dir);
         variables_added = true;
         if let Err(status) = dispatch(r, &mut route, hook) {
             return status;
@@ -113,6 +141,7 @@ fn handle(r: &Request) -> c_int {
     if !variables_added {
         r.add_cgi_variables();
         proxy_headers::apply(r, &dir);
+        set_directory_variables(r, &dir);
     }
     if let Some(group) = daemon {
         return child::serve(r, &route, &group);
@@ -163,5 +192,24 @@ fn dispatch(r: &Request, route: &mut Route, hook: ScriptHook) -> Result<(), c_in
             Ok(())
         }
         None => Err(ffi::HTTP_INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// The environ entries mod_wsgi derives from the directory's directives; they
+/// travel with the CGI variables, so both modes see them.
+fn set_directory_variables(r: &Request, dir: &crate::config::DirConfig) {
+    let env = r.subprocess_env();
+    let flag = |on: bool| if on { b"1".as_slice() } else { b"0".as_slice() };
+    env.set(r.pool(), "mod_wsgi.enable_sendfile", flag(dir.enable_sendfile.or(false)));
+    env.set(r.pool(), "mod_wsgi.ignore_activity", flag(dir.ignore_activity.or(false)));
+    if r.header_only() {
+        let as_get = match dir.map_head_to_get.or(HeadMapping::Auto) {
+            HeadMapping::On => true,
+            HeadMapping::Off => false,
+            HeadMapping::Auto => r.has_content_output_filter(),
+        };
+        if as_get {
+            env.set(r.pool(), "REQUEST_METHOD", b"GET");
+        }
     }
 }

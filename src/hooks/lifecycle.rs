@@ -39,11 +39,8 @@ pub unsafe extern "C" fn post_config(
         let pool = unsafe { Pool::from_raw(pconf) };
         server::add_version_component(pool, &format!("mod_rwsgi/{}", env!("CARGO_PKG_VERSION")));
         PYTHON_IN_CHILDREN.store(pass.python_in_children, Ordering::Relaxed);
-        if !pass.group_authoritative_at.is_empty() {
-            tracing::warn!(
-                "WSGIGroupAuthoritative has no effect ({}): with Apache 2.4, Require wsgi-group is an authorization provider, combined with other Require lines by <RequireAny>/<RequireAll> (mod_wsgi ignores it too)",
-                pass.group_authoritative_at.join(", ")
-            );
+        for warning in &pass.warnings {
+            tracing::warn!("{warning}");
         }
         if !pass.named_application_groups.is_empty() {
             tracing::warn!("application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now", pass.named_application_groups.join(", "));

@@ -52,6 +52,7 @@ pub unsafe extern "C" fn register(pool: *mut ffi::apr_pool_t) {
                 ACCESS_BEFORE.0.as_ptr(),
                 ffi::APR_HOOK_MIDDLE,
             );
+            ffi::ap_hook_handler(Some(handler::guard_scripts), null(), null(), ffi::APR_HOOK_REALLY_FIRST);
         }
         // SAFETY: Apache passes register_hooks the configuration pool.
         let pool = unsafe { crate::apache::Pool::from_raw(pool) };

@@ -4,9 +4,11 @@
 //! resolves them at start-up, when the system's user database is the one that counts.
 //!
 //! Option names, defaults and limits follow mod_wsgi 6.0 (`wsgi_add_daemon_process`)
-//! so that an existing configuration keeps its meaning. We are stricter where
-//! leniency hides mistakes: a repeated option is an error rather than "last one
-//! wins", and a time is digits with an optional fraction (`2.5`), never `1e3` or `10s`.
+//! so that an existing configuration keeps its meaning, and so does mod_wsgi's
+//! leniency where it is harmless: a repeated option is "last one wins" (with a
+//! warning). We are stricter where leniency hides mistakes: a time is digits
+//! with an optional fraction (`2.5`), never `1e3` or `10s` (which mod_wsgi's
+//! `atoi` reads as 1 and 10).
 //! Options that mod_wsgi has and we do not implement are refused with the reason,
 //! never ignored: an ignored `chroot=` would run the application outside the jail
 //! its administrator asked for.
@@ -175,11 +177,19 @@ impl DaemonOptions {
 /// Parses the directive's arguments (`args[0]` is the group name). The errors'
 /// messages are complete, such as "WSGIDaemonProcess: option 'threads': '0x' is not a whole number".
 pub fn parse(args: &[&str]) -> Result<DaemonOptions, ConfigError> {
+    parse_with_warnings(args).map(|(options, _)| options)
+}
+
+/// As [`parse`], with what the administrator should hear about a configuration
+/// that mod_wsgi accepts and so do we: a repeated option (the last one wins, as
+/// in mod_wsgi), an option that does nothing any more, an odd group name.
+/// Each warning is a complete sentence naming the directive and the group.
+pub fn parse_with_warnings(args: &[&str]) -> Result<(DaemonOptions, Vec<String>), ConfigError> {
     let directive = || DIRECTIVE.to_string();
     let Some((name, options)) = args.split_first() else {
         return Err(ConfigError::Usage { directive: directive(), usage: "a process group name, then optional name=value options" });
     };
-    check_group_name(name)?;
+    let mut warnings = check_group_name(name)?.into_iter().collect::<Vec<_>>();
     let mut out = DaemonOptions::new(name);
     let mut seen: Vec<&str> = Vec::with_capacity(options.len());
     for opt in options {
@@ -189,18 +199,28 @@ pub fn parse(args: &[&str]) -> Result<DaemonOptions, ConfigError> {
         if let Some(reason) = refused(key) {
             return Err(ConfigError::UnsupportedOption { directive: directive(), option: key.to_string(), reason });
         }
+        if let Some(why) = inert(key) {
+            warnings.push(format!("{DIRECTIVE} {name}: option '{key}' is accepted but does nothing: {why}"));
+            continue;
+        }
         let Some((_, setter)) = OPTIONS.iter().find(|(k, _)| *k == key) else {
             return Err(unknown_option(key));
         };
         if value.is_empty() {
+            // mod_wsgi takes an empty value for these as "not set", and
+            // mod_wsgi-express writes `python-path=''`.
+            if EMPTY_IS_UNSET.contains(&key) {
+                continue;
+            }
             return Err(ConfigError::MissingValue { directive: directive(), option: key.to_string() });
         }
-        // mod_wsgi lets the last one win; a repeated option is almost always a
-        // merge mistake whose "winner" the administrator did not choose.
         if seen.contains(&key) {
-            return Err(ConfigError::DuplicateOption { directive: directive(), option: key.to_string() });
+            // mod_wsgi lets the last one win; so do we, but say so: a repeated
+            // option is usually a merge mistake.
+            warnings.push(format!("{DIRECTIVE} {name}: option '{key}' is given more than once; the last value ('{value}') is used"));
+        } else {
+            seen.push(key);
         }
-        seen.push(key);
         setter(&mut out, value)
             .map_err(|reason| ConfigError::InvalidValue { directive: directive(), option: Some(key.to_string()), reason })?;
     }
@@ -211,25 +231,41 @@ pub fn parse(args: &[&str]) -> Result<DaemonOptions, ConfigError> {
             reason: "a script's owner is checked against one or the other",
         });
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
-/// The group name becomes part of the socket file name and is what
-/// `WSGIProcessGroup` refers to, where `%{...}` has special meanings.
-fn check_group_name(name: &str) -> Result<(), ConfigError> {
-    let why = if name.is_empty() {
-        "it must not be empty"
-    } else if name.starts_with("%{") {
-        "names starting with '%{' are reserved for WSGIProcessGroup's special values"
-    } else if name.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control()) {
-        "it must not contain '/' or whitespace (it becomes part of the socket's file name)"
+/// mod_wsgi takes any non-empty name (the socket's file name does not contain
+/// it, here or there). Names that cannot be what was meant are accepted with a
+/// warning, as mod_wsgi accepts them.
+fn check_group_name(name: &str) -> Result<Option<String>, ConfigError> {
+    let refuse = |why| Err(ConfigError::InvalidGroupName { directive: DIRECTIVE.to_string(), name: name.to_string(), reason: why });
+    if name.is_empty() {
+        return refuse("it must not be empty");
+    }
+    if name.chars().any(|c| c.is_control() && c != '\t') {
+        return refuse("it must not contain control characters");
+    }
+    let warning = if name.starts_with("%{") {
+        Some("WSGIProcessGroup reads a name starting with '%{' as a special value, so no request can select this group")
     } else if name.contains('=') {
-        // `WSGIDaemonProcess processes=2` is a forgotten name, not a group called "processes=2".
-        "it looks like an option: the first argument is the process group's name"
+        Some("it looks like an option: the first argument is the process group's name")
     } else {
-        return Ok(());
+        None
     };
-    Err(ConfigError::InvalidGroupName { directive: DIRECTIVE.to_string(), name: name.to_string(), reason: why })
+    Ok(warning.map(|why| format!("{DIRECTIVE}: process group name '{name}' is accepted, but {why}")))
+}
+
+/// Options whose empty value mod_wsgi accepts: it means the option is not set.
+const EMPTY_IS_UNSET: &[&str] = &["lang", "locale", "python-home", "python-path", "python-eggs", "display-name"];
+
+/// Options mod_wsgi 4.9 has that do nothing here, with why.
+fn inert(key: &str) -> Option<&'static str> {
+    match key {
+        "newrelic-config-file" | "newrelic-environment" => {
+            Some("mod_wsgi 6.0.0 removed its New Relic support; configure the New Relic agent from the application instead")
+        }
+        _ => None,
+    }
 }
 
 /// Options mod_wsgi knows that we refuse, with the reason.
@@ -238,10 +274,6 @@ fn refused(key: &str) -> Option<&'static str> {
         "chroot" => Some(
             "chroot is not supported: it is deprecated in mod_wsgi and breaks Python's imports; \
              use a container or systemd's RootDirectory instead",
-        ),
-        "newrelic-config-file" | "newrelic-environment" => Some(
-            "this option was removed in mod_wsgi 6.0.0 and is not supported; \
-             configure the New Relic agent from the application instead",
         ),
         _ => None,
     }
@@ -300,7 +332,8 @@ const OPTIONS: &[(&str, Setter)] = &[
     ("socket-timeout", |d, v| set(&mut d.socket_timeout, seconds(v).map(off_if_zero))),
     ("queue-timeout", |d, v| set(&mut d.queue_timeout, seconds(v).map(off_if_zero))),
     // listen() takes an int.
-    ("listen-backlog", |d, v| set(&mut d.listen_backlog, count(v, 1, i32::MAX as u64).map(|n| n as u32))),
+    // mod_wsgi allows 0 (the kernel's minimum queue).
+    ("listen-backlog", |d, v| set(&mut d.listen_backlog, count(v, 0, i32::MAX as u64).map(|n| n as u32))),
     ("socket-user", |d, v| set(&mut d.socket_user, principal(v).map(Some))),
     ("script-user", |d, v| set(&mut d.script_user, principal(v).map(Some))),
     ("script-group", |d, v| set(&mut d.script_group, principal(v).map(Some))),
@@ -880,8 +913,8 @@ mod tests {
         assert_eq!(with(&["cpu-time-limit=1"]).cpu_time_limit, Some(1));
         rejects("maximum-requests", "-1", "negative");
         rejects("maximum-requests", "18446744073709551616", "too large");
-        rejects("listen-backlog", "0", "must be from 1 to 2147483647");
-        rejects("listen-backlog", "2147483648", "must be from 1 to 2147483647");
+        assert_eq!(with(&["listen-backlog=0"]).listen_backlog, 0);
+        rejects("listen-backlog", "2147483648", "must be from 0 to 2147483647");
         rejects("cpu-time-limit", "2147483648", "must be from 1 to 2147483647");
         rejects("cpu-time-limit", "1.5", "not a whole number");
         rejects("memory-limit", "1G", "not a whole number");
@@ -957,20 +990,23 @@ mod tests {
     fn group_name_rules() {
         assert_eq!(parse(&["site-1.example_org"]).unwrap().name, "site-1.example_org");
         assert!(matches!(parse(&[]), Err(ConfigError::Usage { .. })));
-        for (bad, why) in [
-            ("", "must not be empty"),
-            ("a/b", "must not contain '/'"),
-            ("a b", "whitespace"),
-            ("a\tb", "whitespace"),
-            ("%{GLOBAL}", "reserved"),
-            ("%{ENV:X}", "reserved"),
-            ("processes=2", "looks like an option"),
-        ] {
+        for (bad, why) in [("", "must not be empty"), ("a\x01b", "control characters")] {
             let e = parse(&[bad]).unwrap_err();
             assert!(matches!(e, ConfigError::InvalidGroupName { ref name, .. } if name == bad), "{e}");
             let e = e.to_string();
             assert!(e.starts_with("WSGIDaemonProcess: invalid process group name"), "{e}");
             assert!(e.contains(&format!("'{bad}'")) && e.contains(why), "{bad}: {e}");
+        }
+        // mod_wsgi accepts any other name; the socket's file name does not contain it.
+        for ok in ["a/b", "a b", "a\tb", "localhost:8000", "service:x"] {
+            let (o, warnings) = parse_with_warnings(&[ok]).unwrap();
+            assert_eq!((o.name.as_str(), warnings.len()), (ok, 0));
+        }
+        // Names that cannot be what was meant: accepted, with a warning saying why.
+        for (odd, why) in [("%{GLOBAL}", "no request can select"), ("%{ENV:X}", "no request can select"), ("processes=2", "looks like an option")] {
+            let (o, warnings) = parse_with_warnings(&[odd]).unwrap();
+            assert_eq!(o.name, odd);
+            assert!(warnings.len() == 1 && warnings[0].contains(why) && warnings[0].contains(odd), "{warnings:?}");
         }
     }
 
@@ -985,12 +1021,18 @@ mod tests {
         assert!(e.contains("unknown option ''"), "{e}");
         let e = err(&["threads="]);
         assert_eq!(e, "WSGIDaemonProcess: option 'threads' needs a value");
+        // Empty is "not set" where mod_wsgi takes it so (mod_wsgi-express writes python-path='').
+        let d = with(&["python-path=", "python-home=", "python-eggs=", "lang=", "locale=", "display-name="]);
+        assert_eq!(d, DaemonOptions::new("site"));
         let e = err(&["colour="]);
         assert!(e.contains("unknown option 'colour'"), "{e}");
-        let e = err(&["threads=2", "processes=2", "threads=3"]);
-        assert_eq!(e, "WSGIDaemonProcess: option 'threads' is given more than once");
-        // A duplicate is an error even when both values agree.
-        assert!(err(&["user=www", "user=www"]).contains("more than once"));
+        // A repeated option: the last one wins (mod_wsgi's rule), with a warning.
+        let (o, warnings) = parse_with_warnings(&["site", "threads=2", "processes=2", "threads=3"]).unwrap();
+        assert_eq!((o.threads, o.processes), (3, 2));
+        assert_eq!(warnings, ["WSGIDaemonProcess site: option 'threads' is given more than once; the last value ('3') is used"]);
+        assert_eq!(parse_with_warnings(&["site", "user=www", "user=www"]).unwrap().1.len(), 1);
+        // An invalid repeat is still an error.
+        assert!(err(&["threads=2", "threads=x"]).contains("'x'"));
         // A value may itself contain '='.
         assert_eq!(with(&["display-name=a=b"]).display_name.as_deref(), Some("a=b"));
     }
@@ -1015,10 +1057,12 @@ mod tests {
         );
         // The reason is given even before the value is looked at.
         assert!(err(&["chroot="]).contains("chroot is not supported"));
+        // 4.9's New Relic options: accepted (configs still carry them), with a warning that they do nothing.
         for option in ["newrelic-config-file", "newrelic-environment"] {
-            let e = err(&[&format!("{option}=/etc/newrelic.ini")]);
-            assert!(e.starts_with(&format!("WSGIDaemonProcess: option '{option}':")), "{e}");
-            assert!(e.contains("removed in mod_wsgi 6.0.0"), "{e}");
+            let (o, warnings) = parse_with_warnings(&["site", &format!("{option}=/etc/newrelic.ini"), "threads=2"]).unwrap();
+            assert_eq!(o, DaemonOptions { threads: 2, ..DaemonOptions::new("site") });
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].starts_with(&format!("WSGIDaemonProcess site: option '{option}' is accepted but does nothing")), "{warnings:?}");
         }
     }
 

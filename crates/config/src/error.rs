@@ -25,8 +25,6 @@ pub enum ConfigError {
     UnknownOption { directive: String, option: String, suggestion: Option<&'static str>, valid: &'static [&'static str] },
     /// `option=` with nothing after the `=`.
     MissingValue { directive: String, option: String },
-    /// The same option twice.
-    DuplicateOption { directive: String, option: String },
     /// An option that exists (in mod_wsgi) but is refused, whatever its value.
     UnsupportedOption { directive: String, option: String, reason: &'static str },
     /// Options that exclude each other were both given.
@@ -103,9 +101,6 @@ impl fmt::Display for ConfigError {
                 None => write!(f, "{directive}: unknown option '{option}' (valid options: {})", valid.join(", ")),
             },
             ConfigError::MissingValue { directive, option } => write!(f, "{directive}: option '{option}' needs a value"),
-            ConfigError::DuplicateOption { directive, option } => {
-                write!(f, "{directive}: option '{option}' is given more than once")
-            }
             ConfigError::UnsupportedOption { directive, option, reason } => write!(f, "{directive}: option '{option}': {reason}"),
             ConfigError::ConflictingOptions { directive, options: [a, b], reason } => {
                 write!(f, "{directive}: options '{a}' and '{b}' cannot both be given: {reason}")
@@ -195,7 +190,6 @@ impl ConfigError {
             | ConfigError::MalformedOption { directive, .. }
             | ConfigError::UnknownOption { directive, .. }
             | ConfigError::MissingValue { directive, .. }
-            | ConfigError::DuplicateOption { directive, .. }
             | ConfigError::UnsupportedOption { directive, .. }
             | ConfigError::ConflictingOptions { directive, .. }
             | ConfigError::MissingOptions { directive, .. }
@@ -242,8 +236,6 @@ mod tests {
         assert_eq!(e.directive(), "WSGIPythonOptimize");
         let e = ConfigError::MissingValue { directive: d(), option: "threads".into() };
         assert_eq!(e.to_string(), "WSGIDaemonProcess: option 'threads' needs a value");
-        let e = ConfigError::DuplicateOption { directive: d(), option: "threads".into() };
-        assert_eq!(e.to_string(), "WSGIDaemonProcess: option 'threads' is given more than once");
         let e = ConfigError::Usage { directive: "WSGIScriptAlias".into(), usage: "a URL path and a script" };
         assert_eq!(e.to_string(), "WSGIScriptAlias takes a URL path and a script");
         let e = ConfigError::InvalidGroupName { directive: d(), name: "a/b".into(), reason: "no slashes" };

@@ -84,6 +84,29 @@ pub struct DirConfig {
     /// `WSGIHandlerScript` lines of directory sections (inner scope first; the
     /// module's merge overlays the scopes' lists, see `merge_handler_scripts`).
     pub handler_scripts: Setting<&'static [HandlerScript]>,
+    /// `WSGIMapHEADToGET`: when a HEAD request reaches the application as GET.
+    pub map_head_to_get: Setting<HeadMapping>,
+    /// `WSGIErrorOverride`: a daemon's error responses give way to Apache's `ErrorDocument`.
+    pub error_override: Setting<bool>,
+    /// `WSGIPassApacheRequest`: `apache.request_rec` in the environ (embedded mode).
+    pub pass_apache_request: Setting<bool>,
+    /// `WSGIEnableSendfile`: `wsgi.file_wrapper` files may go out with sendfile().
+    pub enable_sendfile: Setting<bool>,
+    /// `WSGIIgnoreActivity`: these requests do not restart a daemon's inactivity countdown.
+    pub ignore_activity: Setting<bool>,
+}
+
+/// `WSGIMapHEADToGET On|Off|Auto`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeadMapping {
+    /// Always: the application sees GET.
+    On,
+    /// Never: the application sees HEAD.
+    Off,
+    /// Only when an output filter that may need the whole body (such as
+    /// DEFLATE) comes before the protocol filters (mod_wsgi's default).
+    #[default]
+    Auto,
 }
 
 impl DirConfig {
@@ -104,6 +127,11 @@ impl DirConfig {
             group_authoritative: Setting::merge(base.group_authoritative, over.group_authoritative),
             dispatch_script: Setting::merge(base.dispatch_script, over.dispatch_script),
             handler_scripts: Setting::merge(base.handler_scripts, over.handler_scripts),
+            map_head_to_get: Setting::merge(base.map_head_to_get, over.map_head_to_get),
+            error_override: Setting::merge(base.error_override, over.error_override),
+            pass_apache_request: Setting::merge(base.pass_apache_request, over.pass_apache_request),
+            enable_sendfile: Setting::merge(base.enable_sendfile, over.enable_sendfile),
+            ignore_activity: Setting::merge(base.ignore_activity, over.ignore_activity),
         }
     }
 
@@ -166,6 +194,14 @@ pub struct PythonSettings {
     pub dont_write_bytecode: Option<bool>,
     pub restrict_stdin: Option<bool>,
     pub restrict_stdout: Option<bool>,
+    /// `WSGIRestrictSignal`: `signal.signal()` is intercepted (default On).
+    pub restrict_signal: Option<bool>,
+    /// `WSGIPythonWarnings`: `-W` filters, in order.
+    pub warnings: Vec<String>,
+    /// `WSGIPythonEggs`: `PYTHON_EGG_CACHE` for Apache's children.
+    pub eggs: Option<String>,
+    /// `WSGISwitchInterval`: `sys.setswitchinterval()`.
+    pub switch_interval: Option<f64>,
 }
 
 /// Per-server configuration (main server and each virtual host).
@@ -183,6 +219,8 @@ pub struct ServerConfig {
     /// `WSGIHandlerScript` lines outside directory sections (this server's, then
     /// the main server's for a virtual host).
     pub handler_scripts: Vec<HandlerScript>,
+    /// `WSGICaseSensitivity`: script paths name distinct scripts by case (default On).
+    pub case_sensitive: Option<bool>,
 }
 
 impl ServerConfig {
@@ -200,6 +238,7 @@ impl ServerConfig {
             socket_rotation: base.socket_rotation,
             restrict_embedded: base.restrict_embedded,
             handler_scripts: script_hook::overlay_handler_scripts(&over.handler_scripts, &base.handler_scripts),
+            case_sensitive: base.case_sensitive,
         }
     }
 }
@@ -243,6 +282,11 @@ mod tests {
             group_authoritative: Setting::Set(true),
             dispatch_script: Setting::Set(ScriptHook { path: "/a/dispatch", application_group: None }),
             handler_scripts: Setting::Set(HANDLERS_A),
+            map_head_to_get: Setting::Set(HeadMapping::On),
+            error_override: Setting::Set(true),
+            pass_apache_request: Setting::Set(true),
+            enable_sendfile: Setting::Set(true),
+            ignore_activity: Setting::Set(true),
         }
     }
 
@@ -263,6 +307,11 @@ mod tests {
             group_authoritative: Setting::Set(false),
             dispatch_script: Setting::Set(ScriptHook { path: "/b/dispatch", application_group: Some(GroupSpec::Global) }),
             handler_scripts: Setting::Set(HANDLERS_B),
+            map_head_to_get: Setting::Set(HeadMapping::Off),
+            error_override: Setting::Set(false),
+            pass_apache_request: Setting::Set(false),
+            enable_sendfile: Setting::Set(false),
+            ignore_activity: Setting::Set(false),
         }
     }
 
@@ -298,6 +347,11 @@ mod tests {
         |d, s| d.group_authoritative = s.group_authoritative,
         |d, s| d.dispatch_script = s.dispatch_script,
         |d, s| d.handler_scripts = s.handler_scripts,
+        |d, s| d.map_head_to_get = s.map_head_to_get,
+        |d, s| d.error_override = s.error_override,
+        |d, s| d.pass_apache_request = s.pass_apache_request,
+        |d, s| d.enable_sendfile = s.enable_sendfile,
+        |d, s| d.ignore_activity = s.ignore_activity,
     ];
 
     #[test]
@@ -363,11 +417,16 @@ mod tests {
                 dont_write_bytecode: Some(true),
                 restrict_stdin: Some(false),
                 restrict_stdout: Some(true),
+                restrict_signal: Some(false),
+                warnings: vec!["ignore".into()],
+                eggs: Some("/tmp/eggs".into()),
+                switch_interval: Some(0.01),
             },
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
             restrict_embedded: Some(true),
             handler_scripts: vec![handler("h", "/main/h"), handler("m", "/main/m")],
+            case_sensitive: Some(false),
         }
     }
 
@@ -396,6 +455,8 @@ mod tests {
             assert_eq!((p.dont_write_bytecode, p.restrict_stdin, p.restrict_stdout), (Some(true), Some(false), Some(true)));
             assert_eq!(merged.socket_prefix.as_deref(), Some("/run/wsgi"));
             assert_eq!((merged.socket_rotation, merged.restrict_embedded), (Some(false), Some(true)));
+            assert_eq!((p.restrict_signal, p.warnings.as_slice(), p.eggs.as_deref()), (Some(false), &["ignore".to_string()][..], Some("/tmp/eggs")));
+            assert_eq!((p.switch_interval, merged.case_sensitive), (Some(0.01), Some(false)));
         };
         check(&ServerConfig::merge(&main_server(), &ServerConfig::default()));
         // A virtual host cannot set them (the directives are refused there); if
@@ -407,6 +468,7 @@ mod tests {
             socket_rotation: Some(true),
             restrict_embedded: Some(false),
             handler_scripts: vec![handler("h", "/vhost/h")],
+            case_sensitive: Some(true),
         };
         let merged = ServerConfig::merge(&main_server(), &vhost);
         let paths: Vec<_> = merged.handler_scripts.iter().map(|h| h.path).collect();

@@ -2,7 +2,83 @@
 //! Error messages name the directive and the offending option; Apache adds
 //! the file and line.
 
-use super::{AliasOptions, AliasPattern, ConfStr, ConfigError, GroupSpec, HashSeed, ScriptAlias, ValueError};
+use super::{AliasOptions, AliasPattern, ConfStr, ConfigError, GroupSpec, HashSeed, HeadMapping, ScriptAlias, ValueError};
+
+/// Reads one word of a directive line the way Apache's `ap_getword_conf` does:
+/// leading whitespace is skipped; a word that starts with `"` or `'` runs to the
+/// matching quote (which is dropped), with `\"` (or `\'`) and `\\` unescaped;
+/// any other word runs to the next whitespace, with `\\` unescaped.
+/// Advances `line` past the word and the whitespace after it.
+pub fn getword_conf(line: &mut &str) -> String {
+    let s = line.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let bytes = s.as_bytes();
+    let (quote, start) = match bytes.first() {
+        Some(&q @ (b'"' | b'\'')) => (Some(q), 1),
+        _ => (None, 0),
+    };
+    let mut word = Vec::new();
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => break,
+            None if b.is_ascii_whitespace() => break,
+            _ => {}
+        }
+        if b == b'\\' && i + 1 < bytes.len() && (bytes[i + 1] == b'\\' || Some(bytes[i + 1]) == quote) {
+            i += 1;
+        }
+        word.push(bytes[i]);
+        i += 1;
+    }
+    if quote.is_some() && i < bytes.len() {
+        i += 1; // the closing quote
+    }
+    *line = s[i..].trim_start_matches(|c: char| c.is_ascii_whitespace());
+    // Only ASCII bytes were removed, so the word is still UTF-8.
+    String::from_utf8(word).unwrap_or_default()
+}
+
+/// Splits a directive's raw arguments as mod_wsgi does: `positional` plain
+/// words (each read by [`getword_conf`]), then `name=value` options whose
+/// *value* may be quoted (`home="/srv/my app"`, `user='www-data'`), as
+/// mod_wsgi's option reader allows on every directive that takes options.
+/// Each option comes back as one `name=value` string, unquoted. A word that is
+/// not of that form is returned as read, for the caller to refuse with its
+/// own message; a whole option in quotes (`"home=/srv"`) is read as a word,
+/// which is the same option.
+pub fn directive_words(raw: &str, positional: usize) -> Vec<String> {
+    let mut line = raw;
+    let mut words = Vec::new();
+    for _ in 0..positional {
+        if line.trim().is_empty() {
+            return words;
+        }
+        words.push(getword_conf(&mut line));
+    }
+    loop {
+        line = line.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if line.is_empty() {
+            return words;
+        }
+        let name_end = line.find(|c: char| c == '=' || c.is_ascii_whitespace()).unwrap_or(line.len());
+        let quoted = line.starts_with(['"', '\'']);
+        if !quoted && name_end > 0 && line[name_end..].starts_with('=') {
+            let name = &line[..name_end];
+            let mut rest = &line[name_end + 1..];
+            // `name=` followed by whitespace is an empty value, as in mod_wsgi.
+            let value = if rest.starts_with(|c: char| c.is_ascii_whitespace()) || rest.is_empty() {
+                String::new()
+            } else {
+                getword_conf(&mut rest)
+            };
+            words.push(format!("{name}={value}"));
+            line = rest;
+        } else {
+            words.push(getword_conf(&mut line));
+        }
+    }
+}
 
 /// Parses `WSGIScriptAlias URL-path target [option=value ...]` (and the `Match` form).
 pub fn script_alias(
@@ -45,29 +121,18 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
         if value.is_empty() {
             return Err(ConfigError::MissingValue { directive: directive.to_string(), option: key.to_string() });
         }
-        let duplicate = |present: bool| {
-            if present {
-                Err(ConfigError::DuplicateOption { directive: directive.to_string(), option: key.to_string() })
-            } else {
-                Ok(())
-            }
-        };
         let bad = |reason| ConfigError::InvalidValue { directive: directive.to_string(), option: Some(key.to_string()), reason };
         match key {
             "process-group" => {
-                duplicate(out.process_group.is_some())?;
                 out.process_group = Some(GroupSpec::parse(value, intern).map_err(bad)?);
             }
             "application-group" => {
-                duplicate(out.application_group.is_some())?;
                 out.application_group = Some(GroupSpec::parse(value, intern).map_err(bad)?);
             }
             "callable-object" => {
-                duplicate(out.callable_object.is_some())?;
                 out.callable_object = Some(intern(callable_name(value).map_err(bad)?));
             }
             "pass-authorization" => {
-                duplicate(out.pass_authorization.is_some())?;
                 out.pass_authorization = Some(on_off(value).map_err(bad)?);
             }
             _ => {
@@ -81,6 +146,20 @@ fn alias_options(directive: &str, options: &[&str], intern: &mut dyn FnMut(&str)
         }
     }
     Ok(out)
+}
+
+/// The names of options given more than once among `options` (`name=value`
+/// words), each once. mod_wsgi lets the last value of a repeated option win,
+/// and so do the parsers here; the directive handlers warn about these.
+pub fn repeated_options<'a>(options: &[&'a str]) -> Vec<&'a str> {
+    let names: Vec<&str> = options.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k)).collect();
+    let mut repeated = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) && !repeated.contains(name) {
+            repeated.push(*name);
+        }
+    }
+    repeated
 }
 
 /// `WSGIImportScript path process-group=NAME application-group=NAME`: both
@@ -120,9 +199,7 @@ pub fn import_script(args: &[&str]) -> Result<(String, String, String), ConfigEr
                 return Err(ConfigError::UnknownOption { directive: directive(), option: key.to_string(), suggestion: None, valid: OPTIONS });
             }
         };
-        if slot.is_some() {
-            return Err(ConfigError::DuplicateOption { directive: directive(), option: key.to_string() });
-        }
+        // A repeated option: the last one wins, as in mod_wsgi (see repeated_options).
         *slot = Some(literal(value)?);
     }
     match (process, application) {
@@ -181,6 +258,35 @@ pub fn hash_seed(value: &str) -> Result<HashSeed, ConfigError> {
             option: None,
             reason: ValueError::NotHashSeed { value: value.to_string() },
         })
+}
+
+/// `WSGIMapHEADToGET On|Off|Auto`, case-insensitively (as mod_wsgi reads it).
+pub fn head_mapping(value: &str) -> Result<HeadMapping, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" => Ok(HeadMapping::On),
+        "off" => Ok(HeadMapping::Off),
+        "auto" => Ok(HeadMapping::Auto),
+        _ => Err(format!("WSGIMapHEADToGET must be On, Off or Auto, not '{value}'")),
+    }
+}
+
+/// `WSGISwitchInterval seconds`: what `sys.setswitchinterval()` takes (a positive number).
+pub fn switch_interval(value: &str) -> Result<f64, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .ok_or_else(|| format!("WSGISwitchInterval must be a positive number of seconds, not '{value}'"))
+}
+
+/// The lock types `WSGIAcceptMutex` names (those APR provides on Linux, and `default`).
+pub fn accept_mutex(value: &str) -> Result<(), String> {
+    const TYPES: &[&str] = &["default", "flock", "fcntl", "sysvsem", "posixsem", "pthread"];
+    if TYPES.contains(&value.to_ascii_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(format!("WSGIAcceptMutex: '{value}' is not a lock type (one of Default, flock, fcntl, sysvsem, posixsem, pthread)"))
+    }
 }
 
 /// `WSGIPythonPath dir[:dir...]`: the directories, in order, empty entries skipped.
@@ -300,10 +406,12 @@ mod tests {
             alias("WSGIScriptAlias", &["/a", "/b", "process-group="]),
             ConfigError::MissingValue { directive: d(), option: option("process-group") }
         );
-        assert_eq!(
-            alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"]),
-            ConfigError::DuplicateOption { directive: d(), option: option("process-group") }
-        );
+        // A repeated option: the last one wins (mod_wsgi's rule); an invalid repeat is still refused.
+        let a = script_alias("WSGIScriptAlias", &["/a", "/b", "process-group=x", "process-group=y"], false, &mut intern).unwrap();
+        assert_eq!(a.options.process_group, Some(GroupSpec::Named("y")));
+        assert!(matches!(alias("WSGIScriptAlias", &["/a", "/b", "callable-object=ok", "callable-object=1x"]), ConfigError::InvalidValue { .. }));
+        assert_eq!(repeated_options(&["process-group=x", "callable-object=a", "process-group=y", "process-group=z", "junk"]), ["process-group"]);
+        assert!(repeated_options(&["a=1", "b=2"]).is_empty());
         assert_eq!(
             alias("WSGIScriptAliasMatch", &["^/x", "/b", "application-group=%{NOPE}"]),
             ConfigError::InvalidValue {
@@ -312,6 +420,57 @@ mod tests {
                 reason: ValueError::UnknownGroupForm { value: "%{NOPE}".into() }
             }
         );
+    }
+
+    #[test]
+    fn words_are_read_as_apache_reads_them() {
+        let word = |s: &str| {
+            let mut line = s;
+            let w = getword_conf(&mut line);
+            (w, line.to_string())
+        };
+        assert_eq!(word("  plain rest"), ("plain".into(), "rest".into()));
+        assert_eq!(word("\"/srv/my app\" x"), ("/srv/my app".into(), "x".into()));
+        assert_eq!(word("'it''s'"), ("it".into(), "'s'".into()));
+        assert_eq!(word(r#""a\"b\\c\d""#), (r#"a"b\c\d"#.into(), "".into()));
+        assert_eq!(word(r"a\\b\c"), (r"a\b\c".into(), "".into()));
+        assert_eq!(word("\"unterminated"), ("unterminated".into(), "".into()));
+        assert_eq!(word("   "), ("".into(), "".into()));
+    }
+
+    #[test]
+    fn option_values_are_unquoted() {
+        assert_eq!(
+            directive_words(r#"site home="/srv/app" user='www-data' python-home="/venv" processes=2"#, 1),
+            ["site", "home=/srv/app", "user=www-data", "python-home=/venv", "processes=2"]
+        );
+        assert_eq!(
+            directive_words(r#"/app "/srv/my app.wsgi" process-group="g1" application-group='%{GLOBAL}'"#, 2),
+            ["/app", "/srv/my app.wsgi", "process-group=g1", "application-group=%{GLOBAL}"]
+        );
+        // A value with spaces inside quotes stays one option.
+        assert_eq!(directive_words(r#"g display-name="my site" threads=3"#, 1), ["g", "display-name=my site", "threads=3"]);
+        // A whole option in quotes is the same option.
+        assert_eq!(directive_words(r#"g "home=/srv""#, 1), ["g", "home=/srv"]);
+        // What is not an option comes back as read, for the caller to refuse.
+        assert_eq!(directive_words("g junk =x", 1), ["g", "junk", "=x"]);
+        assert_eq!(directive_words("g home= threads=1", 1), ["g", "home=", "threads=1"]);
+        // A quoted group name (mod_wsgi-express's service scripts).
+        assert_eq!(directive_words("'service:x' threads=0", 1), ["service:x", "threads=0"]);
+        assert_eq!(directive_words("", 2), Vec::<String>::new());
+        assert_eq!(directive_words("/only", 2), ["/only"]);
+    }
+
+    #[test]
+    fn quoted_options_parse_like_plain_ones() {
+        let words = directive_words(r#"/app /srv/app.wsgi process-group="g1" callable-object='app'"#, 2);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        let a = script_alias("WSGIScriptAlias", &args, false, &mut intern).unwrap();
+        assert_eq!(a.options.process_group, Some(GroupSpec::Named("g1")));
+        assert_eq!(a.options.callable_object, Some("app"));
+        let words = directive_words(r#"/srv/a.wsgi process-group="site" application-group="%{GLOBAL}""#, 1);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        assert_eq!(import_script(&args), Ok(("/srv/a.wsgi".into(), "site".into(), "".into())));
     }
 
     #[test]
@@ -328,6 +487,14 @@ mod tests {
         assert_eq!(callable_name("a.b"), Err(ValueError::NotCallableName { value: "a.b".into() }));
         assert_eq!(on_off("oN"), Ok(true));
         assert_eq!(on_off("yes"), Err(ValueError::NotOnOff { value: "yes".into() }));
+        assert_eq!((head_mapping("AUTO"), head_mapping("off"), head_mapping("On")), (Ok(HeadMapping::Auto), Ok(HeadMapping::Off), Ok(HeadMapping::On)));
+        assert!(head_mapping("maybe").unwrap_err().contains("On, Off or Auto"));
+        assert_eq!(switch_interval("0.001"), Ok(0.001));
+        for bad in ["0", "-1", "x", "inf", "nan"] {
+            assert!(switch_interval(bad).is_err(), "{bad}");
+        }
+        assert!(accept_mutex("Default").is_ok() && accept_mutex("fcntl").is_ok() && accept_mutex("pthread").is_ok());
+        assert!(accept_mutex("spinlock").unwrap_err().contains("'spinlock'"));
     }
 
     #[test]
@@ -346,6 +513,10 @@ mod tests {
             Err(ConfigError::UnknownOption { ref option, .. }) if option == "flavour"
         ));
         assert!(matches!(import_script(&[]), Err(ConfigError::Usage { .. })));
+        assert_eq!(
+            import_script(&["/srv/a.wsgi", "process-group=a", "application-group=%{GLOBAL}", "process-group=b"]),
+            Ok(("/srv/a.wsgi".into(), "b".into(), "".into()))
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ const HOOK_OPTIONS: &[&str] = &["application-group="];
 const HANDLER_OPTIONS: &[&str] = &["process-group=", "application-group=", "pass-authorization="];
 
 /// Splits `name=value`, refusing what mod_wsgi refuses (no `=`, no value, an
-/// option twice, an option the directive does not have).
+/// option the directive does not have); an option given twice: the last wins,
+/// as in mod_wsgi (the directive handler warns).
 fn options<'a>(
     directive: &str,
     args: &[&'a str],
@@ -49,9 +50,6 @@ fn options<'a>(
         }
         if value.is_empty() {
             return Err(ConfigError::MissingValue { directive: directive.to_string(), option: key.to_string() });
-        }
-        if out.iter().any(|(k, _)| *k == key) {
-            return Err(ConfigError::DuplicateOption { directive: directive.to_string(), option: key.to_string() });
         }
         out.push((key, value));
     }
@@ -145,6 +143,9 @@ mod tests {
         assert_eq!(h.application_group, Some(GroupSpec::Named("site")));
         let h = script_hook("WSGIDispatchScript", &["/srv/d.wsgi", "application-group=%{GLOBAL}"], &mut intern).unwrap();
         assert_eq!(h.application_group, Some(GroupSpec::Global));
+        // Given twice, the last one wins, as in mod_wsgi.
+        let h = script_hook("WSGIAuthGroupScript", &["/s.wsgi", "application-group=a", "application-group=b"], &mut intern).unwrap();
+        assert_eq!(h.application_group, Some(GroupSpec::Named("b")));
     }
 
     #[test]
@@ -154,10 +155,6 @@ mod tests {
         assert_eq!(err(&["application-group=x"]), "WSGIAuthGroupScript takes a script path, then optionally application-group=");
         assert_eq!(err(&["/s.wsgi", "process-group=x"]), "WSGIAuthGroupScript: unknown option 'process-group' (valid options: application-group=)");
         assert_eq!(err(&["/s.wsgi", "application-group="]), "WSGIAuthGroupScript: option 'application-group' needs a value");
-        assert_eq!(
-            err(&["/s.wsgi", "application-group=a", "application-group=b"]),
-            "WSGIAuthGroupScript: option 'application-group' is given more than once"
-        );
         assert!(err(&["/s.wsgi", "junk"]).starts_with("WSGIAuthGroupScript: invalid option 'junk'"));
         assert!(err(&["/s.wsgi", "application-group=%{NOPE}"]).contains("invalid value '%{NOPE}'"));
     }

@@ -17,6 +17,10 @@ pub struct Group {
     /// Its index in the generation's list.
     pub id: usize,
     pub options: DaemonOptions,
+    /// ServerName of the virtual host that defines it (`None`: the main server).
+    /// As in mod_wsgi, a group is usable from the main server's scope everywhere,
+    /// and from a virtual host's scope by requests to any virtual host with the
+    /// same ServerName (a host without one inherits the main server's).
     pub virtual_host: Option<String>,
     pub socket_path: String,
     /// The listening socket (in the parent and the group's daemons; closed in Apache children).

@@ -117,7 +117,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         }
         let pid = connection.pid;
         connections.begin(pid);
-        let finish = Relay::new(r, group, &mut connection).run();
+        let finish = Relay::new(r, group, &mut connection, route.error_override).run();
         connections.end(pid);
         match finish {
             Finish::Done { status: code, reusable } => {

@@ -38,11 +38,13 @@ pub(super) struct Relay<'a> {
     passed: bool,
     brigade: Brigade,
     unflushed: u64,
+    /// WSGIErrorOverride On: an error status is answered by Apache itself.
+    error_override: bool,
 }
 
 impl<'a> Relay<'a> {
-    pub(super) fn new(r: &Request, group: &'a Group, connection: &'a mut DaemonConnection) -> Relay<'a> {
-        Relay { r: *r, group, connection, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0 }
+    pub(super) fn new(r: &Request, group: &'a Group, connection: &'a mut DaemonConnection, error_override: bool) -> Relay<'a> {
+        Relay { r: *r, group, connection, committed: false, passed: false, brigade: Brigade::new(r), unflushed: 0, error_override }
     }
 
     fn log(&self, msg: &str) {
@@ -142,6 +144,11 @@ impl<'a> Relay<'a> {
                             &format!("response header block of {len} bytes exceeds header-buffer-size ({})", self.group.options.header_buffer_size),
                         );
                     }
+                    if let Some(code) = self.overridden_error(payload) {
+                        // The application's head and body are dropped with the
+                        // connection; Apache sends its ErrorDocument for `code`.
+                        return done(code);
+                    }
                     if let Err(e) = self.apply_head(payload) {
                         return self.broken(status::BAD_GATEWAY, &format!("invalid response head: {e}"));
                     }
@@ -200,7 +207,7 @@ impl<'a> Relay<'a> {
                     if self.r.header_only() {
                         continue;
                     }
-                    let Some(file) = crate::apache::file::dup_into_pool(self.r.pool(), fd.as_raw_fd()) else {
+                    let Some(file) = crate::apache::file::dup_into_pool(self.r.pool(), fd.as_raw_fd(), self.r.wsgi_sendfile_enabled()) else {
                         return self.broken(status::BAD_GATEWAY, "cannot use the file passed by the daemon");
                     };
                     drop(fd);
@@ -269,6 +276,16 @@ impl<'a> Relay<'a> {
         let mut pfd = libc::pollfd { fd: self.connection.reader.stream().as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd on our socket.
         unsafe { libc::poll(&mut pfd, 1, delay.as_millis().min(1000) as i32) > 0 }
+    }
+
+    /// With WSGIErrorOverride On, the status of an error response (400-599),
+    /// which Apache then answers itself (as mod_wsgi does, like ProxyErrorOverride).
+    fn overridden_error(&self, payload: &[u8]) -> Option<i32> {
+        if !self.error_override {
+            return None;
+        }
+        let code = i32::from(protocol::decode_head(payload).ok()?.code);
+        (400..600).contains(&code).then_some(code)
     }
 
     /// Validates the head again (the daemon may run as another user) and

@@ -51,18 +51,22 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
         (None, Some(g)) => Some(ScriptOwner::Group(lookup_group(g).map_err(fail)?)),
         (None, None) => None,
     };
-    // The group's own home= wins; another user's home directory comes next (mod_wsgi's rule).
-    let home = o.home.clone().or(if o.user.is_some() { home } else { None });
+    // The group's own home= wins; then, for a user other than Apache's, that
+    // user's home directory; else the working directory is left as it is
+    // (mod_wsgi's rule, by uid: user= naming Apache's own user changes nothing).
+    let home = o.home.clone().or(if uid != apache_uid { home } else { None });
     let mut python = python.clone();
     if o.python_home.is_some() {
         python.home = o.python_home.clone();
     }
-    python.paths.extend(o.python_path.iter().cloned());
+    // WSGIPythonPath is for Apache's children only; a daemon group's path is
+    // its python-path= (as in mod_wsgi).
+    python.paths = o.python_path.clone();
     Ok(Group {
         id,
         python,
         options: d.options,
-        virtual_host: d.virtual_host,
+        virtual_host: d.defined_in.map(|s| s.hostname().to_string()),
         socket_path,
         listener: -1,
         uid,

@@ -69,6 +69,16 @@ pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> P
         if settings.dont_write_bytecode == Some(true) {
             (*cfg).write_bytecode = 0;
         }
+        for filter in &settings.warnings {
+            if let Err(e) = append_wide(&raw mut (*cfg).warnoptions, filter) {
+                ffi::PyConfig_Clear(cfg);
+                return Err(format!("WSGIPythonWarnings '{filter}': {e}"));
+            }
+        }
+        if let Some(eggs) = &settings.eggs {
+            // Read by pkg_resources; set before anything can import it.
+            std::env::set_var("PYTHON_EGG_CACHE", eggs);
+        }
         let status = match locate_prefix(settings.home.as_deref()) {
             Prefix::Executable(exe) => set_string(cfg, &raw mut (*cfg).program_name, &exe),
             Prefix::Home(home) => set_string(cfg, &raw mut (*cfg).home, &home)
@@ -88,6 +98,22 @@ pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> P
         ffi::PyEval_SaveThread();
         setup.map_err(|e| format!("Python start-up failed: {e}"))
     }
+}
+
+/// Appends `value` to one of PyConfig's string lists (decoded as the locale does).
+unsafe fn append_wide(list: *mut ffi::PyWideStringList, value: &str) -> Result<(), String> {
+    let c = CString::new(value).map_err(|_| format!("'{value}' contains a NUL byte"))?;
+    // SAFETY: c is a NUL-terminated string; the result is freed below with PyMem_RawFree.
+    let wide = unsafe { ffi::Py_DecodeLocale(c.as_ptr(), std::ptr::null_mut()) };
+    if wide.is_null() {
+        return Err(format!("'{value}' cannot be decoded"));
+    }
+    // SAFETY: (caller) list belongs to an initialised PyConfig; Append copies the string.
+    let status = unsafe { ffi::PyWideStringList_Append(list, wide) };
+    // SAFETY: wide came from Py_DecodeLocale.
+    unsafe { ffi::PyMem_RawFree(wide as *mut std::ffi::c_void) };
+    // SAFETY: inspecting the status just returned.
+    if unsafe { ffi::PyStatus_Exception(status) } != 0 { Err(status_message(&status)) } else { Ok(()) }
 }
 
 unsafe fn set_string(cfg: *mut ffi::PyConfig, field: *mut *mut libc::wchar_t, value: &str) -> Result<(), String> {
@@ -121,6 +147,40 @@ fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     for dir in &settings.paths {
         site.call_method1("addsitedir", (dir,))?;
     }
+    if let Some(interval) = settings.switch_interval {
+        sys.call_method1("setswitchinterval", (interval,))?;
+    }
+    if settings.restrict_signal.unwrap_or(true) {
+        restrict_signal(py)?;
+    }
+    Ok(())
+}
+
+/// WSGIRestrictSignal On (the default): `signal.signal()` in this process logs
+/// a warning with the caller's stack and returns the handler without
+/// installing it, as mod_wsgi does (Apache owns the process's signals). A
+/// process forked from this one gets the real function back.
+fn restrict_signal(py: Python<'_>) -> PyResult<()> {
+    let code = c"
+import os, signal, sys, traceback
+
+def install():
+    original = signal.signal
+    owner = os.getpid()
+
+    def intercepted(signalnum, handler):
+        if os.getpid() != owner:
+            return original(signalnum, handler)
+        lines = ''.join(traceback.format_stack()[:-1])
+        sys.stderr.write('Callback registration for signal %d ignored.\\n%s' % (int(signalnum), lines))
+        return handler
+
+    intercepted.__name__ = 'signal'
+    intercepted.__wrapped__ = original
+    signal.signal = intercepted
+";
+    let module = PyModule::from_code(py, code, c"<mod_rwsgi restrict_signal>", c"_rwsgi_restrict_signal")?;
+    module.getattr("install")?.call0()?;
     Ok(())
 }
 

@@ -153,7 +153,9 @@ fn respond(
                 script.callable_object
             ),
         );
-        return Outcome::Failed(404);
+        // mod_wsgi answers 404 here; a script without its callable is a
+        // broken deployment, not a missing resource, so it is a 500.
+        return Outcome::Failed(500);
     };
 
     let called: PyResult<Bound<'_, PyAny>> = (|| {

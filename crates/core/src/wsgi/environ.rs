@@ -147,6 +147,10 @@ pub struct RequestInfo<'a> {
     pub application_group: &'a str,
     pub callable_object: &'a str,
     pub script_reloading: bool,
+    /// WSGIPassApacheRequest On, embedded mode: Apache's `request_rec`, handed
+    /// to the application as a nameless capsule `apache.request_rec` (as
+    /// mod_wsgi does; it is valid only during the request).
+    pub request_rec: Option<std::ptr::NonNull<std::ffi::c_void>>,
     /// Daemon mode only: when the child started handing the request over,
     /// when the daemon picked it up (µs), and the child's connection attempts.
     pub daemon: Option<DaemonTimes>,
@@ -268,6 +272,12 @@ pub fn build_uncounted<'py>(py: Python<'py>, variables: CgiVariables<'_>, info: 
         environ.set_item(intern!(py, "mod_wsgi.daemon_connects"), d.connects.to_string())?;
         // Requests are never re-sent to a restarted daemon here.
         environ.set_item(intern!(py, "mod_wsgi.daemon_restarts"), "0")?;
+    }
+    if let Some(request_rec) = info.request_rec {
+        // SAFETY: a capsule with no name and no destructor only carries the
+        // pointer; NULL (out of memory) becomes the error returned here.
+        let capsule = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyCapsule_New(request_rec.as_ptr(), std::ptr::null(), None))? };
+        environ.set_item(intern!(py, "apache.request_rec"), capsule)?;
     }
     Ok(environ)
 }

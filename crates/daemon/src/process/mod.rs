@@ -81,6 +81,10 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     }
     crate::runtime::set_python_ready(Ok(()));
     python::attach(|py| {
+        // As mod_wsgi does, home= also comes first on sys.path (like a script's directory).
+        if let Some(home) = &o.home {
+            let _ = py.import("sys").and_then(|sys| sys.getattr("path")?.call_method1("insert", (0, home.as_str())).map(drop));
+        }
         if let Some(interval) = o.switch_interval {
             let _ = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)));
         }

@@ -59,8 +59,11 @@ pub(super) fn signal_pipe() -> i32 {
 /// cwd, umask, resource limits and locale for the group.
 pub(super) fn setup_environment(group: &Group) -> Result<(), String> {
     let o = &group.options;
-    let home = group.home.clone().unwrap_or_else(|| "/".to_string());
-    std::env::set_current_dir(&home).map_err(|e| format!("cannot change directory to '{home}': {e}"))?;
+    // Without a home (home=, or another user's), the directory Apache was
+    // started in is kept, as mod_wsgi keeps it.
+    if let Some(home) = &group.home {
+        std::env::set_current_dir(home).map_err(|e| format!("cannot change directory to '{home}': {e}"))?;
+    }
     // SAFETY: plain system calls on the current process.
     unsafe {
         if let Some(mask) = o.umask {

@@ -98,6 +98,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         application_group: &application_group,
         callable_object: &callable_object,
         script_reloading: header.script_reloading,
+        // Apache's request lives in the Apache child, not here (as with mod_wsgi).
+        request_rec: None,
         daemon: Some(DaemonTimes { queue_start: header.queue_start, daemon_start: picked_up, connects: header.connect_attempts }),
     };
     let script = Script {
@@ -117,6 +119,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let client = text(header.client);
     let _scope = log::RequestScope::client(&client);
     let variables = &header.variables;
+    // WSGIIgnoreActivity: such requests (health checks) leave the inactivity countdown alone.
+    let counts_as_activity = !variables.iter().any(|(k, v)| *k == b"mod_wsgi.ignore_activity" && *v == b"1");
     let outcome = app::serve_request(Box::new(channel), &info, &script, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)));
     if let Outcome::Failed(status) = outcome {
         connection.fail_unstarted(status);
@@ -127,6 +131,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     if outcome == Outcome::Served {
         state.succeeded.fetch_add(1, Ordering::Relaxed);
     }
-    state.last_activity_ms.store(state.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    if counts_as_activity {
+        state.last_activity_ms.store(state.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
     connection.reusable()
 }
