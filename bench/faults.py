@@ -240,22 +240,51 @@ def restarts(args):
         mark = srv.log_mark()
         targets = (("static file", "/static/hello.txt"), ("embedded", "/hello"), ("daemon", "/d/hello"))
         loads = {name: Wrk(srv.url(path), connections=8, threads=1) for name, path in targets}
+        # Python clients beside wrk: wrk drops the requests still unanswered
+        # when it stops, and leaves connecting out of its latencies; these wait
+        # for every answer (up to PROBE_TIMEOUT) and time it from the connect.
+        probes = {name: Load(srv.port, path, clients=2, timeout=PROBE_TIMEOUT) for name, path in targets}
         time.sleep(1)
+        t_first = time.monotonic()
+        restarted = []
         for _ in range(args.restarts):
+            t = time.monotonic()
             srv.graceful()
+            restarted.append(time.monotonic() - t)
             time.sleep(args.restart_interval)
         graceful = {name: w.stop() for name, w in loads.items()}
+        probed = {name: p.stop() for name, p in probes.items()}
+        print("  each graceful restart took %.1f-%.1f s (SIGUSR1 to accepting again)" % (min(restarted), max(restarted)))
         for name, w in graceful.items():
-            print("  graceful x%d, %-12s %s" % (args.restarts, name, describe(w)), flush=True)
-        if any(w["bad"] for w in graceful.values()):
+            print("  graceful x%d, %-12s wrk: %s" % (args.restarts, name, describe(w)), flush=True)
+        failed, closed = {}, {}
+        for name, records in probed.items():
+            # A kept connection closed with no answer is what wrk counts as a
+            # read error (a client retries it); a status or a timeout is an answer gone wrong.
+            closed[name] = [r for r in records if r[2] is None and r[3] in ("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError")]
+            failed[name] = [r for r in records if r[2] != 200 and r not in closed[name]]
+            slowest = max(e - s for s, e, st, pid in records)
+            print("  graceful x%d, %-12s 2 Python clients: %d requests, %d connections closed unanswered, %d failed %s, slowest %.0f ms" % (
+                args.restarts, name, len(records), len(closed[name]), len(failed[name]),
+                dict(collections.Counter(str(r[2] or r[3]) for r in failed[name])), slowest * 1000), flush=True)
+            if failed[name]:
+                print("    failed requests (sent at, s after the first restart / lasted s / outcome): %s" % ", ".join(
+                    "%.2f/%.1f/%s" % (s - t_first, e - s, st or pid) for s, e, st, pid in failed[name][:20]))
+        if any(w["bad"] for w in graceful.values()) or any(failed.values()):
             show_log(srv, mark, "graceful")
-        base = graceful["static file"]["socket_errors"]
-        limit, limit_text = base, "<= %d (static)" % base
+        errors = {name: w["socket_errors"] + len(closed[name]) for name, w in graceful.items()}
+        base = errors["static file"]
         for name in ("embedded", "daemon"):
             w = graceful[name]
-            figure("restarts", "graceful x%d, %s: non-2xx answers" % (args.restarts, name), str(w["bad"]), "0", w["bad"] == 0)
-            figure("restarts", "graceful x%d, %s: socket errors" % (args.restarts, name), str(w["socket_errors"]),
-                   limit_text, w["socket_errors"] <= limit)
+            bad = w["bad"] + len(failed[name])
+            figure("restarts", "graceful x%d, %s: non-2xx or unanswered (wrk %d, Python clients %d)" % (args.restarts, name, w["bad"], len(failed[name])),
+                   str(bad), "0", bad == 0)
+            # The counts are Apache closing kept connections mid-restart and
+            # vary twofold between runs of the same server: after 2 restarts
+            # (--quick) a comparison would be chance, so only the full run
+            # holds them to the bound.
+            figure("restarts", "graceful x%d, %s: socket errors (wrk %d, Python clients %d)" % (args.restarts, name, w["socket_errors"], len(closed[name])),
+                   str(errors[name]), "<= %d (static)" % base if args.full else "(full run only)", errors[name] <= base or not args.full)
     finally:
         srv.stop(check_log=False)
         srv.cleanup()
@@ -267,17 +296,25 @@ def restarts(args):
         wait_for_group(srv, "/r/hello")
         mark = srv.log_mark()
         static = Wrk(srv.url("/static/hello.txt"), connections=8, threads=1, seconds=args.recycle_seconds)
+        probe = Load(srv.port, "/r/hello", clients=2, timeout=PROBE_TIMEOUT)  # waits for every answer, as above
         w = Wrk(srv.url("/r/hello"), connections=8, threads=1, seconds=args.recycle_seconds).wait()
         static = static.wait()
+        probed = probe.stop()
         print("  at the same time, static file %s" % describe(static), flush=True)
+        probe_failed = [r for r in probed if r[2] != 200]
+        print("  2 Python clients on the recycling group: %d requests, %d failed %s, slowest %.0f ms" % (
+            len(probed), len(probe_failed), dict(collections.Counter(str(r[2] or r[3]) for r in probe_failed)),
+            max(e - s for s, e, st, pid in probed) * 1000), flush=True)
         recycled = len(re.findall(r"group 'recycle' \(pid \d+\) exited", srv.error_log(mark)))
         print("  recycling group (maximum-requests=%d), %d processes recycled: %s" % (args.max_requests, recycled, describe(w)), flush=True)
         figure("restarts", "maximum-requests=%d: processes recycled (%.0f req/s, p99 %.0f ms)" % (args.max_requests, w["rps"], w["p99_ms"]),
                str(recycled), ">= 2", recycled >= 2)
-        figure("restarts", "maximum-requests=%d: non-2xx answers" % args.max_requests, str(w["bad"]), "0", w["bad"] == 0)
+        bad = w["bad"] + len(probe_failed)
+        figure("restarts", "maximum-requests=%d: non-2xx or unanswered (wrk %d, Python clients %d)" % (args.max_requests, w["bad"], len(probe_failed)),
+               str(bad), "0", bad == 0)
         figure("restarts", "maximum-requests=%d: socket errors" % args.max_requests, str(w["socket_errors"]),
                "<= %d (static)" % static["socket_errors"], w["socket_errors"] <= static["socket_errors"])
-        if w["bad"] or w["socket_errors"] > static["socket_errors"]:
+        if bad or w["socket_errors"] > static["socket_errors"]:
             show_log(srv, mark, "recycling")
     finally:
         srv.stop(check_log=False)
@@ -288,14 +325,18 @@ def restarts(args):
 
 # The load generator gives up on a request after this long (the app answers in 20 ms).
 CLIENT_TIMEOUT = 2.0
+# During graceful restarts the clients wait longer, for whatever answer comes
+# (Apache's Timeout, which socket-timeout defaults to, is 30 s).
+PROBE_TIMEOUT = 40.0
 
 
 class Load:
     """Keep-alive clients in threads, each recording (start, end, status, pid)
     for every request; a failed request has status None or not 200."""
 
-    def __init__(self, port, path, clients):
+    def __init__(self, port, path, clients, timeout=None):
         self.port, self.path = port, path
+        self.timeout = timeout or CLIENT_TIMEOUT
         self.stopping = threading.Event()
         self.records = []
         self.lock = threading.Lock()
@@ -308,7 +349,7 @@ class Load:
         mine = []
         while not self.stopping.is_set():
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
             start = time.monotonic()
             try:
                 conn.request("GET", self.path)
@@ -329,7 +370,7 @@ class Load:
     def stop(self):
         self.stopping.set()
         for t in self.threads:
-            t.join(15)
+            t.join(self.timeout + 5)
         return sorted(self.records)
 
 
@@ -546,8 +587,8 @@ def slowloris_small_apache(args):
         time.sleep(2)
         w = Wrk(srv.url("/d/hello"), seconds=args.slow_seconds).wait()
         print("  contrast, MaxRequestWorkers 32, %d slow clients: %s" % (args.slow_clients, describe(w)), flush=True)
-        figure("slowloris", "contrast, MaxRequestWorkers 32: normal requests answered (%d timeouts)" % w["errors"]["timeout"],
-               "%.0f req/s" % w["rps"], "(no bound)", True)
+        figure("slowloris", "contrast, MaxRequestWorkers 32: normal requests answered in %d s" % args.slow_seconds,
+               str(w["requests"]), "(no bound)", True)
         slow.stop()
     finally:
         srv.stop(check_log=False)
