@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """mod_rwsgi under load and faults: figures, each with its bound.
 
-    /usr/bin/python3 bench/faults.py           # full run, about 6 minutes
+    /usr/bin/python3 bench/faults.py           # full run, about 4 minutes
     /usr/bin/python3 bench/faults.py --quick   # scaled down, under a minute (the test command runs it)
 
 Four experiments, each on a fresh Apache (mpm_event; bench/run.py builds the
@@ -16,8 +16,12 @@ restarts    wrk load while Apache restarts gracefully (SIGUSR1) 10 times, on a
             static file, an embedded route and a daemon group at once (so all
             three see the same restarts); then, on a fresh server, wrk load on
             a group with maximum-requests= small, so its processes recycle
-            continuously, beside a static-file load. Every answer must be 2xx,
-            and wrk's socket errors no more than the static file's.
+            continuously, beside a static-file load. Two Python clients run
+            beside each wrk load and wait for every answer (wrk drops the
+            requests still unanswered when it stops). Every answer must be
+            2xx, and the socket errors (connections closed unanswered) no more
+            than the static file's (with only 2 restarts, --quick, that count
+            is chance and is printed, not bounded).
 sigkill     a Python load generator (16 keep-alive clients, the app sleeps
             20 ms) on a daemon group while one of its processes is killed
             with SIGKILL, for a group of 2 processes and one of 1 (threads=8).
