@@ -112,6 +112,13 @@ def groups_config(groups, routes, extra=""):
     return "\n".join(lines) + "\n" + extra
 
 
+def both_modes_server():
+    """/hello embedded, /d/hello in a daemon group (processes=2 threads=16)."""
+    return server(groups_config(
+        {"bench": "processes=2 threads=16"},
+        {"/hello": ("hello.wsgi", None), "/d/hello": ("hello.wsgi", "bench")}))
+
+
 def wait_for_group(srv, path, timeout=30):
     deadline = time.monotonic() + timeout
     while True:
@@ -184,9 +191,7 @@ def show_log(srv, since, title):
 
 def memory(args):
     print("\n== memory: %d requests across both modes ==" % args.requests, flush=True)
-    srv = server(groups_config(
-        {"bench": "processes=2 threads=16"},
-        {"/hello": ("hello.wsgi", None), "/d/hello": ("hello.wsgi", "bench")}))
+    srv = both_modes_server()
     try:
         urls = {"embedded": srv.url("/hello"), "daemon": srv.url("/d/hello")}
         wait_for_group(srv, "/d/hello")
@@ -235,9 +240,7 @@ def memory(args):
 
 def restarts(args):
     print("\n== restarts: %d graceful restarts under load; maximum-requests recycling ==" % args.restarts, flush=True)
-    srv = server(groups_config(
-        {"bench": "processes=2 threads=16"},
-        {"/hello": ("hello.wsgi", None), "/d/hello": ("hello.wsgi", "bench")}))
+    srv = both_modes_server()
     try:
         wait_for_group(srv, "/d/hello")
         # The three loads run at once, so they see the very same restarts.
