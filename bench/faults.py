@@ -530,14 +530,19 @@ def daemon_connections(srv, group):
     return n
 
 
+def daemon_site_server(mpm_config):
+    """A daemon-only site (/d/hello in group site) with Debian's mod_reqtimeout."""
+    return server(
+        groups_config({"site": "processes=2 threads=16"}, {"/d/hello": ("hello.wsgi", "site")},
+                      extra="WSGIRestrictEmbedded On\n" + REQTIMEOUT + "\n"),
+        mpm_config=mpm_config, extra_modules=[("reqtimeout_module", "mod_reqtimeout.so")])
+
+
 def slowloris(args):
     print("\n== slowloris: %d slow clients beside normal requests to a daemon group ==" % args.slow_clients, flush=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    srv = server(
-        groups_config({"site": "processes=2 threads=16"}, {"/d/hello": ("hello.wsgi", "site")},
-                      extra="WSGIRestrictEmbedded On\n" + REQTIMEOUT + "\n"),
-        mpm_config=SLOW_MPM, extra_modules=[("reqtimeout_module", "mod_reqtimeout.so")])
+    srv = daemon_site_server(SLOW_MPM)
     try:
         wait_for_group(srv, "/d/hello")
         url = srv.url("/d/hello")
@@ -584,10 +589,7 @@ def slowloris_small_apache(args):
     only 32 worker threads (bench/run.py's sizing). The head is read on a
     worker thread, so they starve Apache itself before any request could
     reach a daemon."""
-    srv = server(
-        groups_config({"site": "processes=2 threads=16"}, {"/d/hello": ("hello.wsgi", "site")},
-                      extra="WSGIRestrictEmbedded On\n" + REQTIMEOUT + "\n"),
-        mpm_config=MPM, extra_modules=[("reqtimeout_module", "mod_reqtimeout.so")])
+    srv = daemon_site_server(MPM)
     try:
         wait_for_group(srv, "/d/hello")
         slow = SlowClients(srv.port, "/d/hello", args.slow_clients)
