@@ -95,12 +95,19 @@ def start(name):
 
 def prepare(name):
     spec = SERVERS[name]
+    return bench_server(spec["module"], app_config(spec["module"], spec["daemon"]))
+
+
+def bench_server(module, config, mpm_config=MPM, loglevel="warn", extra_modules=()):
+    """An Apache (not started) with the bench applications and static files in
+    its root; `config` routes them (see app_config)."""
     srv = harness.ApacheServer(
-        module=spec["module"],
+        module=module,
         mode="embedded",
-        config=app_config(spec["module"], spec["daemon"]),
-        loglevel="warn",
-        mpm_config=MPM,
+        config=config,
+        loglevel=loglevel,
+        mpm_config=mpm_config,
+        extra_modules=extra_modules,
     )
     # Debian's mod_wsgi can crash while exiting; the benchmark is not about that.
     srv.bad_log_patterns = []
@@ -129,24 +136,36 @@ def check(srv, workload):
             )
 
 
-def wrk(url, extra, seconds, connections):
-    out = subprocess.run(
-        ["wrk", "-t2", "-c%d" % connections, "-d%ds" % max(1, round(seconds)), "--latency"] + extra + [url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def wrk_command(url, extra, seconds, connections, threads=2):
+    return ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % max(1, round(seconds)), "--latency"] + extra + [url]
+
+
+def wrk_figures(out):
+    """The figures in wrk's report: requests, rps, p99_ms, non2xx and the
+    socket errors (connect, read, write, timeout; zero when none reported)."""
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)] if p99 else float("nan")
-    if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return dict(
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p99_ms=float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)] if p99 else float("nan"),
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
+        errors=dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups()))) if errors else dict(connect=0, read=0, write=0, timeout=0),
+    )
+
+
+def wrk(url, extra, seconds, connections):
+    out = subprocess.run(wrk_command(url, extra, seconds, connections), capture_output=True, text=True, check=True).stdout
+    got = wrk_figures(out)
+    if got["non2xx"]:
         raise SystemExit("wrk saw error responses from %s:\n%s" % (url, out))
     # mpm_event closes idle keep-alive connections when all its workers are busy;
     # wrk counts those closes as read errors. They are reported, not fatal.
-    closes = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if closes and (int(closes.group(1)) or int(closes.group(3)) or int(closes.group(4))):
+    e = got["errors"]
+    if e["connect"] or e["write"] or e["timeout"]:
         raise SystemExit("wrk saw connection failures on %s:\n%s" % (url, out))
-    return rps, p99_ms
+    return got["rps"], got["p99_ms"]
 
 
 def rss_kib(srv, daemon_only=False):
@@ -168,8 +187,10 @@ def rss_kib(srv, daemon_only=False):
     return total
 
 
-def daemon_pids(srv):
-    """Daemon processes are titled (wsgi:bench) and are children of the Apache parent."""
+def daemon_pids(srv, group=None):
+    """Daemon processes are titled (wsgi:GROUP) by display-name=%{GROUP} and are
+    children of the Apache parent; all of them, or those of one group."""
+    prefix = b"(wsgi:" + (group.encode() + b")" if group else b"")
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -181,7 +202,7 @@ def daemon_pids(srv):
                 title = f.read()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == srv.pid and title.startswith(b"(wsgi:"):
+        if ppid == srv.pid and title.startswith(prefix):
             pids.append(int(entry))
     return pids
 
