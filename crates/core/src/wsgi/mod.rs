@@ -6,7 +6,8 @@ pub mod channel;
 pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
-pub mod headers;
+/// The status and header checks live in the protocol crate, shared with the Apache child.
+pub use rwsgi_protocol::headers;
 pub mod input;
 pub mod request_handle;
 pub mod response;

@@ -9,6 +9,7 @@
 
 mod accept;
 pub mod connection;
+mod fork;
 pub mod poller;
 mod setup;
 mod state;
@@ -96,6 +97,7 @@ fn main(group: Arc<Group>, index: u32) -> i32 {
             return 1;
         }
     };
+    fork::install(&[group.listener, poller.epoll_fd()]);
     let state = Arc::new(State {
         group: group.clone(),
         poller,

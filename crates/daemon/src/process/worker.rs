@@ -31,7 +31,18 @@ pub(super) fn request_loop(state: &Arc<State>, thread: usize) {
             state.poller.closed();
             break;
         }
-        if serve_request(state, thread, &connection) {
+        // A panic costs this request (a 500 if nothing was sent, else a cut
+        // response) and its connection, never the thread.
+        let reusable = crate::guard::contain("a daemon request", false, || serve_request(state, thread, &connection));
+        super::fork::exit_if_forked();
+        if !reusable {
+            let slot = state.slots[thread].lock().take();
+            if slot.is_some() {
+                connection.fail_unstarted(500);
+                state.active.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        if reusable {
             if let Err(connection) = state.poller.keep(connection) {
                 connection.goodbye();
             }
@@ -49,7 +60,7 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     connection.ended.store(false, Ordering::Release);
     connection.head_sent.store(false, Ordering::Release);
     let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
-        Ok(frame) if frame.kind == Kind::Request => frame,
+        Ok(frame) if frame.kind == Kind::Request && frame.request != protocol::NO_REQUEST => frame,
         Ok(frame) => {
             tracing::error!("daemon got a {:?} frame instead of a request", frame.kind);
             return false;
@@ -68,7 +79,23 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
             return false;
         }
     };
+    connection.request.store(frame.request, Ordering::Release);
     let picked_up = protocol::now_micros();
+    // The child gives up waiting (504) at its deadline and closes the
+    // connection: a request it has given up on is never started.
+    if header.deadline != 0 && picked_up >= header.deadline {
+        tracing::error!(
+            "[client {}] request for daemon process group '{}' not started: the Apache child gave up waiting {:.1}s ago (socket-timeout)",
+            String::from_utf8_lossy(header.client),
+            o.name,
+            (picked_up - header.deadline) as f64 / 1e6
+        );
+        return false;
+    }
+    if connection.peer_closed() {
+        tracing::error!("[client {}] request for daemon process group '{}' not started: the Apache child has closed the connection", String::from_utf8_lossy(header.client), o.name);
+        return false;
+    }
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(protocol::now_micros().saturating_sub(header.queue_start).max(0) as u64);
         if waited > limit {
