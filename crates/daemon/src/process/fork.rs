@@ -88,7 +88,8 @@ extern "C" fn in_forked_child() {
 /// leaves at once, without running the daemon's shutdown.
 pub fn exit_if_forked() {
     if forked() {
-        tracing::warn!("process {} forked by the application returned into the daemon's request loop; it exits", std::process::id());
+        // No log line: the logger's lock may have been held by another thread
+        // at the fork, and would never be released in this process.
         // SAFETY: terminating the forked child; nothing of the daemon's is its to clean up.
         unsafe { libc::_exit(0) };
     }

@@ -145,6 +145,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let _scope = log::RequestScope::client(&client);
     let variables = &header.variables;
     let outcome = app::serve_request(Box::new(channel), &info, &script, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)));
+    // A process the application forked, returning here: it leaves at once.
+    super::fork::exit_if_forked();
     if let Outcome::Failed(status) = outcome {
         connection.fail_unstarted(status);
     }
