@@ -13,6 +13,10 @@ status=0
 cargo test --release --locked --workspace || status=1
 # Lints, including the denied unsafe_op_in_unsafe_fn and undocumented_unsafe_blocks.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
+# Every fuzz target for a few seconds (the long campaigns: README, Fuzzing).
+for target in protocol relay headers config; do
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time=5 >/dev/null 2>&1) || { echo "test.sh: fuzz target $target failed" >&2; status=1; }
+done
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
 /usr/bin/python3 -m pytest tests "$@" || status=1

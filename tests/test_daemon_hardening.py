@@ -184,3 +184,33 @@ def test_a_slow_steady_upload_is_not_cut_off_by_socket_timeout(srv):
             data += chunk
     assert data.startswith(b"HTTP/1.1 200"), data[:300]
     assert b"\r\n%d %s\r\n" % (len(body), hashlib.sha256(body).hexdigest().encode()) in data, data[-200:]
+
+
+def test_a_panic_in_a_request_thread_costs_one_request(module_under_test):
+    # The test hook makes the daemon's request thread panic for one script;
+    # with one thread, the next request shows the thread survived.
+    from harness import ApacheServer
+
+    if module_under_test != "rwsgi":
+        pytest.skip("mod_rwsgi's daemon mode")
+    s = ApacheServer(
+        module="rwsgi",
+        mode="embedded",
+        config="""
+        WSGIDaemonProcess panicky processes=1 threads=1
+        WSGIScriptAlias /boom {root}/boom.wsgi process-group=panicky
+        WSGIScriptAlias /fine {root}/app.wsgi process-group=panicky
+        """,
+        apps={"app.wsgi": APP, "boom.wsgi": APP},
+        env={"RWSGI_TEST_PANIC_SCRIPT": "/boom.wsgi"},
+    )
+    s.bad_log_patterns = [p for p in s.bad_log_patterns if p != r"panic"]
+    with s:
+        pid = int(s.get("/fine/pid").body)
+        mark = s.log_mark()
+        for _ in range(3):
+            r = s.get("/boom/echo?x", timeout=10)
+            assert r.status == 500, (r.status, r.body[:200])
+        s.wait_for_log(r"internal error \(panic caught\) in a daemon request: test hook", since=mark)
+        r = s.get("/fine/echo?after", timeout=10)
+        assert r.status == 200 and r.body == b"echo after %d" % pid

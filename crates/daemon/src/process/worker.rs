@@ -12,9 +12,35 @@ use crate::protocol::{self, FrameError, Kind, MAX_REQUEST_FRAME};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::environ::{DaemonTimes, RequestInfo};
 
+/// Test hook for the panic guard: a request whose script path ends with the
+/// value of `RWSGI_TEST_PANIC_SCRIPT` (read once, when the daemon starts) panics
+/// in its request thread. Unset, as outside the test suite, it does nothing.
+static PANIC_SCRIPT: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+
+fn panic_script() -> Option<&'static [u8]> {
+    PANIC_SCRIPT.get_or_init(|| std::env::var_os("RWSGI_TEST_PANIC_SCRIPT").map(std::os::unix::ffi::OsStringExt::into_vec).filter(|v| !v.is_empty())).as_deref()
+}
+
 /// A request thread: serves the next request on any connection, until the
-/// process stops.
+/// process stops. A panic outside a request (each request has its own guard)
+/// is logged and the loop goes on, so the process never silently loses a thread.
 pub(super) fn request_loop(state: &Arc<State>, thread: usize) {
+    let _ = panic_script();
+    restart_on_panic("a request thread", || serve_until_stopped(state, thread));
+}
+
+/// Runs `body` until it returns; a panic in it is logged (by the guard) and,
+/// after a pause that keeps a panic on every run from spinning, it runs again.
+pub(super) fn restart_on_panic(what: &str, body: impl Fn()) {
+    while !crate::guard::contain(what, false, || {
+        body();
+        true
+    }) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn serve_until_stopped(state: &Arc<State>, thread: usize) {
     let o = &state.group.options;
     while !state.stopping.load(Ordering::Acquire) {
         // The wait's timeout lets an idle thread notice a stop.
@@ -110,6 +136,9 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let python_thread = unsafe { libc::pthread_self() } as u64;
     *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });
 
+    if panic_script().is_some_and(|p| header.script_path.ends_with(p)) {
+        panic!("test hook: RWSGI_TEST_PANIC_SCRIPT matched the script path");
+    }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
     let info = RequestInfo {
