@@ -61,18 +61,16 @@ fn serve_until_stopped(state: &Arc<State>, thread: usize) {
         // response) and its connection, never the thread.
         let reusable = crate::guard::contain("a daemon request", false, || serve_request(state, thread, &connection));
         super::fork::exit_if_forked();
-        if !reusable {
-            let slot = state.slots[thread].lock().take();
-            if slot.is_some() {
-                connection.fail_unstarted(500);
-                state.active.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
         if reusable {
             if let Err(connection) = state.poller.keep(connection) {
                 connection.goodbye();
             }
         } else {
+            // A request still in its slot is one the guard cut short.
+            if state.slots[thread].lock().take().is_some() {
+                connection.fail_unstarted(500);
+                state.active.fetch_sub(1, Ordering::AcqRel);
+            }
             drop(connection);
             state.poller.closed();
         }
