@@ -1,8 +1,11 @@
 """The Apache child against a misbehaving daemon.
 
 The group's real socket is replaced by one served by this test, which speaks
-the wire format (src/protocol) wrongly on purpose. Whatever arrives, the child
-must answer 502 (or cut a started response), log why, and stay up."""
+the wire format (crates/protocol) wrongly on purpose: malformed frames, frames
+of other requests, more body than announced, lying or surplus passed file
+descriptors. Whatever arrives, the child must answer 502 (or cut a started
+response), log why, close the connection, and stay up; the next request gets
+its own response."""
 
 import http.client
 import os
