@@ -54,6 +54,11 @@ if ! cargo clippy --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1
     rustup component add clippy
 fi
 
+# The test command runs each fuzz target briefly (fuzz/, cargo-fuzz from crates.io).
+if ! command -v cargo-fuzz >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+    cargo install cargo-fuzz --locked
+fi
+
 # Build against Debian's Python: Apache's children run as www-data and must be
 # able to read the interpreter's files.
 export PYO3_PYTHON=/usr/bin/python3

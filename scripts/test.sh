@@ -14,6 +14,10 @@ cargo test --release --locked --workspace || status=1
 # Lints, including the denied unsafe_op_in_unsafe_fn and undocumented_unsafe_blocks.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
 # The launcher's integration tests are tests/test_express.py (it is built with the workspace).
+# Every fuzz target for a few seconds (the long campaigns: README, Fuzzing).
+for target in protocol relay headers config; do
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time=5 >/dev/null 2>&1) || { echo "test.sh: fuzz target $target failed" >&2; status=1; }
+done
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
 # The package and Docker tests (tests/test_package.py, test_docker.py,
 # test_compose.py) build the .deb and the images themselves; without Docker

@@ -50,6 +50,20 @@ void rwsgi_brigade_append_eos(apr_bucket_brigade *bb)
     APR_BRIGADE_INSERT_TAIL(bb, b);
 }
 
+void rwsgi_brigade_insert_file_unmapped(apr_bucket_brigade *bb, apr_file_t *f, apr_off_t start, apr_off_t len, apr_pool_t *p)
+{
+    /* The buckets inserted follow the brigade's current last one (the
+     * sentinel when it is empty). */
+    apr_bucket *last = APR_BRIGADE_LAST(bb);
+    apr_bucket *b;
+    apr_brigade_insert_file(bb, f, start, len, p);
+    for (b = APR_BUCKET_NEXT(last); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_FILE(b)) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
+    }
+}
+
 int rwsgi_brigade_is_empty(apr_bucket_brigade *bb)
 {
     return APR_BRIGADE_EMPTY(bb);

@@ -25,6 +25,9 @@ void rwsgi_brigade_append_transient(apr_bucket_brigade *bb, const char *data, ap
 void rwsgi_brigade_append_owned(apr_bucket_brigade *bb, char *data, apr_size_t len);
 void rwsgi_brigade_append_flush(apr_bucket_brigade *bb);
 void rwsgi_brigade_append_eos(apr_bucket_brigade *bb);
+/* Inserts a file region whose buckets never mmap the file: a file that
+ * shrinks while it is sent is then a read error, not SIGBUS. */
+void rwsgi_brigade_insert_file_unmapped(apr_bucket_brigade *bb, apr_file_t *f, apr_off_t start, apr_off_t len, apr_pool_t *p);
 int rwsgi_brigade_is_empty(apr_bucket_brigade *bb);
 
 /* ap_http_scheme(r) is a macro over a hook. */

@@ -76,6 +76,13 @@ def application(environ, start_response):
         info.update(sha256=h.hexdigest(), total=sum(sizes), reads=len(sizes),
                     max=max(sizes or [0]), after_eof=repr(inp.read(65536)),
                     hwm_before=hwm_before, hwm_after=vm("VmHWM"))
+    elif case == "bigread":
+        # One read(n) larger than the transport's pieces (1 MiB in daemon mode).
+        n = int(environ["HTTP_X_READ"])
+        first = inp.read(n)
+        rest = inp.read()
+        info.update(first_len=len(first), first_sha256=hashlib.sha256(first).hexdigest(),
+                    rest_len=len(rest), sha256=hashlib.sha256(first + rest).hexdigest())
     elif case == "ignore":
         pass  # never touches wsgi.input
     elif case == "echo":
@@ -239,6 +246,21 @@ def test_large_body_streamed_and_hashed(srv):
         # The module must stream too, not buffer the 12 MiB body for the app.
         grew_kb = d["hwm_after"] - base["hwm_after"]
         assert grew_kb < 6 * 1024, "peak RSS grew by %d kB reading a 12 MiB body" % grew_kb
+
+
+@pytest.mark.parametrize("read,size", [(3 << 20, (3 << 20) + 4321), (3 << 20, 3 << 20), (5 << 20, (3 << 20) + 7)])
+def test_read_n_over_a_mib_returns_n_bytes(srv, read, size):
+    # read(n) returns n bytes unless the body ends first; daemon mode once
+    # returned 1 MiB and then reported the end of the body.
+    body = os.urandom(size)
+    r = srv.request("POST", "/in?bigread", headers={"X-Read": str(read)}, body=body)
+    assert r.status == 200, (r.status, r.body[:300])
+    d = r.json()
+    want = min(read, size)
+    assert d["first_len"] == want
+    assert d["first_sha256"] == hashlib.sha256(body[:want]).hexdigest()
+    assert d["rest_len"] == size - want
+    assert d["sha256"] == hashlib.sha256(body).hexdigest()
 
 
 def test_post_without_body(srv):

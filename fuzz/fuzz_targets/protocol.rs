@@ -33,8 +33,8 @@ fn payload(data: &[u8]) {
     {
         assert_eq!(d.len, data.len() - 1);
         assert_eq!(d.flag(), [first]);
-        let frame = d.encode().expect("fuzz inputs are far below 4 GiB");
-        assert_eq!(protocol::read_header(&mut &frame[..], usize::MAX).ok(), Some((Kind::Data, data.len())));
+        let frame = d.encode(7).expect("fuzz inputs are far below 4 GiB");
+        assert_eq!(protocol::read_header(&mut &frame[..], usize::MAX).ok(), Some(protocol::Header { kind: Kind::Data, len: data.len(), request: 7 }));
         assert_eq!(frame[protocol::HEADER_SIZE], first);
     }
     if let Ok(e) = End::decode(data) {
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(frame) = protocol::read_frame(&mut reader, 1 << 16) {
         let p = &frame.payload[..];
         let mut again = Vec::new();
-        protocol::append_frame(&mut again, frame.kind, &[p]).unwrap();
+        protocol::append_frame(&mut again, frame.kind, frame.request, &[p]).unwrap();
         assert_eq!(protocol::read_frame(&mut &again[..], p.len()).ok().as_ref(), Some(&frame));
         match frame.kind {
             Kind::Request => drop(protocol::decode_request(p)),

@@ -78,6 +78,17 @@ impl Brigade {
         }
     }
 
+    /// Like [`write_file`](Self::write_file) for a file another process
+    /// controls (passed by a daemon): it is never mapped into memory, so a file
+    /// that shrinks while it is sent gives a read error rather than SIGBUS.
+    pub fn write_foreign_file(&mut self, r: &Request, file: &PoolFile, offset: u64, len: u64) -> Result<(), ffi::apr_status_t> {
+        // SAFETY: as in write_file; the shim only also turns mmap off on the inserted buckets.
+        unsafe {
+            ffi::rwsgi_brigade_insert_file_unmapped(self.0, file.0, offset as ffi::apr_off_t, len as ffi::apr_off_t, (*r.as_ptr()).pool);
+            self.pass(r)
+        }
+    }
+
     /// Sends the end-of-stream marker; nothing may be written after it.
     pub fn finish(&mut self, r: &Request) -> Result<(), ffi::apr_status_t> {
         // SAFETY: live brigade and request.

@@ -11,8 +11,17 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-/// Descriptors accepted with one receive call (more are closed by the kernel).
-const MAX_FDS: usize = 4;
+/// Descriptors accepted with one receive call: one, as a File frame carries
+/// (the kernel closes any more that a message carries, and says so with
+/// MSG_CTRUNC, which marks the connection as misused).
+const FDS_PER_RECEIVE: usize = 1;
+
+/// Descriptors held for frames not yet parsed. A receive stops after the first
+/// message that carries a descriptor, and a File frame's descriptor comes with
+/// the frame's first byte, so an honest peer never has more than two pending
+/// (a frame header split across two receives, the next File frame in the
+/// second); one more marks the connection as misused and is closed at once.
+const MAX_PENDING_FDS: usize = 2;
 
 /// One-buffer message header with room for `fds` descriptors of control data.
 /// The returned header points at `iov` and `control`, which must outlive its use.
@@ -66,11 +75,13 @@ pub struct FdReader {
     start: usize,
     end: usize,
     fds: VecDeque<OwnedFd>,
+    /// The peer sent descriptors no frame can account for (closed on arrival).
+    misused: bool,
 }
 
 impl FdReader {
     pub fn new(stream: UnixStream, capacity: usize) -> FdReader {
-        FdReader { stream, buf: vec![0u8; capacity].into_boxed_slice(), start: 0, end: 0, fds: VecDeque::new() }
+        FdReader { stream, buf: vec![0u8; capacity].into_boxed_slice(), start: 0, end: 0, fds: VecDeque::with_capacity(MAX_PENDING_FDS), misused: false }
     }
 
     pub fn stream(&self) -> &UnixStream {
@@ -85,6 +96,18 @@ impl FdReader {
     /// Nothing received is left unread: no bytes, no descriptors.
     pub fn is_drained(&self) -> bool {
         self.start == self.end && self.fds.is_empty()
+    }
+
+    /// Descriptors arrived that no frame can account for: too many, or more
+    /// in one message than a frame carries. They were closed; the connection
+    /// must not be used further.
+    pub fn misused(&self) -> bool {
+        self.misused
+    }
+
+    /// Descriptors received and not taken yet (at most two).
+    pub fn pending_fds(&self) -> usize {
+        self.fds.len()
     }
 
     /// The oldest descriptor received and not yet taken.
@@ -132,7 +155,7 @@ impl FdReader {
     fn receive(&mut self, ptr: *mut u8, len: usize) -> io::Result<usize> {
         let mut iov = libc::iovec { iov_base: ptr as *mut libc::c_void, iov_len: len };
         let mut control = Vec::new();
-        let mut msg = message(&mut iov, &mut control, MAX_FDS);
+        let mut msg = message(&mut iov, &mut control, FDS_PER_RECEIVE);
         // SAFETY: recvmsg into `len` writable bytes at `ptr` (the caller's buffer
         // or ours); the control data is parsed with the CMSG_* helpers.
         unsafe {
@@ -151,11 +174,24 @@ impl FdReader {
                 if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                     let data = libc::CMSG_DATA(cmsg) as *const i32;
                     let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<i32>();
+                    // The control buffer is padded: it may hold one more than asked for.
+                    if count > FDS_PER_RECEIVE {
+                        self.misused = true;
+                    }
                     for i in 0..count {
-                        self.fds.push_back(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                        let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
+                        if i < FDS_PER_RECEIVE && self.fds.len() < MAX_PENDING_FDS {
+                            self.fds.push_back(fd);
+                        } else {
+                            // Dropping closes it: the count stays bounded.
+                            self.misused = true;
+                        }
                     }
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+                self.misused = true;
             }
             Ok(n)
         }
@@ -199,5 +235,51 @@ mod tests {
         let mut text = String::new();
         passed.read_to_string(&mut text).unwrap();
         assert!(text.contains('('), "{text}");
+        assert!(!reader.misused());
+    }
+
+    /// Sends one byte with `fds` attached in one message.
+    fn send_fds(stream: &UnixStream, fds: &[i32]) {
+        let byte = [b'x'];
+        let mut iov = libc::iovec { iov_base: byte.as_ptr() as *mut libc::c_void, iov_len: 1 };
+        let mut control = Vec::new();
+        let msg = message(&mut iov, &mut control, fds.len());
+        // SAFETY: one SCM_RIGHTS message with `fds.len()` descriptors in a buffer sized for them.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as usize;
+            for (i, fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned((libc::CMSG_DATA(cmsg) as *mut i32).add(i), *fd);
+            }
+            assert_eq!(libc::sendmsg(stream.as_raw_fd(), &msg, 0), 1);
+        }
+    }
+
+    #[test]
+    fn several_descriptors_in_one_message_mark_the_connection_and_are_closed() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        let mut reader = FdReader::new(b, 64);
+        send_fds(&a, &[file.as_raw_fd(); 5]);
+        let mut got = [0u8; 1];
+        reader.read_exact(&mut got).unwrap();
+        assert!(reader.misused(), "MSG_CTRUNC noticed");
+        assert_eq!(reader.pending_fds(), 1, "one kept, the others closed");
+    }
+
+    #[test]
+    fn descriptors_never_pile_up() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        let mut reader = FdReader::new(b, 64);
+        for _ in 0..200 {
+            send_fds(&a, &[file.as_raw_fd()]);
+        }
+        let mut got = [0u8; 200];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(reader.pending_fds(), MAX_PENDING_FDS, "the others were closed as they came");
+        assert!(reader.misused());
     }
 }

@@ -10,6 +10,9 @@ pub struct RequestHeader<'a> {
     pub queue_start: i64,
     /// The script's modification time, µs (the child has already stat'ed it).
     pub script_mtime: i64,
+    /// When the child gives up waiting for the response to start (504), µs
+    /// since the epoch; 0: never. The daemon does not start a request after it.
+    pub deadline: i64,
     pub listener_port: u16,
     /// How many connection attempts the child needed (mod_wsgi.daemon_connects).
     pub connect_attempts: u16,
@@ -55,7 +58,7 @@ pub fn encode_request(h: &RequestHeader<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&super::VERSION.to_le_bytes());
     let flag = |on: bool, bit: u8| if on { bit } else { 0 };
     out.push(flag(h.header_only, FLAG_HEADER_ONLY) | flag(h.script_reloading, FLAG_RELOADING) | flag(h.has_body, FLAG_HAS_BODY));
-    for v in [h.request_start, h.queue_start, h.script_mtime] {
+    for v in [h.request_start, h.queue_start, h.script_mtime, h.deadline] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(&h.listener_port.to_le_bytes());
@@ -134,12 +137,14 @@ pub fn decode_request(payload: &[u8]) -> Result<RequestHeader<'_>, String> {
     let request_start = c.u64()? as i64;
     let queue_start = c.u64()? as i64;
     let script_mtime = c.u64()? as i64;
+    let deadline = c.u64()? as i64;
     let listener_port = c.u16()?;
     let connect_attempts = c.u16()?;
     let mut h = RequestHeader {
         request_start,
         queue_start,
         script_mtime,
+        deadline,
         listener_port,
         connect_attempts,
         header_only: flags & FLAG_HEADER_ONLY != 0,
@@ -215,6 +220,7 @@ mod tests {
             request_start: 1_700_000_000_000_000,
             queue_start: 1_700_000_000_000_100,
             script_mtime: -5,
+            deadline: 1_700_000_003_000_000,
             listener_port: 8080,
             connect_attempts: 3,
             header_only: true,

@@ -7,7 +7,10 @@
 //! A connection carries one request at a time, and then the next: the child
 //! keeps it after `End` and the daemon watches it for the next `Request`.
 //! Frames:
-//! `[u32 payload length, little-endian][u8 kind][payload]`.
+//! `[u32 payload length, little-endian][u8 kind][u64 request id][payload]`.
+//! The child numbers its requests; every frame of a request and of its
+//! response carries that number, and the child closes a connection on which a
+//! frame of any other request arrives (see `frame`).
 //!
 //! ```text
 //! child                                   daemon
@@ -34,17 +37,19 @@
 
 mod codec;
 mod frame;
+pub mod headers;
 mod payload;
+pub mod relay;
 
 pub use codec::{RequestHeader, ResponseHead, decode_head, decode_request, encode_head, encode_request};
-pub use frame::{Frame, FrameError, Kind, append_frame, frame_header, read_frame, read_header, write_frame, write_frame_parts};
+pub use frame::{Frame, FrameError, Header, Kind, NO_REQUEST, append_frame, frame_header, read_frame, read_header, write_frame, write_frame_parts};
 pub use payload::{Abort, BodyError, DataHeader, End, Fail, FileRegion, Goodbye, PayloadError, ReadRequest};
 
 /// Format version; a daemon refuses requests of another version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
-/// Bytes of a frame header: `[u32 payload length][u8 kind]`.
-pub const HEADER_SIZE: usize = 5;
+/// Bytes of a frame header: `[u32 payload length][u8 kind][u64 request id]`.
+pub const HEADER_SIZE: usize = 13;
 
 /// The largest `Request` payload a daemon accepts: the CGI variables and
 /// routing data (Apache's own header limits keep real requests far below this).
@@ -77,7 +82,7 @@ mod tests {
         assert_eq!(super::MAX_REQUEST_FRAME, 4 << 20);
         assert_eq!(super::MAX_DATA_FRAME, (1 << 20) + 1);
         assert_eq!(super::MAX_BODY_READ, 1 << 20);
-        assert_eq!(super::HEADER_SIZE, 5);
+        assert_eq!(super::HEADER_SIZE, 13);
     }
 
     #[test]

@@ -91,10 +91,13 @@ impl DataHeader {
 
     /// The frame header and the flag byte: what precedes the `len` body bytes.
     /// Fails only if the payload would exceed the frame length field (4 GiB).
-    pub fn encode(&self) -> std::io::Result<[u8; crate::HEADER_SIZE + Self::FLAG_SIZE]> {
+    pub fn encode(&self, request: u64) -> std::io::Result<[u8; crate::HEADER_SIZE + Self::FLAG_SIZE]> {
         let total = self.len.checked_add(Self::FLAG_SIZE).ok_or(std::io::ErrorKind::InvalidInput)?;
-        let h = crate::frame_header(Self::KIND, total)?;
-        Ok([h[0], h[1], h[2], h[3], h[4], u8::from(self.flush)])
+        let h = crate::frame_header(Self::KIND, total, request)?;
+        let mut out = [0u8; crate::HEADER_SIZE + Self::FLAG_SIZE];
+        out[..crate::HEADER_SIZE].copy_from_slice(&h);
+        out[crate::HEADER_SIZE] = u8::from(self.flush);
+        Ok(out)
     }
 
     /// From the frame's payload length and the payload's first byte (read
@@ -242,9 +245,9 @@ impl Goodbye {
         empty(Self::KIND, payload).map(|()| Goodbye)
     }
 
-    /// The whole frame (header, no payload).
+    /// The whole frame (header, no payload), for no request ([`crate::NO_REQUEST`]).
     pub fn frame(&self) -> [u8; crate::HEADER_SIZE] {
-        crate::frame_header(Self::KIND, 0).expect("an empty payload fits")
+        crate::frame_header(Self::KIND, 0, crate::NO_REQUEST).expect("an empty payload fits")
     }
 }
 
@@ -288,14 +291,14 @@ mod tests {
     #[test]
     fn data_header_round_trips_through_a_frame() {
         let h = DataHeader { flush: true, len: 5 };
-        let mut frame = h.encode().unwrap().to_vec();
+        let mut frame = h.encode(42).unwrap().to_vec();
         frame.extend_from_slice(b"hello");
-        let (kind, len) = crate::read_header(&mut &frame[..], 100).unwrap();
-        assert_eq!((kind, len), (Kind::Data, 6));
-        assert_eq!(DataHeader::decode(len, frame[crate::HEADER_SIZE]), Ok(h));
+        let header = crate::read_header(&mut &frame[..], 100).unwrap();
+        assert_eq!(header, crate::Header { kind: Kind::Data, len: 6, request: 42 });
+        assert_eq!(DataHeader::decode(header.len, frame[crate::HEADER_SIZE]), Ok(h));
         // The same bytes as a frame built from parts.
         let mut parts = Vec::new();
-        crate::append_frame(&mut parts, Kind::Data, &[&h.flag(), b"hello"]).unwrap();
+        crate::append_frame(&mut parts, Kind::Data, 42, &[&h.flag(), b"hello"]).unwrap();
         assert_eq!(parts, frame);
         assert_eq!(DataHeader::decode(1, 0), Ok(DataHeader { flush: false, len: 0 }));
     }
@@ -304,8 +307,8 @@ mod tests {
     fn malformed_data_headers_are_errors() {
         assert!(matches!(DataHeader::decode(0, 0), Err(PayloadError::Size { kind: Kind::Data, len: 0, .. })));
         assert_eq!(DataHeader::decode(10, 7), Err(PayloadError::Flag { kind: Kind::Data, value: 7 }));
-        assert!(DataHeader { flush: false, len: usize::MAX }.encode().is_err());
-        assert!(DataHeader { flush: false, len: u32::MAX as usize }.encode().is_err(), "payload of 4 GiB + 1");
+        assert!(DataHeader { flush: false, len: usize::MAX }.encode(1).is_err());
+        assert!(DataHeader { flush: false, len: u32::MAX as usize }.encode(1).is_err(), "payload of 4 GiB + 1");
     }
 
     #[test]
@@ -379,7 +382,7 @@ mod tests {
         assert!(matches!(Goodbye::decode(b"x"), Err(PayloadError::Size { kind: Kind::Goodbye, len: 1, .. })));
         assert!(matches!(Abort::decode(b"xy"), Err(PayloadError::Size { kind: Kind::Abort, len: 2, .. })));
         let mut frame = Vec::new();
-        crate::append_frame(&mut frame, Kind::Goodbye, &[]).unwrap();
+        crate::append_frame(&mut frame, Kind::Goodbye, crate::NO_REQUEST, &[]).unwrap();
         assert_eq!(Goodbye.frame()[..], frame[..]);
     }
 

@@ -32,6 +32,11 @@ use crate::route::Route;
 /// How many times a request is sent again after daemons closed connections without reading it.
 const MAX_RESENDS: u32 = 8;
 
+/// This child's request ids: each attempt to hand a request to a daemon gets a
+/// new one, so a frame left over from any earlier request (on this connection
+/// or another) can never pass as part of the current response.
+static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Forwards the request to `group` and relays the response; returns the handler status.
 pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
     if let Some(owner) = group.script_owner
@@ -53,6 +58,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         request_start: r.request_time(),
         queue_start,
         script_mtime: route.script_mtime,
+        deadline: 0,
         listener_port,
         connect_attempts: 0,
         header_only: r.header_only(),
@@ -103,9 +109,13 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
             },
         };
         connection.set_timeout(timeout);
+        let request = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed).max(1);
+        // The relay gives up (504) after `timeout` without a frame; the daemon
+        // does not start the request after that.
+        header.deadline = protocol::now_micros().saturating_add(timeout.as_micros().min(i64::MAX as u128) as i64);
         payload.clear();
         protocol::encode_request(&header, &mut payload);
-        if let Err(e) = protocol::write_frame(&mut connection.reader.stream(), Kind::Request, &payload) {
+        if let Err(e) = protocol::write_frame(&mut connection.reader.stream(), Kind::Request, request, &payload) {
             if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) {
                 match not_taken(kept) {
                     Ok(()) => continue,
@@ -117,7 +127,7 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
         }
         let pid = connection.pid;
         connections.begin(pid);
-        let finish = Relay::new(r, group, &mut connection, route.error_override).run();
+        let finish = Relay::new(r, group, &mut connection, request, timeout, route.error_override).run();
         connections.end(pid);
         match finish {
             Finish::Done { status: code, reusable } => {

@@ -8,7 +8,8 @@ pub mod dispatch;
 pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
-pub mod headers;
+/// The status and header checks live in the protocol crate, shared with the Apache child.
+pub use rwsgi_protocol::headers;
 pub mod hook_script;
 pub mod input;
 pub mod request_handle;

@@ -5,7 +5,7 @@ use std::io::{BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -26,6 +26,9 @@ pub struct Connection {
     pub token: u64,
     /// Registered with the poller (it is re-armed rather than added).
     pub watched: AtomicBool,
+    /// This connection's entry among the descriptors a forked process closes;
+    /// declared before the sockets so that it is dropped before they close.
+    _fork_slot: super::fork::Registered,
     stream: UnixStream,
     pub(super) reader: Mutex<BufReader<UnixStream>>,
     pending: Mutex<Vec<u8>>,
@@ -35,6 +38,8 @@ pub struct Connection {
     broken: AtomicBool,
     /// The current request's End frame went out: the connection is clean.
     pub(super) ended: AtomicBool,
+    /// The id of the request being served, echoed in every frame of its response.
+    pub(super) request: AtomicU64,
 }
 
 impl Connection {
@@ -43,6 +48,7 @@ impl Connection {
         stream.set_read_timeout(Some(read_timeout))?;
         stream.set_write_timeout(Some(write_timeout))?;
         let reader = BufReader::with_capacity(COALESCE, stream.try_clone()?);
+        let fork_slot = super::fork::Registered::new(&[stream.as_raw_fd(), reader.get_ref().as_raw_fd()]);
         Ok(Connection {
             token,
             watched: AtomicBool::new(false),
@@ -53,6 +59,8 @@ impl Connection {
             timed_out: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             ended: AtomicBool::new(false),
+            request: AtomicU64::new(protocol::NO_REQUEST),
+            _fork_slot: fork_slot,
         })
     }
 
@@ -68,9 +76,20 @@ impl Connection {
         queued + self.reader.try_lock().map_or(1, |r| r.buffer().len())
     }
 
+    /// The child has closed its end (it gave up on the request, or exited).
+    pub fn peer_closed(&self) -> bool {
+        let mut pfd = libc::pollfd { fd: self.fd(), events: libc::POLLRDHUP, revents: 0 };
+        // SAFETY: one valid pollfd on our socket, no waiting.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
+    }
+
     /// Closes the connection without reading the request the child may have
     /// sent on it; the child sends it again elsewhere.
     pub fn goodbye(&self) {
+        if super::fork::forked() {
+            return;
+        }
         let _ = (&self.stream).write_all(&Goodbye.frame());
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
@@ -85,6 +104,10 @@ impl Connection {
     }
 
     fn write_all(&self, bytes: &[u8]) -> Result<(), Disconnected> {
+        // A process the application forked answers nothing on our connections.
+        if super::fork::forked() {
+            return Err(Disconnected);
+        }
         (&self.stream).write_all(bytes).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
@@ -94,16 +117,17 @@ impl Connection {
     /// Queues a frame; writes the queue (and the frame) when `flush` is set or
     /// the frame is large.
     fn send(&self, kind: Kind, parts: &[&[u8]], flush: bool) -> Result<(), Disconnected> {
-        if self.broken.load(Ordering::Acquire) {
+        if self.broken.load(Ordering::Acquire) || super::fork::forked() {
             return Err(Disconnected);
         }
         let mut pending = self.pending.lock();
         if self.timed_out.load(Ordering::Acquire) {
             return Err(Disconnected);
         }
+        let request = self.request.load(Ordering::Acquire);
         let size: usize = parts.iter().map(|p| p.len()).sum();
         if pending.len() + size + protocol::HEADER_SIZE <= COALESCE {
-            protocol::append_frame(&mut pending, kind, parts).map_err(|_| Disconnected)?;
+            protocol::append_frame(&mut pending, kind, request, parts).map_err(|_| Disconnected)?;
             if flush {
                 self.write_all(&pending)?;
                 pending.clear();
@@ -114,7 +138,7 @@ impl Connection {
             self.write_all(&pending)?;
             pending.clear();
         }
-        protocol::write_frame_parts(&mut &self.stream, kind, parts).map_err(|_| {
+        protocol::write_frame_parts(&mut &self.stream, kind, request, parts).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
         })
@@ -123,7 +147,7 @@ impl Connection {
     /// Sends `len` bytes of file `fd` from `offset` as a File frame carrying the
     /// descriptor (queued frames go first, to keep the order).
     fn send_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
-        if self.broken.load(Ordering::Acquire) {
+        if self.broken.load(Ordering::Acquire) || super::fork::forked() {
             return Err(Disconnected);
         }
         let mut pending = self.pending.lock();
@@ -135,7 +159,8 @@ impl Connection {
             pending.clear();
         }
         let mut frame = Vec::with_capacity(protocol::HEADER_SIZE + FileRegion::SIZE);
-        protocol::append_frame(&mut frame, FileRegion::KIND, &[&FileRegion { offset, len }.encode()]).map_err(|_| Disconnected)?;
+        let request = self.request.load(Ordering::Acquire);
+        protocol::append_frame(&mut frame, FileRegion::KIND, request, &[&FileRegion { offset, len }.encode()]).map_err(|_| Disconnected)?;
         crate::fdpass::send_with_fd(&self.stream, &frame, fd).map_err(|_| {
             self.broken.store(true, Ordering::Release);
             Disconnected
@@ -145,9 +170,13 @@ impl Connection {
     /// Answers with an HTTP status if no response has started; otherwise cuts
     /// the connection so the child reports an incomplete response.
     pub fn fail_unstarted(&self, status: u16) {
+        if super::fork::forked() {
+            return;
+        }
         let mut pending = self.pending.lock();
         if !self.head_sent.load(Ordering::Acquire) && !self.broken.load(Ordering::Acquire) {
-            let _ = protocol::append_frame(&mut pending, Fail::KIND, &[&Fail { status }.encode()]);
+            let request = self.request.load(Ordering::Acquire);
+            let _ = protocol::append_frame(&mut pending, Fail::KIND, request, &[&Fail { status }.encode()]);
             let _ = self.write_all(&pending);
             pending.clear();
         } else {
@@ -166,30 +195,64 @@ pub struct DaemonChannel {
     pub pid: u32,
 }
 
+impl DaemonChannel {
+    /// One Read frame and its answer: up to `buf.len()` (at most
+    /// [`protocol::MAX_BODY_READ`]) body bytes. With `fill`, the child sends
+    /// them in as many Body frames as the client's pace needs, and an empty one
+    /// if the body ends first; without, in one frame (empty: the end).
+    fn read_piece(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
+        let read = ReadRequest { want: buf.len() as u32, fill };
+        self.connection.send(ReadRequest::KIND, &[&read.encode()], true).map_err(|_| "the Apache child has gone".to_string())?;
+        let gone = |e: &dyn std::fmt::Display| format!("reading from the Apache child: {e}");
+        let mut reader = self.connection.reader.lock();
+        let expected = self.connection.request.load(Ordering::Acquire);
+        let mut got = 0;
+        loop {
+            let header = protocol::read_header(&mut *reader, buf.len() - got).map_err(|e| gone(&e))?;
+            if header.request != expected {
+                self.connection.broken.store(true, Ordering::Release);
+                return Err(format!("a {:?} frame of request {} while reading the body of request {expected}", header.kind, header.request));
+            }
+            let len = header.len;
+            match header.kind {
+                Kind::Body => {
+                    read_into(&mut reader, &mut buf[got..got + len]).map_err(|e| gone(&e))?;
+                    got += len;
+                    if !fill || len == 0 || got == buf.len() {
+                        return Ok(got);
+                    }
+                }
+                Kind::BodyError => {
+                    let mut reason = vec![0u8; len];
+                    reader.read_exact(&mut reason).map_err(|e| gone(&e))?;
+                    return Err(BodyError::decode(&reason).reason_lossy());
+                }
+                other => {
+                    self.connection.broken.store(true, Ordering::Release);
+                    return Err(format!("unexpected {other:?} frame while reading the request body"));
+                }
+            }
+        }
+    }
+}
+
 impl Channel for DaemonChannel {
     fn has_body(&self) -> bool {
         self.has_body
     }
 
     fn read_body(&self, buf: &mut [std::mem::MaybeUninit<u8>], fill: bool) -> Result<usize, String> {
-        let limit = buf.len().min(u32::MAX as usize);
-        let buf = &mut buf[..limit];
-        let read = ReadRequest { want: buf.len() as u32, fill };
-        self.connection.send(ReadRequest::KIND, &[&read.encode()], true).map_err(|_| "the Apache child has gone".to_string())?;
-        let gone = |e: &dyn std::fmt::Display| format!("reading from the Apache child: {e}");
-        let mut reader = self.connection.reader.lock();
-        let (kind, len) = protocol::read_header(&mut *reader, buf.len()).map_err(|e| gone(&e))?;
-        match kind {
-            Kind::Body => {
-                read_into(&mut reader, &mut buf[..len]).map_err(|e| gone(&e))?;
-                Ok(len)
+        // The child answers a Read with at most MAX_BODY_READ bytes, so a larger
+        // read is several Reads; with `fill`, only a Body shorter than asked for
+        // means the end of the body.
+        let mut got = 0;
+        loop {
+            let want = (buf.len() - got).min(protocol::MAX_BODY_READ);
+            let n = self.read_piece(&mut buf[got..got + want], fill)?;
+            got += n;
+            if !fill || n < want || got == buf.len() {
+                return Ok(got);
             }
-            Kind::BodyError => {
-                let mut reason = vec![0u8; len];
-                reader.read_exact(&mut reason).map_err(|e| gone(&e))?;
-                Err(BodyError::decode(&reason).reason_lossy())
-            }
-            other => Err(format!("unexpected {other:?} frame while reading the request body")),
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod accept;
 pub mod connection;
+mod fork;
 pub mod poller;
 mod setup;
 mod state;
@@ -102,6 +103,7 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
             return 1;
         }
     };
+    fork::install(&[group.listener, poller.epoll_fd()]);
     let state = Arc::new(State {
         group: group.clone(),
         poller,
@@ -129,7 +131,10 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     }
     {
         let state = state.clone();
-        if let Err(e) = guard::spawn("rwsgi-accept", None, move || accept::accept_loop(&state)) {
+        // A panic in the acceptor is logged and it accepts on: without it no
+        // new connection would ever be served.
+        let accept = move || worker::restart_on_panic("the accepting thread", || accept::accept_loop(&state));
+        if let Err(e) = guard::spawn("rwsgi-accept", None, accept) {
             crate::crit!("cannot start the accepting thread: {e}");
             return 1;
         }

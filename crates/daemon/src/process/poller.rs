@@ -83,6 +83,11 @@ impl Poller {
         Ok(Poller { epoll, listener, limit: limit.max(1), state: Mutex::new(held), room: Condvar::new(), next_token: AtomicU64::new(1) })
     }
 
+    /// The epoll set's descriptor (for closing in a process the application forks).
+    pub fn epoll_fd(&self) -> i32 {
+        self.epoll.as_raw_fd()
+    }
+
     /// A token for a new connection.
     pub fn token(&self) -> u64 {
         self.next_token.fetch_add(1, Ordering::Relaxed)

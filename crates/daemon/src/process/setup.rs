@@ -51,6 +51,23 @@ pub(super) fn reset_signals() {
 
 static SIGNAL_READ: AtomicI32 = AtomicI32::new(-1);
 
+/// In a process forked from this one: default dispositions for the signals
+/// that stop the daemon, and the signal pipe closed (async-signal-safe).
+pub(super) fn forget_signals() {
+    // SAFETY: signal(2) and close(2) on our own pipe; both async-signal-safe.
+    unsafe {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGXCPU] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        for pipe in [&SIGNAL_PIPE, &SIGNAL_READ] {
+            let fd = pipe.swap(-1, Ordering::Relaxed);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
 /// The read end of the signal pipe (-1 before `reset_signals`).
 pub(super) fn signal_pipe() -> i32 {
     SIGNAL_READ.load(Ordering::Relaxed)

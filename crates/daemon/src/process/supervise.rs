@@ -41,6 +41,13 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
         }
         check_triggers(state);
         if let Some(reason) = *state.reason.lock() {
+            // A request stuck past request-timeout holds its thread: waiting
+            // graceful-timeout for it would keep the group unavailable when all
+            // its threads are stuck. As mod_wsgi does, the process restarts
+            // within shutdown-timeout.
+            if reason == "request-timeout" {
+                drain = drain.min(o.shutdown_timeout);
+            }
             tracing::info!("shutting down ({reason}); draining for up to {:.1}s", drain.as_secs_f64());
             break;
         }

@@ -12,9 +12,35 @@ use crate::protocol::{self, FrameError, Kind, MAX_REQUEST_FRAME};
 use crate::wsgi::app::{self, Outcome, Script};
 use crate::wsgi::environ::{DaemonTimes, RequestInfo};
 
+/// Test hook for the panic guard: a request whose script path ends with the
+/// value of `RWSGI_TEST_PANIC_SCRIPT` (read once, when the daemon starts) panics
+/// in its request thread. Unset, as outside the test suite, it does nothing.
+static PANIC_SCRIPT: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+
+fn panic_script() -> Option<&'static [u8]> {
+    PANIC_SCRIPT.get_or_init(|| std::env::var_os("RWSGI_TEST_PANIC_SCRIPT").map(std::os::unix::ffi::OsStringExt::into_vec).filter(|v| !v.is_empty())).as_deref()
+}
+
 /// A request thread: serves the next request on any connection, until the
-/// process stops.
+/// process stops. A panic outside a request (each request has its own guard)
+/// is logged and the loop goes on, so the process never silently loses a thread.
 pub(super) fn request_loop(state: &Arc<State>, thread: usize) {
+    let _ = panic_script();
+    restart_on_panic("a request thread", || serve_until_stopped(state, thread));
+}
+
+/// Runs `body` until it returns; a panic in it is logged (by the guard) and,
+/// after a pause that keeps a panic on every run from spinning, it runs again.
+pub(super) fn restart_on_panic(what: &str, body: impl Fn()) {
+    while !crate::guard::contain(what, false, || {
+        body();
+        true
+    }) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn serve_until_stopped(state: &Arc<State>, thread: usize) {
     let o = &state.group.options;
     while !state.stopping.load(Ordering::Acquire) {
         // The wait's timeout lets an idle thread notice a stop.
@@ -31,11 +57,20 @@ pub(super) fn request_loop(state: &Arc<State>, thread: usize) {
             state.poller.closed();
             break;
         }
-        if serve_request(state, thread, &connection) {
+        // A panic costs this request (a 500 if nothing was sent, else a cut
+        // response) and its connection, never the thread.
+        let reusable = crate::guard::contain("a daemon request", false, || serve_request(state, thread, &connection));
+        super::fork::exit_if_forked();
+        if reusable {
             if let Err(connection) = state.poller.keep(connection) {
                 connection.goodbye();
             }
         } else {
+            // A request still in its slot is one the guard cut short.
+            if state.slots[thread].lock().take().is_some() {
+                connection.fail_unstarted(500);
+                state.active.fetch_sub(1, Ordering::AcqRel);
+            }
             drop(connection);
             state.poller.closed();
         }
@@ -49,7 +84,7 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     connection.ended.store(false, Ordering::Release);
     connection.head_sent.store(false, Ordering::Release);
     let frame = match protocol::read_frame(&mut *connection.reader.lock(), MAX_REQUEST_FRAME) {
-        Ok(frame) if frame.kind == Kind::Request => frame,
+        Ok(frame) if frame.kind == Kind::Request && frame.request != protocol::NO_REQUEST => frame,
         Ok(frame) => {
             tracing::error!("daemon got a {:?} frame instead of a request", frame.kind);
             return false;
@@ -68,7 +103,23 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
             return false;
         }
     };
+    connection.request.store(frame.request, Ordering::Release);
     let picked_up = protocol::now_micros();
+    // The child gives up waiting (504) at its deadline and closes the
+    // connection: a request it has given up on is never started.
+    if header.deadline != 0 && picked_up >= header.deadline {
+        tracing::error!(
+            "[client {}] request for daemon process group '{}' not started: the Apache child gave up waiting {:.1}s ago (socket-timeout)",
+            String::from_utf8_lossy(header.client),
+            o.name,
+            (picked_up - header.deadline) as f64 / 1e6
+        );
+        return false;
+    }
+    if connection.peer_closed() {
+        tracing::error!("[client {}] request for daemon process group '{}' not started: the Apache child has closed the connection", String::from_utf8_lossy(header.client), o.name);
+        return false;
+    }
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(protocol::now_micros().saturating_sub(header.queue_start).max(0) as u64);
         if waited > limit {
@@ -83,6 +134,9 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let python_thread = unsafe { libc::pthread_self() } as u64;
     *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });
 
+    if panic_script().is_some_and(|p| header.script_path.ends_with(p)) {
+        panic!("test hook: RWSGI_TEST_PANIC_SCRIPT matched the script path");
+    }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
     let info = RequestInfo {
@@ -122,6 +176,8 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     // WSGIIgnoreActivity: such requests (health checks) leave the inactivity countdown alone.
     let counts_as_activity = !variables.iter().any(|(k, v)| *k == b"mod_wsgi.ignore_activity" && *v == b"1");
     let outcome = app::serve_request(Box::new(channel), &info, &script, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)));
+    // A process the application forked, returning here: it leaves at once.
+    super::fork::exit_if_forked();
     if let Outcome::Failed(status) = outcome {
         connection.fail_unstarted(status);
     }

@@ -1,5 +1,7 @@
-//! Validation of the status line and headers an application passes to
-//! `start_response` (PEP 3333 and RFC 9110/9112). Pure: unit-tested here.
+//! Validation of the status line and headers of a response (PEP 3333 and RFC
+//! 9110/9112): what an application passes to `start_response`, checked where
+//! it runs, and what a daemon sends, checked again by the Apache child. Pure,
+//! so both sides share it and it is fuzzed without Python.
 
 /// Headers that concern one connection only; a WSGI application must not set them
 /// (PEP 3333, "Other HTTP Features"): the server owns the connection.
