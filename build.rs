@@ -52,7 +52,7 @@ const VARIABLES: &[&str] = &[
     "OK", "DECLINED", "HTTP_.*", "APLOG_.*", "OR_FILEINFO", "ACCESS_CONF", "RSRC_CONF", "GLOBAL_ONLY",
     "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_SUCCESS", "OPT_EXECCGI",
     "AP_REQ_REJECT_PATH_INFO", "AP_REG_.*", "APR_FOPEN_READ", "APR_FOPEN_SENDFILE_ENABLED", "APR_OC_REASON_.*",
-    "APR_INCHILD", "APR_INPARENT", "ap_server_conf", "ap_unixd_config",
+    "APR_INCHILD", "APR_INPARENT", "ap_server_conf", "ap_unixd_config", "ap_conftree",
 ];
 
 fn main() {

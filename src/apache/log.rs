@@ -101,3 +101,15 @@ pub fn install() {
         let _ = tracing::subscriber::set_global_default(ApacheLog);
     });
 }
+
+/// The main server's `LogLevel` for this module (Apache's numbering), for
+/// processes that log without Apache (the exec'd daemons).
+pub fn main_server_level() -> u8 {
+    let sp = main_server_ptr();
+    if sp.is_null() {
+        return Level::Notice as u8;
+    }
+    // The most verbose level enabled; trace8 is 15.
+    // SAFETY: `sp` is the live main server_rec.
+    (0..=15).rev().find(|&level| unsafe { ffi::rwsgi_server_log_enabled(sp, level) != 0 }).unwrap_or(0) as u8
+}

@@ -6,6 +6,7 @@
 
 pub mod brigade;
 pub mod cmd;
+pub mod conftree;
 pub mod file;
 pub mod log;
 pub mod module_config;

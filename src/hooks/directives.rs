@@ -244,7 +244,8 @@ unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, argc: c
         let options = crate::config::daemon::parse(&args).map_err(|e| e.to_string())?;
         let server = cmd.server();
         let virtual_host = server.is_virtual().then(|| server.hostname().to_string());
-        let group = crate::daemon::registry::Defined { options, virtual_host, location: cmd.location() };
+        let arguments = args.iter().map(|a| a.to_string()).collect();
+        let group = crate::daemon::registry::Defined { arguments, options, virtual_host, location: cmd.location() };
         config_pass::with(|pass| pass.define_group(group))
     })
 }

@@ -10,6 +10,7 @@ pub mod group;
 pub mod daemon;
 pub mod error;
 pub mod parse;
+pub mod scripts;
 
 pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};

@@ -34,6 +34,7 @@
 
 mod codec;
 mod frame;
+pub mod launch;
 mod payload;
 
 pub use codec::{RequestHeader, ResponseHead, decode_head, decode_request, encode_head, encode_request};

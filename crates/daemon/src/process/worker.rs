@@ -68,6 +68,11 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
             return false;
         }
     };
+    if let Err(e) = super::admit::admit(&state.group, header.script_path) {
+        tracing::error!("[client {}] refusing a request for daemon process group '{}': {e}", String::from_utf8_lossy(header.client), o.name);
+        connection.fail_unstarted(403);
+        return false;
+    }
     let picked_up = protocol::now_micros();
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(protocol::now_micros().saturating_sub(header.queue_start).max(0) as u64);
