@@ -69,7 +69,9 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         }
     };
     if let Err(e) = super::admit::admit(&state.group, header.script_path) {
-        tracing::error!("[client {}] refusing a request for daemon process group '{}': {e}", String::from_utf8_lossy(header.client), o.name);
+        let client = String::from_utf8_lossy(header.client).into_owned();
+        let _scope = log::RequestScope::client(&client);
+        tracing::error!("refusing a request for daemon process group '{}': {e}", o.name);
         connection.fail_unstarted(403);
         return false;
     }
