@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds mod_rwsgi and installs it into Apache's module directory
-# (`apxs -q LIBEXECDIR`), with Debian's mods-available files when present.
+# (`apxs -q LIBEXECDIR`), with the rwsgi-daemon program beside it (the module
+# execs it for each daemon process and looks for it in the directory it was
+# loaded from), and Debian's mods-available files when present.
 # Then: a2dismod wsgi; a2enmod rwsgi; systemctl restart apache2
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,8 @@ cargo build --release --locked
 libexec=$("$APXS" -q LIBEXECDIR)
 sysconf=$("$APXS" -q SYSCONFDIR)
 install -m 644 target/release/libmod_rwsgi.so "$libexec/mod_rwsgi.so"
-echo "installed $libexec/mod_rwsgi.so"
+install -m 755 target/release/rwsgi-daemon "$libexec/rwsgi-daemon"
+echo "installed $libexec/mod_rwsgi.so and $libexec/rwsgi-daemon"
 if [ -d "$sysconf/mods-available" ]; then
     sed "s#/usr/lib/apache2/modules#$libexec#" conf/rwsgi.load >"$sysconf/mods-available/rwsgi.load"
     install -m 644 conf/rwsgi.conf "$sysconf/mods-available/rwsgi.conf"

@@ -102,14 +102,11 @@ pub fn install() {
     });
 }
 
-/// The main server's `LogLevel` for this module (Apache's numbering), for
-/// processes that log without Apache (the exec'd daemons).
-pub fn main_server_level() -> u8 {
-    let sp = main_server_ptr();
-    if sp.is_null() {
-        return Level::Notice as u8;
-    }
-    // The most verbose level enabled; trace8 is 15.
-    // SAFETY: `sp` is the live main server_rec.
-    (0..=15).rev().find(|&level| unsafe { ffi::rwsgi_server_log_enabled(sp, level) != 0 }).unwrap_or(0) as u8
+/// A server's `LogLevel` for this module (Apache's numbering), for processes
+/// that log without Apache (the exec'd daemons). (APLOG_IS_LEVEL would not do:
+/// it lets every level up to notice through and leaves the rest to ap_log_error.)
+pub fn module_level(server: Server) -> u8 {
+    // SAFETY: `server` is a live server_rec; the index is this module's.
+    let level = unsafe { ffi::ap_get_server_module_loglevel(server.as_ptr() as *const _, crate::module_index() as i32) };
+    level.clamp(0, 15) as u8
 }

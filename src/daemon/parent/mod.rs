@@ -32,6 +32,7 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
         rotation: config.socket_rotation.unwrap_or(true),
     };
     let program = Arc::new(program::locate()?);
+    let log_level = crate::apache::log::module_level(main);
     let names: Vec<&str> = defined.iter().map(|d| d.options.name.as_str()).collect();
     let routed = rwsgi_config::scripts::allowed_scripts(&crate::apache::conftree::current(), &names);
     let mut groups = Vec::new();
@@ -51,7 +52,7 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
     for group in &groups {
         tracing::info!("starting daemon process group '{}' ({} processes x {} threads) on {}", group.options.name, group.options.processes, group.options.threads, group.socket_path);
         for index in 0..group.options.processes {
-            spawn::start_process(pconf, group.clone(), index, program.clone());
+            spawn::start_process(pconf, group.clone(), index, program.clone(), log_level);
         }
     }
     Ok(())

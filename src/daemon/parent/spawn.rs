@@ -26,12 +26,14 @@ struct Slot {
     index: u32,
     record: ProcessRecord,
     program: Arc<CString>,
+    /// The main server's `LogLevel rwsgi:`, which the daemon's own log applies.
+    log_level: u8,
 }
 
 /// Starts daemon process `index` of `group`, and keeps a process running in
 /// that slot for as long as the generation lasts.
-pub fn start_process(pconf: Pool, group: Arc<Group>, index: u32, program: Arc<CString>) {
-    let slot = pconf.adopt(Slot { group, index, record: ProcessRecord::new(pconf), program });
+pub fn start_process(pconf: Pool, group: Arc<Group>, index: u32, program: Arc<CString>, log_level: u8) {
+    let slot = pconf.adopt(Slot { group, index, record: ProcessRecord::new(pconf), program, log_level });
     fork(slot);
 }
 
@@ -43,7 +45,7 @@ struct Exec {
 }
 
 fn prepare(s: &Slot) -> Result<Exec, String> {
-    let message = s.group.launch(s.index, crate::apache::log::main_server_level()).encode();
+    let message = s.group.launch(s.index, s.log_level).encode();
     let launch = sealed_memfd(&message).map_err(|e| format!("cannot create the launch message: {e}"))?;
     // display-name= is argv[0]; without it the process shows Apache's command line, as mod_wsgi's do.
     let argv: Vec<Vec<u8>> = match &s.group.options.display_name {

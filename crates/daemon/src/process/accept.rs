@@ -68,7 +68,11 @@ fn check_peer(stream: &UnixStream, group: &crate::group::Group) -> Result<i32, S
     if rv != 0 {
         return Err(format!("cannot read the peer's credentials: {}", std::io::Error::last_os_error()));
     }
-    if cred.uid != group.socket_uid && cred.uid != 0 {
+    // The socket's user (Apache's children), root, or our own user (an Apache
+    // not started as root runs everything as the user that started it).
+    // SAFETY: plain query.
+    let own = unsafe { libc::geteuid() };
+    if cred.uid != group.socket_uid && cred.uid != 0 && cred.uid != own {
         return Err(format!("peer pid {} runs as uid {}, not as the socket's user {}", cred.pid, cred.uid, group.socket_uid));
     }
     if group.secret.is_empty() {
