@@ -106,7 +106,7 @@ pub fn command_line() -> Vec<Vec<u8>> {
         if process.is_null() {
             return Vec::new();
         }
-        let argv = (*process).argv as *const *const libc::c_char;
+        let argv = (*process).argv;
         (0..(*process).argc.max(0) as usize).map(|i| std::ffi::CStr::from_ptr(*argv.add(i)).to_bytes().to_vec()).collect()
     }
 }

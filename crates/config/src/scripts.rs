@@ -501,7 +501,12 @@ mod tests {
         assert_eq!(allowed["a"].enforced().unwrap(), ["/srv/a.wsgi"]);
         assert!(allowed["b"].unrestricted.as_ref().unwrap().contains("<Location> at t.conf:1"));
         assert!(allowed["b"].enforced().is_none());
-        assert!(allowed["c"].unrestricted.as_ref().unwrap().contains("<DirectoryMatch>"));
+        // The <Location>'s ExecCGI can reach c's scripts too: the first reason found is kept.
+        assert!(allowed["c"].enforced().is_none());
+        let tree = vec![section("<DirectoryMatch", "^/srv/c", vec![node("WSGIProcessGroup", "c"), node("Options", "ExecCGI")])];
+        let allowed = allowed_scripts(&tree, &groups());
+        assert!(allowed["c"].unrestricted.as_ref().unwrap().contains("<DirectoryMatch> at t.conf:1"));
+        assert_eq!(allowed["a"].enforced().unwrap(), Vec::<String>::new());
         // Server-wide ExecCGI with a dynamic default: every group, unrestricted.
         let tree = vec![node("Options", "ExecCGI"), node("WSGIProcessGroup", "%{ENV:X}")];
         let allowed = allowed_scripts(&tree, &groups());
