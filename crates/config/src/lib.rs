@@ -120,7 +120,7 @@ pub enum HashSeed {
 
 /// Interpreter settings; only the main server's values are used
 /// (the directives are rejected inside `<VirtualHost>`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PythonSettings {
     pub home: Option<String>,
     pub paths: Vec<String>,

@@ -4,7 +4,7 @@
 //! the parent and [`Group::from_launch`] reads it back in the new program.
 
 use rwsgi_config::daemon::DaemonOptions;
-use rwsgi_config::{HashSeed, PythonSettings};
+use rwsgi_config::PythonSettings;
 use rwsgi_protocol::launch::{self, Launch};
 
 pub use rwsgi_protocol::launch::ScriptOwner;
@@ -58,7 +58,6 @@ pub struct Group {
 impl Group {
     /// The launch message for process `index` of this group.
     pub fn launch(&self, index: u32, log_level: u8) -> Launch {
-        let p = &self.python;
         Launch {
             group_id: self.id as u32,
             index,
@@ -70,18 +69,7 @@ impl Group {
             groups: self.groups.clone(),
             user_name: self.user_name.clone(),
             home: self.home.clone(),
-            python: launch::Python {
-                home: p.home.clone(),
-                paths: p.paths.clone(),
-                optimize: p.optimize,
-                hash_seed: p.hash_seed.map(|s| match s {
-                    HashSeed::Random => launch::HashSeed::Random,
-                    HashSeed::Fixed(n) => launch::HashSeed::Fixed(n),
-                }),
-                dont_write_bytecode: p.dont_write_bytecode,
-                restrict_stdin: p.restrict_stdin,
-                restrict_stdout: p.restrict_stdout,
-            },
+            python: self.python.clone(),
             imports: self
                 .imports
                 .iter()
@@ -102,7 +90,6 @@ impl Group {
     pub fn from_launch(l: Launch) -> Result<Group, String> {
         let args: Vec<&str> = l.arguments.iter().map(String::as_str).collect();
         let options = rwsgi_config::daemon::parse(&args).map_err(|e| e.to_string())?;
-        let p = l.python;
         Ok(Group {
             id: l.group_id as usize,
             arguments: l.arguments,
@@ -115,18 +102,7 @@ impl Group {
             groups: l.groups,
             user_name: l.user_name,
             home: l.home,
-            python: PythonSettings {
-                home: p.home,
-                paths: p.paths,
-                optimize: p.optimize,
-                hash_seed: p.hash_seed.map(|s| match s {
-                    launch::HashSeed::Random => HashSeed::Random,
-                    launch::HashSeed::Fixed(n) => HashSeed::Fixed(n),
-                }),
-                dont_write_bytecode: p.dont_write_bytecode,
-                restrict_stdin: p.restrict_stdin,
-                restrict_stdout: p.restrict_stdout,
-            },
+            python: l.python,
             imports: l
                 .imports
                 .into_iter()

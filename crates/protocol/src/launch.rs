@@ -17,32 +17,14 @@ pub const LAUNCH_FD: i32 = 3;
 /// Descriptor number of the group's listening socket in a new daemon process.
 pub const LISTENER_FD: i32 = 4;
 
+pub use rwsgi_config::{HashSeed, PythonSettings};
+
 const MAGIC: &[u8] = b"RWSGI-LAUNCH";
 const VERSION: u16 = 1;
 /// A launch message is a few kilobytes; refuse anything absurd before reading it.
 pub const MAX_LAUNCH: usize = 1 << 20;
 /// Length of the per-group connection secret (see [`Launch::secret`]).
 pub const SECRET_LEN: usize = 32;
-
-/// `WSGIPythonHashSeed`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HashSeed {
-    Random,
-    Fixed(u32),
-}
-
-/// The interpreter settings of the group's processes (the server's, with the
-/// group's python-home= and python-path= applied).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Python {
-    pub home: Option<String>,
-    pub paths: Vec<String>,
-    pub optimize: Option<u8>,
-    pub hash_seed: Option<HashSeed>,
-    pub dont_write_bytecode: Option<bool>,
-    pub restrict_stdin: Option<bool>,
-    pub restrict_stdout: Option<bool>,
-}
 
 /// `WSGIImportScript` for this group.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,7 +58,9 @@ pub struct Launch {
     pub groups: Option<Vec<u32>>,
     pub user_name: Option<String>,
     pub home: Option<String>,
-    pub python: Python,
+    /// The interpreter settings of the group's processes (the server's, with
+    /// the group's python-home= and python-path= applied).
+    pub python: PythonSettings,
     pub imports: Vec<Import>,
     pub apache_version: (u32, u32, u32),
     /// The main server's `Timeout`, in milliseconds (the default socket-timeout).
@@ -230,7 +214,7 @@ impl Launch {
         };
         let user_name = r.opt_str()?;
         let home = r.opt_str()?;
-        let python = Python {
+        let python = PythonSettings {
             home: r.opt_str()?,
             paths: r.strs()?,
             optimize: match r.tag(1)? {
@@ -380,7 +364,7 @@ mod tests {
             groups: Some(vec![4, 27, 1002]),
             user_name: Some("alice".into()),
             home: Some("/home/alice".into()),
-            python: Python {
+            python: PythonSettings {
                 home: Some("/srv/venv".into()),
                 paths: vec!["/srv/lib".into(), "/srv/site".into()],
                 optimize: Some(2),
@@ -407,7 +391,7 @@ mod tests {
         let minimal = Launch { arguments: vec!["g".into()], ..Default::default() };
         assert_eq!(Launch::decode(&minimal.encode()).unwrap(), minimal);
         let other = Launch {
-            python: Python { hash_seed: Some(HashSeed::Random), optimize: None, ..Default::default() },
+            python: PythonSettings { hash_seed: Some(HashSeed::Random), optimize: None, ..Default::default() },
             script_owner: Some(ScriptOwner::User(5)),
             groups: None,
             scripts: Some(vec![]),
