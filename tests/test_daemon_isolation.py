@@ -123,6 +123,9 @@ def application(environ, start_response):
             if kind in (7, 8, 9):
                 break
         s.close()
+        if out["kinds"][:1] in (["eof"], [11]):
+            # A kept connection the daemon had already closed (Goodbye): try another time.
+            out["found"] = False
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(out).encode()]
 '''
@@ -203,6 +206,14 @@ def test_forged_frame_applies_script_user_in_the_daemon(forge_srv):
     assert os.listdir(srv.path("pwned")) == []
     # Apache itself refuses it as well (403 in the child).
     assert srv.get("/victim/evil.wsgi").status == 403
+
+
+def test_forged_frame_naming_another_group_is_refused(forge_srv):
+    srv = forge_srv
+    mark = srv.log_mark()
+    out = forge(srv, 0, "open", srv.path("victim", "app.wsgi"), "/victim/app.wsgi")
+    assert out["kinds"] == [KIND_FAIL] and out["fail"] == 403, out
+    srv.wait_for_log((LOG_LINE % ("victim", "victim")) + re.escape("the request names process group 'open'"), since=mark)
 
 
 def test_forged_frame_for_a_routed_script_is_served(forge_srv):

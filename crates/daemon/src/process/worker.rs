@@ -68,7 +68,7 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
             return false;
         }
     };
-    if let Err(e) = super::admit::admit(&state.group, header.script_path) {
+    if let Err(e) = super::admit::admit(&state.group, header.process_group, header.script_path) {
         let client = String::from_utf8_lossy(header.client).into_owned();
         let _scope = log::RequestScope::client(&client);
         tracing::error!("refusing a request for daemon process group '{}': {e}", o.name);
