@@ -222,3 +222,20 @@ impl Drop for SocketCleanup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::others_can_write;
+
+    #[test]
+    fn who_else_can_write_a_directory() {
+        assert_eq!(others_can_write(0, 0, 0o755, 0), None);
+        assert_eq!(others_can_write(0, 0, 0o775, 0), None, "root's group is root");
+        assert_eq!(others_can_write(0, 33, 0o775, 0), Some("writable by its group"));
+        assert_eq!(others_can_write(0, 0, 0o777, 0), Some("writable by every user"));
+        assert_eq!(others_can_write(0, 0, 0o1777, 0), Some("writable by every user"));
+        assert_eq!(others_can_write(1000, 1000, 0o700, 0), Some("owned by another user"));
+        // Apache not started as root: its own directories are fine.
+        assert_eq!(others_can_write(1000, 1000, 0o755, 1000), None);
+    }
+}

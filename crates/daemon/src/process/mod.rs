@@ -31,7 +31,7 @@ use crate::group::Group;
 use crate::guard;
 use crate::python::{self, interpreter};
 
-/// The daemon's entry point after the fork; never returns.
+/// The daemon's entry point in the exec'd program; never returns.
 pub fn run(group: Arc<Group>, index: u32) -> ! {
     let code = guard::contain("daemon process", 1, || main(group, index));
     // _exit: a plain exit would run the parent's pool cleanups and atexit handlers.
