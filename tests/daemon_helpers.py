@@ -278,8 +278,23 @@ def daemon_pids(srv, group=r"[^']+"):
     return {int(m.group(1)) for m in re.finditer(r"mod_rwsgi \(pid=(\d+), group='%s'\): daemon process \d+ started" % group, srv.error_log())}
 
 
+# Bytes of the per-group secret an Apache child sends first on each connection.
+SECRET_LEN = 32
+
+
+def socket_dir(srv):
+    """The private directory the sockets go in (WSGISocketPrefix {root}/wsgi)."""
+    return srv.path("wsgi.d")
+
+
 def socket_path(srv, group_id, generation=0):
-    return srv.path("wsgi.%d.%d.%d.sock" % (srv.pid, generation, group_id))
+    return os.path.join(socket_dir(srv), "wsgi.%d.%d.%d.sock" % (srv.pid, generation, group_id))
+
+
+def socket_files(srv):
+    """Names of the socket files in the private socket directory."""
+    d = socket_dir(srv)
+    return sorted(f for f in os.listdir(d) if f.startswith("wsgi.") and f.endswith(".sock")) if os.path.isdir(d) else []
 
 
 def wait_until(cond, timeout=5.0, interval=0.05, what="condition"):

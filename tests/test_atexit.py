@@ -21,7 +21,7 @@ def application(environ, start_response):
 
 def test_atexit_callbacks_run_at_shutdown(apache):
     srv = apache("WSGIScriptAlias /a {root}/a.wsgi", start=False)
-    os.chmod(srv.root, 0o777)  # the app (www-data) writes its marker here
+    os.chmod(srv.root, 0o1777)  # the app (www-data) writes its marker here (sticky: see WSGISocketPrefix in README)
     srv.write_file("a.wsgi", APP % {"root": srv.root})
     srv.start()
     pid = int(srv.get("/a").body)

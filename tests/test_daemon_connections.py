@@ -16,6 +16,8 @@ from daemon_helpers import (
     EMBEDDED,
     get_json,
     concurrently,
+    socket_dir,
+    socket_files,
     socket_path,
     MAIN_GROUPS,
     pid_of,
@@ -36,7 +38,7 @@ def test_socket_file(main_srv):
         expected = nobody if name == "sockuser" else www
         assert st.st_uid == expected, (name, st.st_uid)
     # Nothing else was created with the prefix.
-    socks = sorted(f for f in os.listdir(main_srv.root) if f.startswith("wsgi.") and f.endswith(".sock"))
+    socks = socket_files(main_srv)
     assert len(socks) == len(MAIN_GROUPS), socks
     main_srv.wait_for_log(r"starting daemon process group 'basic' \(2 processes x 4 threads\) on " + re.escape(socket_path(main_srv, 0)))
 
@@ -83,7 +85,7 @@ def test_direct_connection_refused(main_srv):
             pass
         assert data == b""
     main_srv.wait_for_log(
-        r"group='one'\): refused a connection: peer pid %d \(uid 0\) is not a child of this Apache server" % os.getpid(),
+        r"group='one'\): refused a connection: peer pid %d \(uid 0\) presented a wrong secret: it is not an Apache child of this server generation" % os.getpid(),
         since=mark,
     )
     # The (single-threaded) daemon goes on serving.
@@ -147,8 +149,8 @@ def test_socket_rotation_off(apache):
     )
     www = pwd.getpwnam("www-data").pw_uid
     nobody = pwd.getpwnam("nobody").pw_uid
-    p1 = srv.path("wsgi.%d.u%d.0.sock" % (srv.pid, www))
-    p2 = srv.path("wsgi.%d.u%d.1.sock" % (srv.pid, nobody))
+    p1 = os.path.join(socket_dir(srv), "wsgi.%d.u%d.0.sock" % (srv.pid, www))
+    p2 = os.path.join(socket_dir(srv), "wsgi.%d.u%d.1.sock" % (srv.pid, nobody))
     # Apache accepts on its port once the first (dry-run) configuration pass has
     # bound it, before the second pass creates the daemon sockets: answered
     # requests prove the second pass is done.

@@ -18,6 +18,8 @@ import threading
 
 import pytest
 
+from daemon_helpers import SECRET_LEN, socket_dir, socket_files
+
 KIND = {"Request": 1, "Body": 2, "BodyError": 3, "Read": 4, "Head": 5, "Data": 6, "End": 7, "Abort": 8, "Fail": 9, "File": 10, "Goodbye": 11}
 
 
@@ -217,6 +219,8 @@ class FakeDaemon:
                 return
             self.connections += 1
             with conn:
+                # The child's connection secret comes first (a real daemon checks it).
+                conn.recv(SECRET_LEN, socket.MSG_WAITALL)
                 # Peek first, so that the request can be left unread.
                 peeked = conn.recv(1 << 16, socket.MSG_PEEK)
                 path = uri_of(peeked).split("?")[0][len("/app"):]
@@ -294,9 +298,9 @@ def rigged(module_under_test):
     srv.start()
     # Swap the real daemon's socket for ours before any request: the children
     # connect by path (and would keep a connection to the real daemon).
-    sockets = [f for f in os.listdir(srv.root) if f.startswith("wsgi.") and f.endswith(".sock")]
+    sockets = socket_files(srv)
     assert len(sockets) == 1, sockets
-    path = srv.path(sockets[0])
+    path = os.path.join(socket_dir(srv), sockets[0])
     os.unlink(path)
     fake = FakeDaemon(path)
     srv.fake = fake

@@ -26,7 +26,7 @@ def application(environ, start_response):
 
 def test_module_attributes_and_shutdown_callbacks(apache):
     srv = apache("WSGIScriptAlias /a {root}/a.wsgi", start=False)
-    os.chmod(srv.root, 0o777)  # the app (www-data) writes its marker here
+    os.chmod(srv.root, 0o1777)  # the app (www-data) writes its marker here (sticky: see WSGISocketPrefix in README)
     srv.write_file("a.wsgi", APP % {"root": srv.root})
     srv.start()
     info = srv.get("/a").json()

@@ -101,3 +101,12 @@ pub fn install() {
         let _ = tracing::subscriber::set_global_default(ApacheLog);
     });
 }
+
+/// A server's `LogLevel` for this module (Apache's numbering), for processes
+/// that log without Apache (the exec'd daemons). (APLOG_IS_LEVEL would not do:
+/// it lets every level up to notice through and leaves the rest to ap_log_error.)
+pub fn module_level(server: Server) -> u8 {
+    // SAFETY: `server` is a live server_rec; the index is this module's.
+    let level = unsafe { ffi::ap_get_server_module_loglevel(server.as_ptr() as *const _, crate::module_index() as i32) };
+    level.clamp(0, 15) as u8
+}

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod brigade;
 pub mod cmd;
+pub mod conftree;
 pub mod file;
 pub mod log;
 pub mod module_config;

@@ -96,35 +96,18 @@ pub unsafe fn unregister_other_child(data: *mut c_void) {
     unsafe { ffi::apr_proc_other_child_unregister(data) }
 }
 
-/// Closes Apache's listening sockets in a forked process that serves none.
-pub fn close_listeners() {
-    // SAFETY: closes the inherited listener descriptors; this process never
-    // accepts on them.
-    unsafe { ffi::ap_close_listeners() }
-}
-
-/// Rewrites what `ps` shows for this process (argv, and the kernel's 15-byte
-/// thread name). Call only in a process that no longer needs its arguments.
-pub fn set_title(name: &str) {
-    let Some(main) = Server::main() else { return };
-    // SAFETY: process_rec's argv is the process's own argv: contiguous memory
-    // from argv[0] to the end of the last argument, all of which we may write.
+/// The Apache parent's command line (`process_rec`'s argv): a daemon without
+/// display-name= shows it, as mod_wsgi's daemons do.
+pub fn command_line() -> Vec<Vec<u8>> {
+    let Some(main) = Server::main() else { return Vec::new() };
+    // SAFETY: process_rec's argv holds argc live C strings for the process's life.
     unsafe {
         let process = (*main.as_ptr()).process;
-        if process.is_null() || (*process).argc < 1 {
-            return;
+        if process.is_null() {
+            return Vec::new();
         }
-        let argv = (*process).argv as *const *mut libc::c_char;
-        let first = *argv;
-        let last = *argv.add((*process).argc as usize - 1);
-        let end = last.add(libc::strlen(last));
-        let room = end.offset_from(first) as usize;
-        std::ptr::write_bytes(first, 0, room);
-        let bytes = name.as_bytes();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const libc::c_char, first, bytes.len().min(room));
-        if let Ok(c) = std::ffi::CString::new(&bytes[..bytes.len().min(15)]) {
-            libc::prctl(libc::PR_SET_NAME, c.as_ptr());
-        }
+        let argv = (*process).argv;
+        (0..(*process).argc.max(0) as usize).map(|i| std::ffi::CStr::from_ptr(*argv.add(i)).to_bytes().to_vec()).collect()
     }
 }
 

@@ -13,6 +13,8 @@ pub use rwsgi_daemon::group::{Group, ImportScript, ScriptOwner};
 
 /// A group as configured, with where it was defined.
 pub struct Defined {
+    /// The directive's arguments as written (the launch message carries them).
+    pub arguments: Vec<String>,
     pub options: DaemonOptions,
     /// The virtual host that defines it; `None` for the main server. Its
     /// ServerName is read at start-up, once the whole configuration is in.

@@ -307,7 +307,9 @@ unsafe extern "C" fn daemon_process(cmd: *mut cmd_parms, _: *mut c_void, line: *
         // (it may come later in the section, or be inherited).
         let defined_in = server.is_virtual().then_some(server);
         let location = cmd.location();
-        let group = crate::daemon::registry::Defined { options, defined_in, location: location.clone() };
+        // The daemon program is given the words as read (unquoted) and parses them again.
+        let arguments = words.clone();
+        let group = crate::daemon::registry::Defined { arguments, options, defined_in, location: location.clone() };
         config_pass::with(|pass| {
             pass.warnings.extend(warnings.into_iter().map(|w| format!("{w} ({location})")));
             pass.define_group(group)

@@ -12,6 +12,7 @@ pub mod error;
 pub mod parse;
 pub mod trusted_proxy;
 pub mod script_hook;
+pub mod scripts;
 
 pub use error::{ConfigError, ValueError};
 pub use group::{GroupContext, GroupSpec};
@@ -185,7 +186,7 @@ pub enum HashSeed {
 
 /// Interpreter settings; only the main server's values are used
 /// (the directives are rejected inside `<VirtualHost>`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PythonSettings {
     pub home: Option<String>,
     pub paths: Vec<String>,

@@ -38,6 +38,7 @@
 mod codec;
 mod frame;
 pub mod headers;
+pub mod launch;
 mod payload;
 pub mod relay;
 

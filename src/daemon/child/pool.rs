@@ -114,7 +114,13 @@ pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, 
     loop {
         attempts = attempts.saturating_add(1);
         match UnixStream::connect(&group.socket_path) {
-            Ok(stream) => return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None, pid: 0 }, attempts)),
+            Ok(stream) => {
+                // The group's secret comes first (the daemon's peer check). It fits the
+                // empty socket buffer; if the daemon is gone, writing the request fails
+                // and is handled there.
+                let _ = std::io::Write::write_all(&mut &stream, &group.secret);
+                return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None, pid: 0 }, attempts));
+            }
             // Not listening yet (starting or restarting) or the backlog is full: retry.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
                 std::thread::sleep(delay);

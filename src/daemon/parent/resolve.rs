@@ -10,7 +10,7 @@ use crate::daemon::registry::{Defined, Group, ImportScript, ScriptOwner};
 
 /// Resolves group `id` as configured by `d`; the main server supplies the
 /// interpreter settings (which the group's options refine) and `Timeout`.
-pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, naming: &Naming) -> Result<Group, String> {
+pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, naming: &Naming, scripts: Option<Vec<String>>) -> Result<Group, String> {
     let python = &server_config(main).python;
     let o = &d.options;
     let fail = |e: String| format!("WSGIDaemonProcess {} (at {}): {e}", o.name, d.location);
@@ -64,6 +64,9 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
     python.paths = o.python_path.clone();
     Ok(Group {
         id,
+        arguments: d.arguments,
+        secret: new_secret().map_err(fail)?,
+        scripts,
         python,
         options: d.options,
         virtual_host: d.defined_in.map(|s| s.hostname().to_string()),
@@ -80,4 +83,15 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
         socket_uid,
         script_owner,
     })
+}
+
+/// A fresh per-group, per-generation connection secret (see the daemon's peer check).
+fn new_secret() -> Result<Vec<u8>, String> {
+    let mut secret = vec![0u8; rwsgi_daemon::protocol::launch::SECRET_LEN];
+    // SAFETY: getrandom fills the buffer it is given.
+    let n = unsafe { libc::getrandom(secret.as_mut_ptr() as *mut libc::c_void, secret.len(), 0) };
+    if n != secret.len() as isize {
+        return Err(format!("cannot draw the group's connection secret: {}", std::io::Error::last_os_error()));
+    }
+    Ok(secret)
 }

@@ -2,19 +2,14 @@
 //! children while the process has room for them, checks who is connecting,
 //! and hands the connections to the request threads.
 
+use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-use parking_lot::Mutex;
+use std::time::Duration;
 
 use super::connection::Connection;
 use super::state::State;
-
-/// Peer pids already found to be children of our parent. A pid is only reused
-/// after its process exits; Apache reaps its children, and a stranger reusing
-/// the pid would still need the socket, which only Apache's user can open.
-static VERIFIED_PEERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// The acceptor thread: takes new connections while the process has room
 /// (see `poller`), checks the peer, and hands them to the request threads.
@@ -29,7 +24,7 @@ pub(super) fn accept_loop(state: &Arc<State>) {
             state.poller.closed();
             break;
         }
-        let peer = match check_peer(&stream) {
+        let peer = match check_peer(&stream, &state.group) {
             Ok(pid) => pid,
             Err(e) => {
                 tracing::error!("refused a connection: {e}");
@@ -53,10 +48,18 @@ pub(super) fn accept_loop(state: &Arc<State>) {
     }
 }
 
-/// Only this server's Apache children may submit requests: the socket file's
-/// mode already limits connections to their user; the peer must also be a
-/// child of our own parent (the Apache parent).
-fn check_peer(stream: &UnixStream) -> Result<i32, String> {
+/// How long a new connection may take to present the group's secret (an
+/// Apache child writes it with the connect, before anything else).
+const SECRET_WAIT: Duration = Duration::from_secs(2);
+
+/// Only this server's Apache children may submit requests. The socket file's
+/// mode limits connections to their user (and root); SO_PEERCRED confirms the
+/// user, and the connection must start with the group's secret, which only
+/// this generation's Apache children (forked from the parent that made it)
+/// and this group's daemons hold. Nothing is read from the peer's /proc
+/// entry, so this works under `hidepid=2`, and nothing is cached by pid, so a
+/// recycled pid gains nothing: each connection proves itself.
+fn check_peer(stream: &UnixStream, group: &crate::group::Group) -> Result<i32, String> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -65,22 +68,26 @@ fn check_peer(stream: &UnixStream) -> Result<i32, String> {
     if rv != 0 {
         return Err(format!("cannot read the peer's credentials: {}", std::io::Error::last_os_error()));
     }
-    // Apache's children are few and long-lived: remember the ones already checked.
-    if VERIFIED_PEERS.lock().contains(&cred.pid) {
+    // The socket's user (Apache's children), root, or our own user (an Apache
+    // not started as root runs everything as the user that started it).
+    // SAFETY: plain query.
+    let own = unsafe { libc::geteuid() };
+    if cred.uid != group.socket_uid && cred.uid != 0 && cred.uid != own {
+        return Err(format!("peer pid {} runs as uid {}, not as the socket's user {}", cred.pid, cred.uid, group.socket_uid));
+    }
+    if group.secret.is_empty() {
         return Ok(cred.pid);
     }
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", cred.pid)).map_err(|e| format!("peer pid {}: {e}", cred.pid))?;
-    // The fields after the ")" that ends the command name: state, then ppid.
-    let ppid: u32 = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(0);
-    // SAFETY: plain query.
-    let parent = unsafe { libc::getppid() } as u32;
-    if ppid != parent {
-        return Err(format!("peer pid {} (uid {}) is not a child of this Apache server (pid {parent})", cred.pid, cred.uid));
+    let mut presented = vec![0u8; group.secret.len()];
+    let read = stream.set_read_timeout(Some(SECRET_WAIT)).and_then(|()| (&*stream).read_exact(&mut presented));
+    if let Err(e) = read {
+        return Err(format!("peer pid {} (uid {}) did not present the group's secret: {e}", cred.pid, cred.uid));
     }
-    let mut verified = VERIFIED_PEERS.lock();
-    if verified.len() >= 4096 {
-        verified.clear();
+    // Compared in constant time: the peer learns nothing from how long a refusal takes.
+    let differs = presented.iter().zip(&group.secret).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if differs != 0 {
+        return Err(format!("peer pid {} (uid {}) presented a wrong secret: it is not an Apache child of this server generation", cred.pid, cred.uid));
     }
-    verified.push(cred.pid);
+    stream.set_read_timeout(None).map_err(|e| format!("cannot reset the connection's timeout: {e}"))?;
     Ok(cred.pid)
 }

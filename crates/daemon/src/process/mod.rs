@@ -1,13 +1,16 @@
-//! Inside a daemon process, from the fork to `_exit`.
+//! Inside a daemon process, from the exec to `_exit`.
 //!
-//! Order after the fork (the process is still single-threaded): signal
-//! dispositions reset, inherited sockets closed, priority, privileges dropped
-//! (refusing root), cwd, umask, resource limits, locale; then Python starts,
+//! The Apache parent forks, sets the priority, switches to the group's user and
+//! execs `rwsgi-daemon` with only the group's socket, stderr and the launch
+//! message open (`crate::launch`). Then, still single-threaded: signal
+//! dispositions reset, the identity checked (never root), cwd, umask, resource
+//! limits, locale; then Python starts,
 //! WSGIImportScript scripts run, and the request threads begin serving. The
 //! main thread watches for signals and recycling triggers and drains the
 //! process on shutdown.
 
 mod accept;
+mod admit;
 pub mod connection;
 mod fork;
 pub mod poller;
@@ -29,8 +32,8 @@ use crate::group::Group;
 use crate::guard;
 use crate::python::{self, interpreter};
 
-/// The daemon's entry point after the fork; never returns. `parent` is the
-/// pid of the Apache parent that forked this process.
+/// The daemon's entry point in the exec'd program; never returns. `parent`
+/// is the pid of the Apache parent that forked it.
 pub fn run(group: Arc<Group>, index: u32, parent: u32) -> ! {
     let code = guard::contain("daemon process", 1, || main(group, index, parent));
     // _exit: a plain exit would run the parent's pool cleanups and atexit handlers.
@@ -44,15 +47,12 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     rwsgi_core::log::set_daemon_group(&group.options.name);
     setup::reset_signals();
     let o = &group.options;
-    // SAFETY: plain system calls in a single-threaded process.
-    unsafe {
-        if o.cpu_priority != 0 {
-            libc::setpriority(libc::PRIO_PROCESS, 0, o.cpu_priority);
-        }
-    }
-    if let Err(e) = crate::privileges::drop_to(group.uid, group.gid, group.groups.as_deref(), group.user_name.as_deref()) {
-        crate::crit!("cannot switch to uid {} / gid {}: {e}", group.uid, group.gid);
-        // Pause before exiting so that a permanent failure does not become a fork loop.
+    // The Apache parent set the priority and switched to the group's identity
+    // before the exec: this program never runs as root.
+    // SAFETY: plain queries.
+    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+    if uid == 0 || euid == 0 {
+        crate::crit!("refusing to run as uid {uid}/{euid}: daemon processes of group '{}' run as uid {}", o.name, group.uid);
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }

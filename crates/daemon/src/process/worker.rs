@@ -104,26 +104,33 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         }
     };
     connection.request.store(frame.request, Ordering::Release);
+    // Lines about this request carry the client the Apache child sent.
+    let client = String::from_utf8_lossy(header.client).into_owned();
+    let _scope = log::RequestScope::client(&client);
+    if let Err(e) = super::admit::admit(&state.group, header.process_group, header.script_path) {
+        tracing::error!("refusing a request for daemon process group '{}': {e}", o.name);
+        connection.fail_unstarted(403);
+        return false;
+    }
     let picked_up = protocol::now_micros();
     // The child gives up waiting (504) at its deadline and closes the
     // connection: a request it has given up on is never started.
     if header.deadline != 0 && picked_up >= header.deadline {
         tracing::error!(
-            "[client {}] request for daemon process group '{}' not started: the Apache child gave up waiting {:.1}s ago (socket-timeout)",
-            String::from_utf8_lossy(header.client),
+            "request for daemon process group '{}' not started: the Apache child gave up waiting {:.1}s ago (socket-timeout)",
             o.name,
             (picked_up - header.deadline) as f64 / 1e6
         );
         return false;
     }
     if connection.peer_closed() {
-        tracing::error!("[client {}] request for daemon process group '{}' not started: the Apache child has closed the connection", String::from_utf8_lossy(header.client), o.name);
+        tracing::error!("request for daemon process group '{}' not started: the Apache child has closed the connection", o.name);
         return false;
     }
     if let Some(limit) = o.queue_timeout {
         let waited = Duration::from_micros(protocol::now_micros().saturating_sub(header.queue_start).max(0) as u64);
         if waited > limit {
-            tracing::error!("[client {}] mod_rwsgi: queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504", String::from_utf8_lossy(header.client), limit.as_secs_f64(), o.name, waited.as_secs_f64());
+            tracing::error!("queue-timeout of {:.0}s expired for daemon process group '{}' (waited {:.1}s); answering 504", limit.as_secs_f64(), o.name, waited.as_secs_f64());
             connection.fail_unstarted(504);
             return false;
         }
@@ -170,8 +177,6 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         close_after: AtomicBool::new(false),
         pid: state.pid,
     };
-    let client = text(header.client);
-    let _scope = log::RequestScope::client(&client);
     let variables = &header.variables;
     // WSGIIgnoreActivity: such requests (health checks) leave the inactivity countdown alone.
     let counts_as_activity = !variables.iter().any(|(k, v)| *k == b"mod_wsgi.ignore_activity" && *v == b"1");
