@@ -13,9 +13,8 @@ status=0
 cargo test --release --locked --workspace || status=1
 # Lints, including the denied unsafe_op_in_unsafe_fn and undocumented_unsafe_blocks.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings || status=1
-# The launcher's integration tests are tests/test_express.py (it is built with the workspace).
 # Every fuzz target for a few seconds (the long campaigns: README, Fuzzing).
-for target in protocol relay headers config; do
+for target in protocol relay headers config launch; do
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time=5 >/dev/null 2>&1) || { echo "test.sh: fuzz target $target failed" >&2; status=1; }
 done
 export RWSGI_MODULE="$(pwd)/target/release/libmod_rwsgi.so"
@@ -32,6 +31,8 @@ for tool in docker docker-compose; do
     fi
 done
 # Debian's interpreter: Apache's children (www-data) must be able to read it.
+# (rwsgi-express's integration tests are tests/test_express.py; setup.sh built
+# the whole workspace: the module, rwsgi-daemon beside it, rwsgi-express.)
 /usr/bin/python3 -m pytest tests "$@" || status=1
 # The same WSGI behaviour (the tests marked both_modes), through the daemon transport.
 /usr/bin/python3 -m pytest tests --mode=daemon "$@" || status=1
