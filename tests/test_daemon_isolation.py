@@ -67,7 +67,8 @@ def b(x):
     return struct.pack("<I", len(x)) + x
 
 def request_frame(script, group):
-    p = struct.pack("<H", 1) + b"\0" + struct.pack("<qqq", 0, int(time.time() * 1e6), 0) + struct.pack("<HH", 80, 1)
+    # Wire format version 2; flags; request start, queue start, mtime, deadline (0: none).
+    p = struct.pack("<H", 2) + b"\0" + struct.pack("<qqqq", 0, int(time.time() * 1e6), 0, 0) + struct.pack("<HH", 80, 1)
     for x in (script, b"/forged", b"http", b"wsgi-script", b"127.0.0.1", b"forged-id", b"127.0.0.1:9"):
         p += b(x)
     for x in (group, b"", b"application"):
@@ -77,7 +78,8 @@ def request_frame(script, group):
            (b"SERVER_PROTOCOL", b"HTTP/1.1"), (b"SCRIPT_NAME", b"/forged"), (b"PATH_INFO", b""),
            (b"QUERY_STRING", b""), (b"REQUEST_URI", b"/forged"), (b"REMOTE_ADDR", b"127.0.0.1")]
     p += struct.pack("<I", len(env)) + b"".join(b(k) + b(v) for k, v in env)
-    return struct.pack("<IB", len(p), 1) + p
+    # Frame header: payload length, kind (Request), request id.
+    return struct.pack("<IBQ", len(p), 1, 7) + p
 
 def kept_connection(path):
     for fd in map(int, os.listdir("/proc/self/fd")):
@@ -111,11 +113,11 @@ def application(environ, start_response):
         s.settimeout(10)
         s.sendall(request_frame(q["script"].encode(), q["group"].encode()))
         while True:
-            h = read_exact(s, 5)
+            h = read_exact(s, 13)
             if h is None:
                 out["kinds"].append("eof")
                 break
-            n, kind = struct.unpack("<IB", h)
+            n, kind, _request = struct.unpack("<IBQ", h)
             payload = read_exact(s, n) if n else b""
             out["kinds"].append(kind)
             if kind == 9:

@@ -63,9 +63,10 @@ fn prepare(s: &Slot) -> Result<Exec, String> {
 /// the locale, TZ, the loader's path) and HOME for the user it runs as; the
 /// daemon itself applies lang=, locale= and python-eggs=. Nothing else of the
 /// Apache parent's environment (Debian's APACHE_*, whatever envvars exported)
-/// is passed.
+/// is passed, except the daemon's test hook (`RWSGI_TEST_PANIC_SCRIPT`,
+/// README: Tests), which does nothing unless set.
 fn daemon_environment(group: &Group) -> Vec<CString> {
-    const KEPT: &[&str] = &["PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH"];
+    const KEPT: &[&str] = &["PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "RWSGI_TEST_PANIC_SCRIPT"];
     let mut env: Vec<String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| KEPT.contains(&k.as_str()) || k.starts_with("LC_"))
