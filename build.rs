@@ -43,7 +43,7 @@ const FUNCTIONS: &[&str] = &[
     "apr_brigade_cleanup", "apr_brigade_create", "apr_brigade_insert_file", "apr_bucket_alloc", "apr_bucket_free",
     "apr_file_dup", "apr_os_file_put", "apr_palloc", "apr_pool_cleanup_null", "apr_pool_cleanup_register",
     "apr_pool_note_subprocess", "apr_proc_fork", "apr_proc_other_child_register", "apr_proc_other_child_unregister",
-    "apr_pstrmemdup", "apr_socket_timeout_set", "apr_table_addn", "apr_table_elts", "apr_table_get", "apr_table_setn", "apr_table_unset", "ap_show_mpm", "ap_get_server_built",
+    "apr_pstrmemdup", "apr_pool_userdata_get", "apr_pool_userdata_set", "apr_socket_timeout_set", "apr_table_addn", "apr_table_elts", "apr_table_get", "apr_table_setn", "apr_table_unset", "ap_show_mpm", "ap_get_server_built",
     "rwsgi_.*",
     // The script hooks: auth providers, the access checker, and what they read.
     "ap_register_auth_provider", "ap_hook_access_checker", "ap_getword_conf", "ap_get_remote_host", "ap_satisfies",

@@ -65,7 +65,7 @@ urlpatterns = [path("secret/", secret)]
 def django_site():
     venv = os.environ.get("RWSGI_DJANGO_VENV") or "/tmp/rwsgi-django-venv"
     python = os.path.join(venv, "bin", "python")
-    if subprocess.run([python, "-c", "import django"], capture_output=True).returncode != 0:
+    if not os.path.exists(python) or subprocess.run([python, "-c", "import django"], capture_output=True).returncode != 0:
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         pip = subprocess.run([python, "-m", "pip", "install", "-q", "django"], capture_output=True, text=True)
         if pip.returncode != 0:

@@ -142,3 +142,34 @@ pub fn runtime_dir_relative(pool: Pool, name: &str) -> String {
     // SAFETY: as above.
     unsafe { cstr_utf8(raw) }.unwrap_or(name).to_string()
 }
+
+/// Bytes kept in the Apache parent's process pool under `key`: they outlive
+/// every configuration generation and a reload of this module, for as long as
+/// the parent runs. `make` supplies them the first time.
+pub fn lifetime_bytes(key: &str, make: impl FnOnce() -> Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
+    let Some(main) = Server::main() else { return make() };
+    // SAFETY: the main server's process record and its pool live as long as
+    // the parent process.
+    let pool = unsafe { (*(*main.as_ptr()).process).pool };
+    let ckey = std::ffi::CString::new(format!("mod_rwsgi:{key}")).map_err(|_| "key contains a NUL".to_string())?;
+    let mut found: *mut c_void = std::ptr::null_mut();
+    // SAFETY: userdata lookup on a live pool; the value, if any, is what the
+    // code below stored: a length-prefixed copy in the same pool.
+    unsafe {
+        if ffi::apr_pool_userdata_get(&mut found, ckey.as_ptr(), pool) == 0 && !found.is_null() {
+            let len = std::ptr::read_unaligned(found as *const u32) as usize;
+            return Ok(std::slice::from_raw_parts((found as *const u8).add(4), len).to_vec());
+        }
+    }
+    let bytes = make()?;
+    // SAFETY: the process pool, live for the parent's life (above).
+    let pool_handle = unsafe { Pool::from_raw(pool) };
+    let mut stored = (bytes.len() as u32).to_le_bytes().to_vec();
+    stored.extend_from_slice(&bytes);
+    let data = pool_handle.memdup(&stored);
+    let key_copy = pool_handle.strdup(&format!("mod_rwsgi:{key}"));
+    // SAFETY: key and data are copies in the pool itself, so they live as long
+    // as the entry; no cleanup is needed for plain bytes.
+    unsafe { ffi::apr_pool_userdata_set(data as *const c_void, key_copy, None, pool) };
+    Ok(bytes)
+}

@@ -136,6 +136,9 @@ struct Server {
     section_groups: Vec<(Place, Pg)>,
     /// Where ExecCGI can be turned on.
     exec: Vec<Place>,
+    /// Where a WSGIDispatchScript applies: it may send any script there to
+    /// any group, over an alias's process-group= too.
+    dispatch: Vec<Place>,
 }
 
 /// Turns a path with Apache wildcards (or `$N`/`&` substitutions) into a
@@ -225,12 +228,23 @@ fn walk(nodes: &[ConfNode], place: Option<&Place>, server: &mut Server, vhosts: 
                 let group = words[2..].iter().find_map(|w| w.strip_prefix("process-group=")).map(|v| pg(v, &node.location));
                 server.aliases.push((pattern_of(&words[1], name == "wsgiscriptaliasmatch"), group));
             }
+            // `WSGIHandlerScript name path [process-group=...]`: its script is
+            // served like an alias target, in its group or the scope's.
+            "wsgihandlerscript" if words.len() >= 2 => {
+                let group = words[2..].iter().find_map(|w| w.strip_prefix("process-group=")).map(|v| pg(v, &node.location));
+                server.aliases.push((pattern_of(&words[1], false), group));
+            }
             "wsgiprocessgroup" if !words.is_empty() => {
                 let group = pg(&words[0], &node.location);
                 match place {
                     None => server.default_group = Some(group),
                     Some(p) => server.section_groups.push((p.clone(), group)),
                 }
+            }
+            // A dispatch script may send any request of its scope to any group:
+            // a dynamic group there (server-wide: no place to tie it to).
+            "wsgidispatchscript" if !words.is_empty() => {
+                server.dispatch.push(place.cloned().unwrap_or_else(|| here("a server-wide WSGIDispatchScript")));
             }
             "options" if words_enable_exec_cgi(&words) => {
                 server.exec.push(place.cloned().unwrap_or_else(|| here("server-wide Options ExecCGI")));
@@ -307,6 +321,8 @@ pub fn allowed_scripts(tree: &[ConfNode], groups: &[&str]) -> BTreeMap<String, A
             }
             out
         };
+        let dispatched = |place: &Place| layers.iter().any(|s| s.dispatch.iter().any(|d| overlaps(d, place)));
+        let any_group = Pg::Dynamic("group a WSGIDispatchScript may choose".to_string());
         for s in &layers {
             for (target, group) in &s.aliases {
                 let place = Place::Under(target.clone());
@@ -314,9 +330,15 @@ pub fn allowed_scripts(tree: &[ConfNode], groups: &[&str]) -> BTreeMap<String, A
                     Some(g) => grant(g, &place),
                     None => groups_at(&place).iter().for_each(|g| grant(g, &place)),
                 }
+                if dispatched(&place) {
+                    grant(&any_group, &place);
+                }
             }
             for place in &s.exec {
                 groups_at(place).iter().for_each(|g| grant(g, place));
+                if dispatched(place) {
+                    grant(&any_group, place);
+                }
             }
         }
     }
@@ -480,6 +502,23 @@ mod tests {
         let allowed = allowed_scripts(&tree, &groups());
         assert_eq!(allowed["a"].enforced().unwrap(), ["/srv/x/app.wsgi"]);
         assert_eq!(allowed["b"].enforced().unwrap(), ["/srv/y/app.wsgi"]);
+    }
+
+    #[test]
+    fn dispatch_scripts_count_as_dynamic_groups() {
+        let tree = vec![
+            node("WSGIScriptAlias", "/a /srv/a.wsgi process-group=a"),
+            section("<Directory", "/srv/d", vec![node("WSGIDispatchScript", "/srv/dispatch.wsgi")]),
+            node("WSGIScriptAlias", "/d /srv/d/site.wsgi"),
+        ];
+        let allowed = allowed_scripts(&tree, &groups());
+        let b = allowed["b"].enforced().expect("still restricted");
+        assert!(is_allowed(&b, "/srv/d/site.wsgi"), "the dispatch script may choose b: {b:?}");
+        assert!(!is_allowed(&b, "/srv/a.wsgi"));
+        // Server-wide, it may send any mounted script to any group, over process-group= too.
+        let server_wide = vec![node("WSGIDispatchScript", "/srv/dispatch.wsgi"), node("WSGIScriptAlias", "/a /srv/a.wsgi process-group=a")];
+        let b = allowed_scripts(&server_wide, &groups())["b"].enforced().expect("restricted to what is mounted");
+        assert!(is_allowed(&b, "/srv/a.wsgi") && !is_allowed(&b, "/srv/other.wsgi"));
     }
 
     #[test]

@@ -111,9 +111,10 @@ pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, 
     let deadline = Instant::now() + group.options.connect_timeout;
     let mut delay = Duration::from_millis(25);
     let mut attempts: u16 = 0;
+    let mut path = std::borrow::Cow::Borrowed(group.socket_path.as_str());
     loop {
         attempts = attempts.saturating_add(1);
-        match UnixStream::connect(&group.socket_path) {
+        match UnixStream::connect(&*path) {
             Ok(stream) => {
                 // The group's secret comes first (the daemon's peer check). It fits the
                 // empty socket buffer; if the daemon is gone, writing the request fails
@@ -121,17 +122,48 @@ pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, 
                 let _ = std::io::Write::write_all(&mut &stream, &group.secret);
                 return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None, pid: 0 }, attempts));
             }
+            // This child's generation ended (a graceful restart) while it finishes
+            // its requests: the group now listens under the newer generation's
+            // name. Its daemons check the secret and what the group may run.
+            Err(e) if e.kind() == ErrorKind::NotFound && let Some(newer) = newer_generation_socket(&path) => {
+                tracing::debug!("daemon process group '{}' moved to '{newer}' (graceful restart)", group.options.name);
+                path = std::borrow::Cow::Owned(newer);
+            }
             // Not listening yet (starting or restarting) or the backlog is full: retry.
             Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::WouldBlock) && Instant::now() + delay < deadline => {
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(1));
             }
             Err(e) => {
-                tracing::error!("unable to connect to daemon process group '{}' on '{}' after {attempts} attempts: {e}", group.options.name, group.socket_path);
+                tracing::error!("unable to connect to daemon process group '{}' on '{path}' after {attempts} attempts: {e}", group.options.name);
                 return Err(status::SERVICE_UNAVAILABLE);
             }
         }
     }
+}
+
+/// The socket of the same group (index) in the newest later generation, for
+/// a rotating name `DIR/STEM.PARENT.GENERATION.ID.sock` that no longer exists.
+fn newer_generation_socket(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once('/')?;
+    let (front, generation, id) = split_rotating_name(file)?;
+    let newest = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|name| {
+            let (f, g, i) = split_rotating_name(&name)?;
+            (f == front && i == id && g > generation).then_some((g, name))
+        })
+        .max_by_key(|(g, _)| *g)?;
+    Some(format!("{dir}/{}", newest.1))
+}
+
+/// `STEM.PARENT.GENERATION.ID.sock` as (`STEM.PARENT`, generation, id).
+fn split_rotating_name(file: &str) -> Option<(&str, u64, &str)> {
+    let rest = file.strip_suffix(".sock")?;
+    let (rest, id) = rest.rsplit_once('.')?;
+    let (front, generation) = rest.rsplit_once('.')?;
+    Some((front, generation.parse().ok()?, id))
 }
 
 #[cfg(test)]
@@ -141,6 +173,22 @@ mod tests {
     fn kept(pid: u32) -> DaemonConnection {
         let (a, _b) = UnixStream::pair().unwrap();
         DaemonConnection { reader: FdReader::new(a, 16), timeout: None, pid }
+    }
+
+    #[test]
+    fn rotating_names_are_split_from_the_right() {
+        assert_eq!(split_rotating_name("wsgi.123.7.0.sock"), Some(("wsgi.123", 7, "0")));
+        assert_eq!(split_rotating_name("my.prefix.123.12.3.sock"), Some(("my.prefix.123", 12, "3")));
+        assert_eq!(split_rotating_name("wsgi.123.u33.0.sock"), None, "not rotating");
+        let dir = std::env::temp_dir().join(format!("rwsgi-rotation-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["wsgi.9.3.0.sock", "wsgi.9.5.0.sock", "wsgi.9.6.1.sock", "wsgi.8.7.0.sock"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let old = format!("{}/wsgi.9.2.0.sock", dir.display());
+        assert_eq!(newer_generation_socket(&old), Some(format!("{}/wsgi.9.5.0.sock", dir.display())));
+        assert_eq!(newer_generation_socket(&format!("{}/wsgi.9.6.1.sock", dir.display())), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
     Ok(Group {
         id,
         arguments: d.arguments,
-        secret: new_secret().map_err(fail)?,
+        // One per group name for the parent's life, so that Apache children of
+        // the previous generation, still finishing after a graceful restart,
+        // are let in by this generation's daemons (see child::pool::connect).
+        secret: crate::apache::process::lifetime_bytes(&format!("secret:{}", o.name), new_secret).map_err(fail)?,
         scripts,
         python,
         options: d.options,
@@ -85,7 +88,7 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
     })
 }
 
-/// A fresh per-group, per-generation connection secret (see the daemon's peer check).
+/// A fresh connection secret (see the daemon's peer check).
 fn new_secret() -> Result<Vec<u8>, String> {
     let mut secret = vec![0u8; rwsgi_daemon::protocol::launch::SECRET_LEN];
     // SAFETY: getrandom fills the buffer it is given.
