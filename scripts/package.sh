@@ -61,12 +61,15 @@ install -d -m 755 "$root/DEBIAN" "$root/usr/lib/apache2/modules" "$root/etc/apac
 # Stripped as dh_strip does (the release profile keeps line tables for backtraces).
 strip_to() { strip --remove-section=.comment --remove-section=.note --strip-unneeded -o "$2" "$1"; chmod 644 "$2"; }
 strip_to target/release/libmod_rwsgi.so "$root/usr/lib/apache2/modules/mod_rwsgi.so"
+# The program the module execs for each daemon process, found beside the module.
+strip_to target/release/rwsgi-daemon "$root/usr/lib/apache2/modules/rwsgi-daemon"
+chmod 755 "$root/usr/lib/apache2/modules/rwsgi-daemon"
 install -m 644 conf/rwsgi.load conf/rwsgi.conf "$root/etc/apache2/mods-available/"
 install -m 644 packaging/debian/copyright packaging/debian/README.Debian "$doc/"
 install -d -m 755 "$root/usr/share/lintian/overrides"
 install -m 644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/$pkg"
 install -m 644 conf/example-site.conf conf/example/app.wsgi "$doc/examples/"
-elfs=("$root/usr/lib/apache2/modules/mod_rwsgi.so")
+elfs=("$root/usr/lib/apache2/modules/mod_rwsgi.so" "$root/usr/lib/apache2/modules/rwsgi-daemon")
 
 if [ -x target/release/rwsgi-express ]; then
     install -d -m 755 "$root/usr/bin" "$root/usr/share/man/man1"

@@ -33,7 +33,10 @@ pub unsafe extern "C" fn guard_scripts(r: *mut ffi::request_rec) -> c_int {
         // SAFETY: Apache passes the live request.
         let r = unsafe { Request::from_raw(r) };
         let handler = r.handler();
-        if handler == b"wsgi-script" || handler == b"application/x-httpd-wsgi" || r.filename().is_empty() {
+        // Mapped by a WSGIScriptAlias, it is not reached as a file: another
+        // handler set on top of the mount (SetHandler server-status in a
+        // <Location> under it) serves the request, not the file.
+        if handler == b"wsgi-script" || handler == b"application/x-httpd-wsgi" || r.filename().is_empty() || request_alias(&r).is_some() {
             return DECLINED;
         }
         let filename = r.filename();

@@ -194,7 +194,12 @@ fn override_enables_exec_cgi(words: &[String]) -> bool {
 fn walk(nodes: &[ConfNode], place: Option<&Place>, server: &mut Server, vhosts: &mut Vec<Server>) {
     for node in nodes {
         let name = node.name.to_ascii_lowercase();
-        let words = split_args(&node.args);
+        // Directives with mod_wsgi options read them as mod_wsgi does (a quoted
+        // value: process-group="g1"); the others as Apache splits words.
+        let words = match name.as_str() {
+            "wsgiscriptalias" | "wsgiscriptaliasmatch" | "wsgihandlerscript" => crate::parse::directive_words(&node.args, 2),
+            _ => split_args(&node.args),
+        };
         let here = |what: &str| Place::Anywhere(format!("{what} at {}", node.location));
         if let Some(section) = name.strip_prefix('<') {
             let inner = match section {
@@ -502,6 +507,13 @@ mod tests {
         let allowed = allowed_scripts(&tree, &groups());
         assert_eq!(allowed["a"].enforced().unwrap(), ["/srv/x/app.wsgi"]);
         assert_eq!(allowed["b"].enforced().unwrap(), ["/srv/y/app.wsgi"]);
+    }
+
+    #[test]
+    fn quoted_option_values_name_their_group() {
+        let tree = vec![node("WSGIScriptAlias", r#"/q "/srv/q.wsgi" process-group="g1""#), node("WSGIHandlerScript", "h /srv/h.wsgi process-group='g1'")];
+        let g1 = allowed_scripts(&tree, &["g1"])["g1"].enforced().expect("restricted");
+        assert!(is_allowed(&g1, "/srv/q.wsgi") && is_allowed(&g1, "/srv/h.wsgi"), "{g1:?}");
     }
 
     #[test]

@@ -59,17 +59,14 @@ fn prepare(s: &Slot) -> Result<Exec, String> {
     Ok(Exec { launch, argv, env: daemon_environment(&s.group) })
 }
 
-/// The daemon's environment: what the platform needs from Apache's (PATH,
-/// the locale, TZ, the loader's path) and HOME for the user it runs as; the
-/// daemon itself applies lang=, locale= and python-eggs=. Nothing else of the
-/// Apache parent's environment (Debian's APACHE_*, whatever envvars exported)
-/// is passed, except the daemon's test hook (`RWSGI_TEST_PANIC_SCRIPT`,
-/// README: Tests), which does nothing unless set.
+/// The daemon's environment: the Apache parent's process environment, as a
+/// forked mod_wsgi daemon has it (Debian's and mod_wsgi-express's `envvars`
+/// are how sites hand settings to their applications), with HOME of the user
+/// it runs as; the daemon itself applies lang=, locale= and python-eggs=.
 fn daemon_environment(group: &Group) -> Vec<CString> {
-    const KEPT: &[&str] = &["PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "RWSGI_TEST_PANIC_SCRIPT"];
     let mut env: Vec<String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| KEPT.contains(&k.as_str()) || k.starts_with("LC_"))
+        .filter(|(k, _)| k != "HOME")
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if !env.iter().any(|e| e.starts_with("PATH=")) {

@@ -29,6 +29,17 @@ pyo3::create_exception!(mod_wsgi, RequestTimeout, pyo3::exceptions::PyBaseExcept
 const SHUTDOWN_CALLBACKS: &str = r#"
 _shutdown_callbacks = []
 
+# Where the mod_wsgi package from PyPI is installed (mod_wsgi-express's), its
+# submodules (mod_wsgi.express, mod_wsgi.server) import through this module,
+# as they do under mod_wsgi.
+def _package_path():
+    import importlib.machinery, sys
+    spec = importlib.machinery.PathFinder.find_spec("mod_wsgi", sys.path)
+    return list(spec.submodule_search_locations or []) if spec else []
+
+__path__ = _package_path()
+del _package_path
+
 def subscribe_shutdown(callback):
     _shutdown_callbacks.append(callback)
 
