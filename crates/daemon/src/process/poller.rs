@@ -174,6 +174,11 @@ impl Poller {
     pub fn keep(&self, connection: Arc<Connection>) -> Result<(), Arc<Connection>> {
         let (fd, token) = (connection.fd(), connection.token);
         let op = if connection.watched.swap(true, Ordering::Relaxed) { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        // Held until it is armed: the acceptor may evict and drop the
+        // connection in between, and without this its descriptor number could
+        // already belong to the next accepted connection, whose registration
+        // the arm below would then take over (its requests would wake nobody).
+        let _open_until_armed = connection.clone();
         {
             let mut held = self.state.lock();
             if held.closed {
