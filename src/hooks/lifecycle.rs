@@ -65,6 +65,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         let server = unsafe { Server::from_raw(s) };
         // Caught panics are logged with Apache's formatting by the guard.
         guard::install_quiet_panic_hook();
+        crate::apache::process::reset_child_exit_wakeup();
         crate::runtime::set_process_model(mpm::process_model());
         crate::runtime::set_server_facts(server::facts());
         let generation = crate::daemon::registry::running();

@@ -49,6 +49,8 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
     }
     // Forks below and Apache's children (forked later) inherit this generation.
     registry::set_running(Generation { groups: groups.clone(), embedded_imports });
+    // A daemon that dies is restarted as soon as it dies, not on the MPM's next pass.
+    crate::apache::process::wake_on_child_exit(pconf);
     for group in &groups {
         tracing::info!("starting daemon process group '{}' ({} processes x {} threads) on {}", group.options.name, group.options.processes, group.options.threads, group.socket_path);
         for index in 0..group.options.processes {
