@@ -69,6 +69,12 @@ STATUS_LUA = os.path.join(HERE, "apps", "status.lua")
 # restart (ServerLimit 8 for 2 active children); otherwise as bench/run.py.
 MPM = run.MPM.replace("ServerLimit 2", "ServerLimit 8")
 
+# For the kills: the 16 clients can all land on one child, and mpm_event closes
+# a child's kept-alive connections when none of its workers is idle (a client
+# that sends on one at that moment sees it closed). The kill, not Apache's
+# keep-alive policy, is under test, so each child has workers to spare.
+KILL_MPM = MPM.replace("ThreadsPerChild 16", "ThreadsPerChild 24").replace("ThreadLimit 16", "ThreadLimit 24").replace("MaxRequestWorkers 32", "MaxRequestWorkers 48")
+
 # For the slow clients: enough worker threads to hold them all (event MPM
 # reads a request head on a worker thread) and Apache's children without
 # Python (WSGIRestrictEmbedded On).
@@ -386,7 +392,7 @@ def sigkill(args):
     threads = 8
     srv = server(groups_config(
         {"two": "processes=2 threads=%d" % threads, "one": "processes=1 threads=%d" % threads},
-        {"/two": ("pid.wsgi", "two"), "/one": ("pid.wsgi", "one")}))
+        {"/two": ("pid.wsgi", "two"), "/one": ("pid.wsgi", "one")}), mpm_config=KILL_MPM)
     try:
         for group in ("two", "one"):
             worst = collections.defaultdict(float)

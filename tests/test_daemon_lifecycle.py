@@ -7,6 +7,7 @@ stop of Apache, WSGIImportScript failures.
 import os
 import re
 import signal
+import socket
 import threading
 import time
 
@@ -237,6 +238,43 @@ def test_graceful_restart_under_load(apache):
                         % (alive, [proc_ppid(p) for p in alive]))
     assert len(outcomes) > 20
     assert problems == [], "\n".join(problems + srv.log_lines(r"rwsgi", since=mark)[-30:])
+
+
+def test_old_generation_child_reaches_the_new_generation_socket(apache):
+    """A request that an Apache child of the ended generation handles after a
+    graceful restart finds the group under the new generation's socket name
+    (the socket directory is mode 0711: the child cannot list it)."""
+    srv = apache(
+        """
+        WSGIDaemonProcess moved processes=1 threads=2
+        WSGIScriptAlias /moved {root}/app.wsgi process-group=moved application-group=%{GLOBAL}
+        """,
+        apps={"app.wsgi": APP},
+        **EMBEDDED,
+    )
+    old_pid = pid_of(srv, "moved")
+    old_sock = socket_path(srv, 0, 0)
+    # A worker of the current generation is reading this request's head when
+    # the restart comes; it finishes the request after the restart.
+    client = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+    client.sendall(b"GET /moved/pid HTTP/1.0\r\n")
+    time.sleep(0.5)
+    mark = srv.log_mark()
+    srv.graceful()
+    wait_until(lambda: os.path.exists(socket_path(srv, 0, 1)) and not os.path.exists(old_sock), timeout=10,
+               what="the new generation's socket replaces the old one")
+    client.sendall(b"Host: localhost\r\n\r\n")
+    answer = b""
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    client.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"200", (answer[:300], srv.log_lines(r"rwsgi", since=mark)[-10:])
+    assert int(body) != old_pid, "answered by the old generation's daemon"
+    assert "unable to connect" not in srv.error_log(mark)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGWINCH], ids=["SIGTERM-stop", "SIGWINCH-graceful-stop"])

@@ -142,20 +142,20 @@ pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, 
     }
 }
 
+/// How many later generations a child of an ended generation looks through.
+const LATER_GENERATIONS: u64 = 64;
+
 /// The socket of the same group (index) in the newest later generation, for
 /// a rotating name `DIR/STEM.PARENT.GENERATION.ID.sock` that no longer exists.
+/// The names are probed one by one: the directory is mode 0711, so Apache's
+/// children can reach a socket whose name they know but cannot list it.
 fn newer_generation_socket(path: &str) -> Option<String> {
     let (dir, file) = path.rsplit_once('/')?;
     let (front, generation, id) = split_rotating_name(file)?;
-    let newest = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter_map(|name| {
-            let (f, g, i) = split_rotating_name(&name)?;
-            (f == front && i == id && g > generation).then_some((g, name))
-        })
-        .max_by_key(|(g, _)| *g)?;
-    Some(format!("{dir}/{}", newest.1))
+    (generation + 1..=generation + LATER_GENERATIONS)
+        .rev()
+        .map(|g| format!("{dir}/{front}.{g}.{id}.sock"))
+        .find(|candidate| std::fs::symlink_metadata(candidate).is_ok())
 }
 
 /// `STEM.PARENT.GENERATION.ID.sock` as (`STEM.PARENT`, generation, id).
