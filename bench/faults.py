@@ -72,8 +72,12 @@ MPM = run.MPM.replace("ServerLimit 2", "ServerLimit 8")
 # For the kills: the 16 clients can all land on one child, and mpm_event closes
 # a child's kept-alive connections when none of its workers is idle (a client
 # that sends on one at that moment sees it closed). The kill, not Apache's
-# keep-alive policy, is under test, so each child has workers to spare.
-KILL_MPM = MPM.replace("ThreadsPerChild 16", "ThreadsPerChild 24").replace("ThreadLimit 16", "ThreadLimit 24").replace("MaxRequestWorkers 32", "MaxRequestWorkers 48")
+# keep-alive policy, is under test, so each child has workers to spare (and
+# as many spare threads are allowed, or the parent would stop a child, closing
+# its kept-alive connections, whenever fewer than 16 requests are in flight).
+KILL_MPM = (MPM.replace("ThreadsPerChild 16", "ThreadsPerChild 24").replace("ThreadLimit 16", "ThreadLimit 24")
+            .replace("MaxRequestWorkers 32", "MaxRequestWorkers 48").replace("MaxSpareThreads 32", "MaxSpareThreads 48"))
+assert "MaxSpareThreads 48" in KILL_MPM and "ThreadsPerChild 24" in KILL_MPM
 
 # For the slow clients: enough worker threads to hold them all (event MPM
 # reads a request head on a worker thread) and Apache's children without
@@ -310,13 +314,19 @@ def restarts(args):
         mark = srv.log_mark()
         static = Wrk(srv.url("/static/hello.txt"), connections=8, threads=1, seconds=args.recycle_seconds)
         probe = Load(srv.port, "/r/hello", clients=2, timeout=PROBE_TIMEOUT)  # waits for every answer, as above
+        static_probe = Load(srv.port, "/static/hello.txt", clients=2, timeout=PROBE_TIMEOUT)
         w = Wrk(srv.url("/r/hello"), connections=8, threads=1, seconds=args.recycle_seconds).wait()
         static = static.wait()
         probed = probe.stop()
+        static_closed = [r for r in static_probe.stop() if r[2] != 200]
+        static["socket_errors"] += len(static_closed)
         print("  at the same time, static file %s" % describe(static), flush=True)
-        probe_failed = [r for r in probed if r[2] != 200]
-        print("  2 Python clients on the recycling group: %d requests, %d failed %s, slowest %.0f ms" % (
-            len(probed), len(probe_failed), dict(collections.Counter(str(r[2] or r[3]) for r in probe_failed)),
+        # As in the graceful restarts: a kept connection closed with no answer
+        # is a socket error (wrk's read error), a status or a timeout a failure.
+        probe_closed = [r for r in probed if r[2] is None and r[3] in ("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError")]
+        probe_failed = [r for r in probed if r[2] != 200 and r not in probe_closed]
+        print("  2 Python clients on the recycling group: %d requests, %d connections closed unanswered, %d failed %s, slowest %.0f ms" % (
+            len(probed), len(probe_closed), len(probe_failed), dict(collections.Counter(str(r[2] or r[3]) for r in probe_failed)),
             max(e - s for s, e, st, pid in probed) * 1000), flush=True)
         recycled = len(re.findall(r"group 'recycle' \(pid \d+\) exited", srv.error_log(mark)))
         print("  recycling group (maximum-requests=%d), %d processes recycled: %s" % (args.max_requests, recycled, describe(w)), flush=True)
@@ -325,9 +335,10 @@ def restarts(args):
         bad = w["bad"] + len(probe_failed)
         figure("restarts", "maximum-requests=%d: non-2xx or unanswered (wrk %d, Python clients %d)" % (args.max_requests, w["bad"], len(probe_failed)),
                str(bad), "0", bad == 0)
-        figure("restarts", "maximum-requests=%d: socket errors" % args.max_requests, str(w["socket_errors"]),
-               "<= %d (static)" % static["socket_errors"], w["socket_errors"] <= static["socket_errors"])
-        if bad or w["socket_errors"] > static["socket_errors"]:
+        errors = w["socket_errors"] + len(probe_closed)
+        figure("restarts", "maximum-requests=%d: socket errors (wrk %d, Python clients %d)" % (args.max_requests, w["socket_errors"], len(probe_closed)),
+               str(errors), "<= %d (static)" % static["socket_errors"] if args.full else "(full run only)", errors <= static["socket_errors"] or not args.full)
+        if bad or errors > static["socket_errors"]:
             show_log(srv, mark, "recycling")
     finally:
         srv.stop(check_log=False)
