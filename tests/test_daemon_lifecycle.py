@@ -317,3 +317,29 @@ def test_failing_import_script_is_logged_and_group_still_serves(apache):
     srv.wait_for_log(r"WSGIImportScript '.*broken\.wsgi' failed: ValueError: preload went wrong 1234", timeout=10)
     srv.wait_for_log(r"ValueError: preload went wrong 1234")
     assert srv.get("/ok/pid").status == 200
+
+
+SIGNALS_APP = r'''
+import signal
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(signal.getsignal(signal.SIGCHLD)).encode()]
+'''
+
+
+def test_children_and_daemons_keep_the_default_sigchld_disposition(apache):
+    """The Apache parent handles SIGCHLD (to replace dead daemons at once);
+    the applications in its children and in the daemons see the default."""
+    srv = apache(
+        """
+        WSGIDaemonProcess sig processes=1 threads=1
+        WSGIScriptAlias /embedded {root}/signals.wsgi application-group=%{GLOBAL}
+        WSGIScriptAlias /daemon {root}/signals.wsgi process-group=sig application-group=%{GLOBAL}
+        """,
+        apps={"signals.wsgi": SIGNALS_APP},
+        **EMBEDDED,
+    )
+    for path in ("/embedded", "/daemon"):
+        r = srv.get(path)
+        assert r.status == 200 and r.text == "<Handlers.SIG_DFL: 0>", (path, r.status, r.text)
