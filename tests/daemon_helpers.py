@@ -433,7 +433,7 @@ WSGIDaemonProcess sockto processes=1 threads=2 socket-timeout=1 graceful-timeout
 WSGIDaemonProcess gone processes=1 threads=1 connect-timeout=1
 WSGIDaemonProcess deadlock processes=1 threads=2 deadlock-timeout=2
 WSGIDaemonProcess startup processes=1 threads=1 startup-timeout=1
-WSGIDaemonProcess cpu processes=1 threads=1 cpu-time-limit=1 graceful-timeout=1
+WSGIDaemonProcess cpu processes=1 threads=1 cpu-time-limit=1 graceful-timeout=10
 WSGIDaemonProcess keep processes=1 threads=1
 WSGIDaemonProcess keep2 processes=2 threads=2
 """
