@@ -163,11 +163,6 @@ fn add_script_alias(cmd: &Cmd, line: &str, regex: bool) -> Result<(), String> {
         let crate::config::AliasPattern::Regex(pattern) = &alias.pattern else { unreachable!() };
         alias.compiled = Some(crate::apache::regex::compile(cmd.pool(), pattern).map_err(|e| format!("{}: {e}", cmd.directive()))?);
     }
-    if let Some(spec) = alias.options.application_group {
-        // The last one given is the one that counts.
-        let value = args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
-        note_application_group(cmd, spec, value);
-    }
     warn_repeated(cmd, &args[2.min(args.len())..]);
     server_config(cmd).aliases.push(alias);
     Ok(())
@@ -185,13 +180,6 @@ fn group(cmd: &Cmd, value: &str) -> Result<GroupSpec, String> {
     GroupSpec::parse(value, &mut |s| cmd.intern(s)).map_err(|e| format!("{}: {e}", cmd.directive()))
 }
 
-fn note_application_group(cmd: &Cmd, spec: GroupSpec, value: &str) {
-    if spec != GroupSpec::Global {
-        let note = format!("'{value}' at {}", cmd.location());
-        config_pass::with(|pass| pass.named_application_groups.push(note));
-    }
-}
-
 unsafe extern "C" fn callable_object(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
         // SAFETY: the TAKE1 argument Apache passed.
@@ -206,7 +194,6 @@ unsafe extern "C" fn application_group(cmd: *mut cmd_parms, mconfig: *mut c_void
         // SAFETY: the TAKE1 argument Apache passed.
         let value = unsafe { arg(w) }?;
         let spec = group(cmd, value)?;
-        note_application_group(cmd, spec, value);
         dir_config(mconfig).application_group = Setting::Set(spec);
         Ok(())
     })
@@ -416,9 +403,6 @@ fn script_hook(cmd: &Cmd, line: *const c_char) -> Result<crate::config::ScriptHo
     let words = words(unsafe { arg(line) }?, 1);
     let args: Vec<&str> = words.iter().map(String::as_str).collect();
     let hook = script_hook::script_hook(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
-    if let Some(spec) = hook.application_group {
-        note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
-    }
     warn_repeated(cmd, &args[1.min(args.len())..]);
     config_pass::with(|pass| pass.python_in_children = true);
     Ok(hook)
@@ -472,9 +456,6 @@ unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, l
         let words = words(unsafe { arg(line) }?, 2);
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let script = script_hook::handler_script(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
-        if let Some(spec) = script.application_group {
-            note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
-        }
         warn_repeated(cmd, &args[2.min(args.len())..]);
         if cmd.in_section() {
             let dir = dir_config(mconfig);

@@ -42,7 +42,10 @@ pub fn locate_prefix(home: Option<&str>) -> Prefix {
 
 /// Initialises the interpreter, runs `setup` (the objects the layers above
 /// provide to applications) with the GIL held, and leaves the GIL released.
-pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> PyResult<()>) -> Result<(), String> {
+/// `setup` is kept: every sub-interpreter created later runs it too (with its
+/// application group's name; the main interpreter's is `""`), after the
+/// settings that apply to every interpreter (WSGIPythonPath, WSGIRestrictSignal).
+pub fn initialize(settings: &PythonSettings, setup: impl Fn(Python<'_>, &str) -> PyResult<()> + Send + Sync + 'static) -> Result<(), String> {
     // SAFETY: called once per process from child_init (or daemon start), on the
     // process's main thread, before any other thread can use Python.
     unsafe {
@@ -93,7 +96,9 @@ pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> P
         if ffi::PyStatus_Exception(status) != 0 {
             return Err(status_message(&status));
         }
-        let setup = Python::attach(|py| after_start(py, settings).and_then(|()| setup(py)));
+        let each = settings.clone();
+        super::interpreters::set_setup(Box::new(move |py, group| after_start(py, &each).and_then(|()| setup(py, group))));
+        let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.
         ffi::PyEval_SaveThread();
         setup.map_err(|e| format!("Python start-up failed: {e}"))
@@ -197,13 +202,17 @@ pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
     let reason = reason.to_string();
     let spawned = crate::guard::spawn("rwsgi-atexit", None, move || {
         crate::python::attach(|py| {
-            // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
-            if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {
-                tracing::error!("shutdown callbacks failed: {e}");
-            }
-            if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                tracing::error!("atexit callbacks failed: {e}");
-            }
+            // In every interpreter (sub-interpreters first, as mod_wsgi ends them
+            // before the main one): mod_wsgi.subscribe_shutdown() callbacks
+            // first, then atexit's.
+            super::interpreters::each(py, |py, group| {
+                if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason.as_str(),))) {
+                    tracing::error!(application = group, "shutdown callbacks failed: {e}");
+                }
+                if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                    tracing::error!(application = group, "atexit callbacks failed: {e}");
+                }
+            });
         });
         let _ = tx.send(());
     });
