@@ -43,3 +43,251 @@ def test_two_apps_each_see_their_own_config_module(apache):
         assert one["module_group"] == one["group"] and two["module_group"] == two["group"]
         if one["pid"] == two["pid"]:
             assert one["modules"] != two["modules"]
+
+
+MPMS = ["event", "worker", "prefork"]
+
+# The same script file mounted in two groups: module globals and
+# threading.local are the interpreter's.
+STATE_APP = """
+import json, os, threading
+local = threading.local()
+counter = [0]
+def application(environ, start_response):
+    group = environ["mod_wsgi.application_group"]
+    counter[0] += 1
+    local.groups = getattr(local, "groups", set()) | {group}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"pid": os.getpid(), "counter": counter[0], "groups": sorted(local.groups),
+                        "thread": threading.get_ident()}).encode()]
+"""
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_config_modules_globals_and_threading_local_apart(apache, mpm):
+    srv = apache(
+        "WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n"
+        "WSGIScriptAlias /a {root}/state.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/state.wsgi application-group=beta\n"
+        "WSGIScriptAlias /g {root}/state.wsgi application-group=%{GLOBAL}\n",
+        start=False, mpm=mpm)
+    two_apps(srv)
+    srv.write_file("state.wsgi", STATE_APP)
+    srv.start()
+    assert srv.get("/one").json()["config"] == "one"
+    assert srv.get("/two").json()["config"] == "two"
+    seen = {}  # (group, pid) -> counters in order
+    for i in range(12):
+        for path, group in (("/a", "alpha"), ("/b", "beta"), ("/g", "")):
+            if path == "/b" and i % 3:
+                continue  # beta gets fewer requests: shared globals would show
+            d = srv.get(path).json()
+            assert d["groups"] == [group], d  # this thread's local in this interpreter only
+            seen.setdefault((group, d["pid"]), []).append(d["counter"])
+    for (group, pid), counters in seen.items():
+        assert counters == list(range(counters[0], counters[0] + len(counters))), (group, counters)
+    assert srv.get("/one").json()["config"] == "one"
+
+
+def test_reloading_one_app_leaves_the_other_alone(apache):
+    srv = apache("WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n",
+                 start=False)
+    two_apps(srv)
+    srv.start()
+    for _ in range(3):
+        one, two = srv.get("/one").json(), srv.get("/two").json()
+    import os
+    import time
+    path = srv.path("one", "app.wsgi")
+    srv.write_file("one/app.wsgi", CONFIG_APP.replace('"config": config.NAME', '"config": config.NAME + "-v2"'))
+    st = os.stat(path)
+    os.utime(path, (st.st_atime, time.time() + 5))
+    one2, two2 = srv.get("/one").json(), srv.get("/two").json()
+    assert one2["config"] == "one-v2" and two2["config"] == "two"
+    if one2["pid"] == one["pid"]:
+        assert one2["counter"] == 1  # the reloaded module starts afresh
+    if two2["pid"] == two["pid"]:
+        assert two2["counter"] == two["counter"] + 1  # the other app's state is untouched
+        assert two2["modules"] == two["modules"]
+
+
+DJANGO_VIEWS = """
+import json, os, sys
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+
+def info(request):
+    return HttpResponse(json.dumps({"label": settings.SITE_LABEL, "settings": os.environ["DJANGO_SETTINGS_MODULE"],
+                                    "urlconf": settings.ROOT_URLCONF, "pid": os.getpid(),
+                                    "group": request.META["mod_wsgi.application_group"]}),
+                        content_type="application/json")
+
+urlpatterns = [path("", info)]
+"""
+
+
+def subinterp_venv():
+    """A virtualenv (made once, under /tmp, readable by www-data) with Django,
+    pydantic-core (built with PyO3) and numpy from PyPI."""
+    import os
+    import subprocess
+    import sys
+    venv = os.environ.get("RWSGI_SUBINTERP_VENV") or "/tmp/rwsgi-subinterp-venv"
+    python = os.path.join(venv, "bin", "python")
+    check = "import django, pydantic_core, numpy"
+    if not os.path.exists(python) or subprocess.run([python, "-c", check], capture_output=True).returncode != 0:
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        pip = subprocess.run([python, "-m", "pip", "install", "-q", "django", "pydantic-core", "numpy"],
+                             capture_output=True, text=True)
+        if pip.returncode != 0:
+            pytest.fail("cannot install the test packages into %s: %s" % (venv, pip.stderr[-2000:]))
+    subprocess.run(["chmod", "-R", "a+rX", venv], check=True)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def venv():
+    return subinterp_venv()
+
+
+def django_site(srv, venv, name, label):
+    import os
+    import subprocess
+    root = srv.path("sites", name)
+    os.makedirs(root, exist_ok=True)
+    subprocess.run([os.path.join(venv, "bin", "django-admin"), "startproject", name, root], check=True)
+    with open(os.path.join(root, name, "settings.py"), "a") as f:
+        f.write("\nALLOWED_HOSTS = ['*']\nDEBUG = False\nSITE_LABEL = %r\n" % label)
+    with open(os.path.join(root, name, "urls.py"), "w") as f:
+        f.write(DJANGO_VIEWS)
+    subprocess.run(["chmod", "-R", "a+rX", srv.path("sites")], check=True)
+    return root
+
+
+def test_two_django_sites_with_different_settings(apache, venv):
+    """Django's own wsgi.py (os.environ.setdefault of DJANGO_SETTINGS_MODULE)
+    for two sites in one Apache (in daemon mode: in one daemon group)."""
+    srv = apache("", start=False)
+    one = django_site(srv, venv, "site_one", "first site")
+    two = django_site(srv, venv, "site_two", "second site")
+    if srv.mode == "daemon":
+        # Both sites in one daemon group (python-path= is the daemon's WSGIPythonPath).
+        where = "WSGIDaemonProcess django threads=4 python-home=%s python-path=%s:%s\n" % (venv, one, two)
+        route = " process-group=django"
+    else:
+        where, route = "WSGIPythonHome %s\nWSGIPythonPath %s:%s\n" % (venv, one, two), ""
+    srv.extra_config = where + (
+        "WSGIScriptAlias /first %s/site_one/wsgi.py%s\nWSGIScriptAlias /second %s/site_two/wsgi.py%s\n"
+        '<Directory %s/sites>\nRequire all granted\n</Directory>\n' % (one, route, two, route, srv.root)
+    )
+    srv.start()
+    for _ in range(3):
+        a, b = srv.get("/first/").json(), srv.get("/second/").json()
+        assert (a["label"], a["settings"], a["urlconf"]) == ("first site", "site_one.settings", "site_one.urls")
+        assert (b["label"], b["settings"], b["urlconf"]) == ("second site", "site_two.settings", "site_two.urls")
+        assert a["group"].endswith("|/first") and b["group"].endswith("|/second")
+        if srv.mode == "daemon":
+            assert a["pid"] == b["pid"]  # one daemon process, two interpreters
+
+
+EXTENSION_APP = """
+import json, os, sys
+sys.path.insert(0, %(site)r)
+import pydantic_core
+def application(environ, start_response):
+    v = pydantic_core.SchemaValidator(pydantic_core.core_schema.int_schema())
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"value": v.validate_python("42"), "pid": os.getpid()}).encode()]
+"""
+
+
+# One Apache child (so that a test's requests all reach the same process).
+ONE_CHILD = {
+    "event": "StartServers 1\nServerLimit 1\nThreadLimit 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n",
+    "worker": "StartServers 1\nServerLimit 1\nThreadLimit 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n",
+    "prefork": "StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1\n",
+}
+
+
+def site_packages(venv):
+    import glob
+    return glob.glob(venv + "/lib/python3*/site-packages")[0]
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_pyo3_extension_in_sub_interpreters_and_global(apache, venv, mpm):
+    """pydantic-core (a PyO3 extension) loads in one interpreter per process
+    only: in %{GLOBAL} it works; a sub-interpreter asking for it after another
+    interpreter loaded it gets a 500, its traceback, and one line naming the
+    module and saying to use WSGIApplicationGroup %{GLOBAL}."""
+    srv = apache(
+        "WSGIScriptAlias /global {root}/ext.wsgi application-group=%{GLOBAL}\n"
+        "WSGIScriptAlias /sub {root}/ext.wsgi application-group=second\n",
+        start=False, mpm=mpm)
+    srv.mpm_config = ONE_CHILD[mpm]  # both groups are asked in the same process
+    srv.write_file("ext.wsgi", EXTENSION_APP % {"site": site_packages(venv)})
+    srv.start()
+    g = srv.get("/global")
+    assert g.status == 200 and g.json()["value"] == 42
+    r = srv.get("/sub")
+    assert r.status == 500, r.body[:300]
+    assert srv.wait_for_log(r"PyO3 modules do not yet support subinterpreters")
+    assert srv.wait_for_log(
+        r"the C extension module 'pydantic_core\._pydantic_core' cannot be loaded in a Python sub-interpreter "
+        r"\(application group 'second'\); run this application in the main interpreter with "
+        r"`WSGIApplicationGroup %\{GLOBAL\}`")
+    assert srv.get("/global").status == 200
+
+
+NUMPY_APP = """
+import json, os, sys, threading
+sys.path.insert(0, %(site)r)
+import numpy
+def application(environ, start_response):
+    a = numpy.arange(10000, dtype=numpy.float64).reshape(100, 100)
+    # numpy releases the GIL inside dot(); several request threads at once.
+    total = float(numpy.dot(a, a.T).trace())
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"total": total, "thread": threading.get_ident(), "pid": os.getpid()}).encode()]
+"""
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_numpy_in_global_from_many_threads(apache, venv, mpm):
+    import threading
+    srv = apache("WSGIScriptAlias /np {root}/np.wsgi application-group=%{GLOBAL}\n", start=False, mpm=mpm)
+    srv.write_file("np.wsgi", NUMPY_APP % {"site": site_packages(venv)})
+    srv.start()
+    expected = srv.get("/np").json()["total"]
+    results, errors = [], []
+
+    def client():
+        for _ in range(10):
+            try:
+                r = srv.get("/np", timeout=30)
+                results.append((r.status, r.json()["total"] if r.status == 200 else r.body[:200]))
+            except Exception as e:  # noqa: BLE001 - any failure is reported
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    assert len(results) == 80 and all(r == (200, expected) for r in results), results[:3]
+
+
+def test_numpy_in_a_sub_interpreter_after_global_is_a_clear_500(apache, venv):
+    srv = apache("WSGIScriptAlias /np {root}/np.wsgi application-group=%{GLOBAL}\n"
+                 "WSGIScriptAlias /np-sub {root}/np.wsgi application-group=numpy-sub\n", start=False)
+    srv.mpm_config = ONE_CHILD["event"]
+    srv.write_file("np.wsgi", NUMPY_APP % {"site": site_packages(venv)})
+    srv.start()
+    assert srv.get("/np").status == 200
+    assert srv.get("/np-sub").status == 500
+    assert srv.wait_for_log(r"cannot load module more than once per process")
+    assert srv.wait_for_log(r"the C extension module 'numpy\._core\._multiarray_umath' cannot be loaded in a Python "
+                            r"sub-interpreter \(application group 'numpy-sub'\); .*WSGIApplicationGroup %\{GLOBAL\}")
+    assert srv.get("/np").status == 200

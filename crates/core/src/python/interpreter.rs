@@ -97,7 +97,20 @@ pub fn initialize(settings: &PythonSettings, setup: impl Fn(Python<'_>, &str) ->
             return Err(status_message(&status));
         }
         let each = settings.clone();
-        super::interpreters::set_setup(Box::new(move |py, group| after_start(py, &each).and_then(|()| setup(py, group))));
+        // The environment as the process has it now: each sub-interpreter's
+        // os.environ starts from it, not from what other interpreters set since
+        // (Django's wsgi.py does os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...),
+        // which would otherwise hand one site's settings to the next).
+        let environment: Vec<(Vec<u8>, Vec<u8>)> = {
+            use std::os::unix::ffi::OsStrExt;
+            std::env::vars_os().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
+        };
+        super::interpreters::set_setup(Box::new(move |py, group| {
+            if !group.is_empty() {
+                own_environ(py, &environment)?;
+            }
+            after_start(py, &each).and_then(|()| setup(py, group))
+        }));
         let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.
         ffi::PyEval_SaveThread();
@@ -157,6 +170,17 @@ fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     }
     if settings.restrict_signal.unwrap_or(true) {
         restrict_signal(py)?;
+    }
+    Ok(())
+}
+
+/// Gives the current (sub-)interpreter an `os.environ` of its own holding
+/// `environment`, without changing the process's environment.
+fn own_environ(py: Python<'_>, environment: &[(Vec<u8>, Vec<u8>)]) -> PyResult<()> {
+    let data = py.import("os")?.getattr("environ")?.getattr("_data")?;
+    data.call_method0("clear")?;
+    for (key, value) in environment {
+        data.set_item(pyo3::types::PyBytes::new(py, key), pyo3::types::PyBytes::new(py, value))?;
     }
     Ok(())
 }

@@ -160,16 +160,18 @@ pub const MARK_EXTENSION_ERRORS: &std::ffi::CStr = c"
 def install():
     from importlib import _bootstrap_external as external
     loader = external.ExtensionFileLoader
-    original = loader.create_module
 
-    def create_module(self, spec):
-        try:
-            return original(self, spec)
-        except ImportError as e:
-            e._rwsgi_extension = spec.name
-            raise
+    def marking(original, name_of):
+        def method(self, arg):
+            try:
+                return original(self, arg)
+            except ImportError as e:
+                e._rwsgi_extension = name_of(arg)
+                raise
+        return method
 
-    loader.create_module = create_module
+    loader.create_module = marking(loader.create_module, lambda spec: spec.name)
+    loader.exec_module = marking(loader.exec_module, lambda module: module.__name__)
 ";
 
 /// When `err` (raised while loading a script in `group`'s sub-interpreter)
