@@ -358,3 +358,38 @@ def test_graceful_restart_and_stop_under_load_with_several_interpreters(apache, 
     assert not srv._our_pids()
     assert elapsed < 8, "stop took %.1fs" % elapsed
     srv.check_log()  # no crash, no child that did not exit
+
+
+EXIT_APP = """
+import atexit, json, os, mod_wsgi
+def _mark(kind):
+    group = mod_wsgi.application_group or "GLOBAL"
+    with open(os.path.join(%(root)r, "%%s-%%s-%%d" %% (kind, group, os.getpid())), "w") as f:
+        f.write(kind)
+atexit.register(_mark, "atexit")
+mod_wsgi.subscribe_shutdown(lambda event, **kw: _mark("shutdown"))
+def application(environ, start_response):
+    start_response("200 OK", [])
+    return [json.dumps({"pid": os.getpid()}).encode()]
+"""
+
+
+def test_atexit_and_shutdown_callbacks_run_in_every_interpreter(apache):
+    import os
+    import time
+    srv = apache("WSGIScriptAlias /a {root}/exit.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /b {root}/exit.wsgi application-group=beta\n"
+                 "WSGIScriptAlias /g {root}/exit.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.mpm_config = ONE_CHILD["event"]
+    os.chmod(srv.root, 0o1777)  # the app (www-data) writes its markers here
+    srv.write_file("exit.wsgi", EXIT_APP % {"root": srv.root})
+    srv.start()
+    pids = {srv.get(p).json()["pid"] for p in ("/a", "/b", "/g")}
+    assert len(pids) == 1
+    pid = pids.pop()
+    srv.stop()
+    want = ["%s-%s-%d" % (k, g, pid) for k in ("atexit", "shutdown") for g in ("alpha", "beta", "GLOBAL")]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(os.path.exists(srv.path(w)) for w in want):
+        time.sleep(0.05)
+    assert [w for w in want if not os.path.exists(srv.path(w))] == []
