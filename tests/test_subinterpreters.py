@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.both_modes  # rerun in daemon mode (see conftest.py)
+# Every test but the graceful-restart one is rerun in daemon mode (see conftest.py).
+both_modes = pytest.mark.both_modes
 
 # An app that imports a module called `config` from its own directory.
 CONFIG_APP = """
@@ -31,6 +32,7 @@ def two_apps(srv, extra=""):
         srv.write_file("%s/app.wsgi" % name, CONFIG_APP)
 
 
+@both_modes
 def test_two_apps_each_see_their_own_config_module(apache):
     srv = apache("WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n", start=False)
     two_apps(srv)
@@ -63,6 +65,7 @@ def application(environ, start_response):
 """
 
 
+@both_modes
 @pytest.mark.parametrize("mpm", MPMS)
 def test_config_modules_globals_and_threading_local_apart(apache, mpm):
     srv = apache(
@@ -89,6 +92,7 @@ def test_config_modules_globals_and_threading_local_apart(apache, mpm):
     assert srv.get("/one").json()["config"] == "one"
 
 
+@both_modes
 def test_reloading_one_app_leaves_the_other_alone(apache):
     srv = apache("WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n",
                  start=False)
@@ -165,6 +169,7 @@ def django_site(srv, venv, name, label):
     return root
 
 
+@both_modes
 def test_two_django_sites_with_different_settings(apache, venv):
     """Django's own wsgi.py (os.environ.setdefault of DJANGO_SETTINGS_MODULE)
     for two sites in one Apache (in daemon mode: in one daemon group)."""
@@ -215,6 +220,7 @@ def site_packages(venv):
     return glob.glob(venv + "/lib/python3*/site-packages")[0]
 
 
+@both_modes
 @pytest.mark.parametrize("mpm", MPMS)
 def test_pyo3_extension_in_sub_interpreters_and_global(apache, venv, mpm):
     """pydantic-core (a PyO3 extension) loads in one interpreter per process
@@ -253,6 +259,7 @@ def application(environ, start_response):
 """
 
 
+@both_modes
 @pytest.mark.parametrize("mpm", MPMS)
 def test_numpy_in_global_from_many_threads(apache, venv, mpm):
     import threading
@@ -279,6 +286,7 @@ def test_numpy_in_global_from_many_threads(apache, venv, mpm):
     assert len(results) == 80 and all(r == (200, expected) for r in results), results[:3]
 
 
+@both_modes
 def test_numpy_in_a_sub_interpreter_after_global_is_a_clear_500(apache, venv):
     srv = apache("WSGIScriptAlias /np {root}/np.wsgi application-group=%{GLOBAL}\n"
                  "WSGIScriptAlias /np-sub {root}/np.wsgi application-group=numpy-sub\n", start=False)
@@ -293,43 +301,76 @@ def test_numpy_in_a_sub_interpreter_after_global_is_a_clear_500(apache, venv):
     assert srv.get("/np").status == 200
 
 
+def load(srv, paths, stop, counts, problems, n):
+    import http.client
+    i = 0
+    while not stop.is_set():
+        path = paths[(n + i) % len(paths)]
+        i += 1
+        try:
+            r = srv.get(path, timeout=20)
+        except (ConnectionError, http.client.HTTPException, OSError) as e:
+            counts["connection_error"] += 1
+            problems.append("%s: %r" % (path, e))
+            continue
+        ok = r.status == 200 and not r.incomplete
+        counts["ok" if ok else "bad"] += 1
+        if not ok:
+            problems.append("%s: %s %r" % (path, r.status, r.body[:200]))
+
+
+SEVERAL = ["alpha", "beta", "gamma", "%{GLOBAL}"]
+
+
+def several_interpreters(apache, mpm):
+    srv = apache("".join("WSGIScriptAlias /%d {root}/state.wsgi application-group=%s\n" % (i, g)
+                         for i, g in enumerate(SEVERAL)), start=False, mpm=mpm)
+    srv.write_file("state.wsgi", STATE_APP)
+    srv.start()
+    paths = ["/%d" % i for i in range(len(SEVERAL))]
+    for path in paths:
+        assert srv.get(path).status == 200
+    return srv, paths
+
+
+def stop_under_load(srv, paths):
+    """Stops the server while requests are arriving in every interpreter: every
+    process ends (no hang in interpreter teardown) and nothing crashes."""
+    import collections
+    import threading
+    import time
+    stop, counts, problems = threading.Event(), collections.Counter(), []
+    threads = [threading.Thread(target=load, args=(srv, paths, stop, counts, problems, n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    srv.stop(check_log=False)
+    elapsed = time.monotonic() - started
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert counts["ok"] > 0
+    assert not srv._our_pids()
+    assert elapsed < 8, "stop took %.1fs" % elapsed
+    srv.check_log()  # no crash, no child that did not exit
+
+
 @pytest.mark.parametrize("mpm", MPMS)
 def test_graceful_restart_and_stop_under_load_with_several_interpreters(apache, mpm):
     """Requests to three sub-interpreters and the main one keep being answered
-    across two graceful restarts; the stop that follows, under load, ends
-    every process (no hang in interpreter teardown, no crash)."""
+    across two graceful restarts, then the server stops under load.
+
+    Embedded mode only: in daemon mode an old Apache child can still relay a
+    request after a graceful restart to the previous generation's socket,
+    which is gone (503 "unable to connect to daemon process group"); that
+    happens without sub-interpreters as well and is not about them."""
     import collections
-    import http.client
     import threading
     import time
-    groups = ["alpha", "beta", "gamma", "%{GLOBAL}"]
-    srv = apache("".join("WSGIScriptAlias /%d {root}/state.wsgi application-group=%s\n" % (i, g)
-                         for i, g in enumerate(groups)), start=False, mpm=mpm)
-    srv.write_file("state.wsgi", STATE_APP)
-    srv.start()
-    for i in range(len(groups)):
-        assert srv.get("/%d" % i).status == 200
-    stop = threading.Event()
-    counts = collections.Counter()
-    problems = []
-
-    def client(n):
-        i = 0
-        while not stop.is_set():
-            path = "/%d" % ((n + i) % len(groups))
-            i += 1
-            try:
-                r = srv.get(path, timeout=20)
-            except (ConnectionError, http.client.HTTPException, OSError) as e:
-                counts["connection_error"] += 1
-                problems.append("%s: %r" % (path, e))
-                continue
-            ok = r.status == 200 and not r.incomplete
-            counts["ok" if ok else "bad"] += 1
-            if not ok:
-                problems.append("%s: %s %r" % (path, r.status, r.body[:200]))
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    srv, paths = several_interpreters(apache, mpm)
+    stop, counts, problems = threading.Event(), collections.Counter(), []
+    threads = [threading.Thread(target=load, args=(srv, paths, stop, counts, problems, n)) for n in range(4)]
     for t in threads:
         t.start()
     time.sleep(0.5)
@@ -343,21 +384,14 @@ def test_graceful_restart_and_stop_under_load_with_several_interpreters(apache, 
         t.join(30)
     assert before > 0 and counts["ok"] > before, counts
     assert counts["bad"] == 0 and counts["connection_error"] == 0, (counts, problems[:5])
-    # Stop while requests are still arriving in every interpreter.
-    stop.clear()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    srv.stop(check_log=False)
-    elapsed = time.monotonic() - started
-    stop.set()
-    for t in threads:
-        t.join(30)
-    assert not srv._our_pids()
-    assert elapsed < 8, "stop took %.1fs" % elapsed
-    srv.check_log()  # no crash, no child that did not exit
+    stop_under_load(srv, paths)
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_stop_under_load_with_several_interpreters(apache, mpm):
+    srv, paths = several_interpreters(apache, mpm)
+    stop_under_load(srv, paths)
 
 
 EXIT_APP = """
@@ -374,6 +408,7 @@ def application(environ, start_response):
 """
 
 
+@both_modes
 def test_atexit_and_shutdown_callbacks_run_in_every_interpreter(apache):
     import os
     import time
@@ -393,3 +428,56 @@ def test_atexit_and_shutdown_callbacks_run_in_every_interpreter(apache):
     while time.monotonic() < deadline and not all(os.path.exists(srv.path(w)) for w in want):
         time.sleep(0.05)
     assert [w for w in want if not os.path.exists(srv.path(w))] == []
+
+
+OPTIONS_APP = """
+import json, sys
+def application(environ, start_response):
+    try:
+        import layer_mod
+        layer = layer_mod.NAME
+    except ImportError:
+        layer = None
+    try:
+        print("from", environ["mod_wsgi.application_group"])
+        stdout = "free"
+    except OSError:
+        stdout = "restricted"
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"layer": layer, "stdout": stdout}).encode()]
+"""
+
+
+@both_modes
+def test_interpreter_options_scope_path_and_restrictions_to_their_groups(apache):
+    srv = apache(
+        "WSGIPerInterpreterGIL On\n"
+        "<WSGIInterpreterOptions application-group=alpha>\n"
+        "    WSGIPythonPath {root}/layer\n"
+        "    WSGIRestrictStdout On\n"
+        "</WSGIInterpreterOptions>\n"
+        "<WSGIInterpreterOptions application-group=%{GLOBAL}>\n"
+        "    WSGIPerInterpreterGIL On\n"
+        "</WSGIInterpreterOptions>\n"
+        "WSGIScriptAlias /a {root}/opts.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/opts.wsgi application-group=beta\n"
+        "WSGIScriptAlias /g {root}/opts.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
+    srv.write_file("opts.wsgi", OPTIONS_APP)
+    srv.start()
+    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
+    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+    assert srv.get("/g").json() == {"layer": None, "stdout": "free"}
+    # On Python 3.11: one start-up warning per place that asks for it.
+    lines = srv.log_lines(r"needs Python 3\.12 or later")
+    assert len(lines) == 2, lines
+    assert any("WSGIPerInterpreterGIL (" in l for l in lines)
+    assert any("<WSGIInterpreterOptions (" in l and "WSGIPerInterpreterGIL inside it" in l for l in lines)
+
+
+@both_modes
+def test_interpreter_options_reject_other_directives(apache):
+    srv = apache("<WSGIInterpreterOptions application-group=x>\n    WSGIPythonHome /opt\n</WSGIInterpreterOptions>\n",
+                 start=False)
+    rc, out = srv.config_test()
+    assert rc != 0 and "WSGIPythonHome is not allowed here" in out, out

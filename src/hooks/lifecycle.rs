@@ -77,8 +77,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             crate::runtime::set_python_ready(Err("embedded mode is disabled (WSGIRestrictEmbedded On)".to_string()));
             return;
         }
-        let settings = config.python.clone();
-        let outcome = interpreter::initialize(&config.python, move |py, group| crate::wsgi::install(py, &settings, group));
+        let outcome = interpreter::initialize(&config.python, "", |py, group, settings| crate::wsgi::install(py, settings, group));
         match &outcome {
             Ok(()) => tracing::info!("Python initialised in process {}", std::process::id()),
             Err(e) => crate::crit!("cannot initialise Python: {e}"),

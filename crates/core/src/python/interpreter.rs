@@ -45,7 +45,15 @@ pub fn locate_prefix(home: Option<&str>) -> Prefix {
 /// `setup` is kept: every sub-interpreter created later runs it too (with its
 /// application group's name; the main interpreter's is `""`), after the
 /// settings that apply to every interpreter (WSGIPythonPath, WSGIRestrictSignal).
-pub fn initialize(settings: &PythonSettings, setup: impl Fn(Python<'_>, &str) -> PyResult<()> + Send + Sync + 'static) -> Result<(), String> {
+///
+/// `process_group` is this process's (`""` in Apache's children): with the
+/// application group it selects the `<WSGIInterpreterOptions>` that apply to
+/// an interpreter, and `setup` is given the settings that result.
+pub fn initialize(
+    settings: &PythonSettings,
+    process_group: &str,
+    setup: impl Fn(Python<'_>, &str, &PythonSettings) -> PyResult<()> + Send + Sync + 'static,
+) -> Result<(), String> {
     // SAFETY: called once per process from child_init (or daemon start), on the
     // process's main thread, before any other thread can use Python.
     unsafe {
@@ -96,7 +104,7 @@ pub fn initialize(settings: &PythonSettings, setup: impl Fn(Python<'_>, &str) ->
         if ffi::PyStatus_Exception(status) != 0 {
             return Err(status_message(&status));
         }
-        let each = settings.clone();
+        let (each, process_group) = (settings.clone(), process_group.to_string());
         // The environment as the process has it now: each sub-interpreter's
         // os.environ starts from it, not from what other interpreters set since
         // (Django's wsgi.py does os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...),
@@ -109,7 +117,8 @@ pub fn initialize(settings: &PythonSettings, setup: impl Fn(Python<'_>, &str) ->
             if !group.is_empty() {
                 own_environ(py, &environment)?;
             }
-            after_start(py, &each).and_then(|()| setup(py, group))
+            let settings = each.for_interpreter(&process_group, group);
+            after_start(py, &settings).and_then(|()| setup(py, group, &settings))
         }));
         let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.

@@ -77,9 +77,9 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
     // Every interpreter of the process (the main one now, each application
     // group's when it is first used) gets the same set-up.
-    let (settings, home, interval, name) = (group.python.clone(), o.home.clone(), o.switch_interval, o.name.clone());
-    let setup = move |py: pyo3::Python<'_>, application_group: &str| -> pyo3::PyResult<()> {
-        crate::wsgi::install(py, &settings, application_group)?;
+    let (home, interval, name) = (o.home.clone(), o.switch_interval, o.name.clone());
+    let setup = move |py: pyo3::Python<'_>, application_group: &str, settings: &crate::config::PythonSettings| -> pyo3::PyResult<()> {
+        crate::wsgi::install(py, settings, application_group)?;
         // As mod_wsgi does, home= also comes first on sys.path (like a script's directory).
         if let Some(home) = &home {
             py.import("sys")?.getattr("path")?.call_method1("insert", (0, home.as_str()))?;
@@ -89,7 +89,7 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
         }
         py.import("mod_wsgi")?.setattr("process_group", name.as_str())
     };
-    if let Err(e) = interpreter::initialize(&group.python, setup) {
+    if let Err(e) = interpreter::initialize(&group.python, &o.name, setup) {
         crate::crit!("cannot initialise Python: {e}");
         std::thread::sleep(Duration::from_secs(5));
         return 1;
