@@ -476,6 +476,7 @@ mod tests {
                 warnings: vec!["ignore".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.01),
+                interpreter_options: vec![InterpreterOptions { application_group: Some("x".into()), ..Default::default() }],
             },
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
