@@ -481,3 +481,48 @@ def test_interpreter_options_reject_other_directives(apache):
                  start=False)
     rc, out = srv.config_test()
     assert rc != 0 and "WSGIPythonHome is not allowed here" in out, out
+
+
+HOOKS_APP = """
+import json, os, sys, mod_wsgi
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "shared"))
+import marks
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"group": mod_wsgi.application_group, "seen": sorted(set(marks.seen))}).encode()]
+"""
+
+HOOK_PRELUDE = """
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "shared"))
+import marks
+"""
+
+
+def test_import_access_and_dispatch_scripts_run_in_their_groups_interpreters(apache):
+    """Embedded mode (these scripts run in Apache's children): WSGIImportScript
+    application-group=, WSGIAccessScript application-group= and a dispatch
+    script's application_group() all reach the named group's interpreter,
+    the one its application runs in; another group sees none of it."""
+    srv = apache(
+        "WSGIImportScript {root}/import.wsgi process-group=%{GLOBAL} application-group=alpha\n"
+        "WSGIScriptAlias /a {root}/app.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/app.wsgi application-group=beta\n"
+        "WSGIScriptAlias /d {root}/app.wsgi\n"
+        "<Location /a>\n    WSGIAccessScript {root}/access.wsgi application-group=alpha\n</Location>\n"
+        "<Location /d>\n    WSGIDispatchScript {root}/dispatch.wsgi application-group=gamma\n</Location>\n",
+        start=False, mode="embedded")
+    srv.mpm_config = ONE_CHILD["event"]
+    srv.write_file("shared/marks.py", "seen = []\n")
+    srv.write_file("app.wsgi", HOOKS_APP)
+    srv.write_file("import.wsgi", HOOK_PRELUDE + "marks.seen.append('import')\n")
+    srv.write_file("access.wsgi", HOOK_PRELUDE + "def allow_access(environ, host):\n    marks.seen.append('access')\n    return True\n")
+    srv.write_file("dispatch.wsgi", HOOK_PRELUDE + "import mod_wsgi\n"
+                   "def application_group(environ):\n    marks.seen.append('dispatch in ' + mod_wsgi.application_group)\n"
+                   "    return 'alpha'\n")
+    srv.start()
+    assert srv.get("/a").json() == {"group": "alpha", "seen": ["access", "import"]}
+    assert srv.get("/b").json() == {"group": "beta", "seen": []}
+    assert srv.get("/d").json() == {"group": "alpha", "seen": ["access", "import"]}
+    # The dispatch script ran in its own group's interpreter (gamma).
+    assert srv.get("/b").json()["seen"] == []
