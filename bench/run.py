@@ -7,7 +7,8 @@
 
 Every server is Debian's Apache with mpm_event (2 children x 16 threads), the
 same Python, logging off. Daemon groups use processes=2 threads=16 and
-application group %{GLOBAL}. Before any timing, each workload's responses are
+application group %{GLOBAL} (hello-named-group runs the hello app in a named
+application group, a sub-interpreter). Before any timing, each workload's responses are
 checked (status, length, echo equality); a wrong answer stops the run.
 
 Requests per second on a shared 2-core VM drift by 10-20% between runs.
@@ -51,6 +52,7 @@ POST_BODY = b"x" * 1048576
 # name -> (url path, wrk extra args, check(response))
 WORKLOADS = {
     "hello": ("/hello", [], lambda r: r.status == 200 and r.body == HELLO),
+    "hello-named-group": ("/hello-named", [], lambda r: r.status == 200 and r.body == HELLO),
     "1mib-response": ("/big", [], lambda r: r.status == 200 and r.body == BIG),
     "1mib-post-echo": ("/echo", ["-s", os.path.join(HERE, "apps", "post.lua")], None),
     "flask": ("/flask/", [], lambda r: r.status == 200 and b'"message":"hello"' in r.body.replace(b" ", b"")),
@@ -70,6 +72,8 @@ def app_config(module, daemon):
     lines += [
         "WSGIApplicationGroup %{GLOBAL}",
         "WSGIScriptAlias /hello {root}/hello.wsgi",
+        # The same app in a named application group: a sub-interpreter.
+        "WSGIScriptAlias /hello-named {root}/hello.wsgi application-group=bench-named",
         "WSGIScriptAlias /big {root}/big.wsgi",
         "WSGIScriptAlias /echo {root}/echo.wsgi",
         "WSGIScriptAlias /flask {root}/flask_app.wsgi",

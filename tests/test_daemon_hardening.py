@@ -56,7 +56,8 @@ def application(environ, start_response):
 CONFIG = """
 SetEnv MARKS {root}/marks
 WSGIDaemonProcess forks processes=1 threads=4
-WSGIScriptAlias /forks {root}/app.wsgi process-group=forks
+# %{GLOBAL}: Python 3.11 aborts a process forked (os.fork()) from a sub-interpreter.
+WSGIScriptAlias /forks {root}/app.wsgi process-group=forks application-group=%{GLOBAL}
 WSGIDaemonProcess single processes=1 threads=1 socket-timeout=2
 WSGIScriptAlias /single {root}/app.wsgi process-group=single
 WSGIDaemonProcess stuck processes=1 threads=1 request-timeout=2 shutdown-timeout=2 socket-timeout=30

@@ -75,15 +75,14 @@ def test_good_directives_pass_config_test(module_under_test):
     assert rc == 0 and "Syntax OK" in out, out
 
 
-def test_named_application_groups_warn_once_at_startup(apache):
+def test_named_application_groups_are_interpreters_without_a_warning(apache):
     srv = apache(
         """
         WSGIScriptAlias /a {root}/a.wsgi application-group=site-a
         WSGIApplicationGroup site-b
         """,
-        apps={"a.wsgi": "def application(e, s):\n    s('200 OK', [])\n    return [b'ok']\n"},
+        apps={"a.wsgi": "import mod_wsgi\ndef application(e, s):\n    s('200 OK', [])\n    return [mod_wsgi.application_group.encode()]\n"},
     )
-    assert srv.get("/a").status == 200
-    lines = srv.log_lines(r"application groups other than %\{GLOBAL\} are configured")
-    assert len(lines) == 1, lines
-    assert "'site-a'" in lines[0] and "'site-b'" in lines[0] and "[rwsgi:warn]" in lines[0]
+    assert srv.get("/a").body == b"site-a"
+    assert not srv.log_lines(r"application groups other than")
+    assert srv.wait_for_log(r"Create interpreter 'site-a'")

@@ -341,7 +341,7 @@ WARNED = [
     ("WSGICaseSensitivity Off", "WSGICaseSensitivity"),
     ("WSGINewRelicConfigFile /etc/newrelic.ini", "WSGINewRelicConfigFile"),
     ("WSGINewRelicEnvironment production", "WSGINewRelicEnvironment"),
-    ("<WSGIInterpreterOptions application-group=%{GLOBAL}>\n  WSGISwitchInterval 0.01\n</WSGIInterpreterOptions>", r"<WSGIInterpreterOptions.*WSGISwitchInterval"),
+    ("<WSGIInterpreterOptions application-group=%{GLOBAL}>\n  WSGIPerInterpreterGIL On\n</WSGIInterpreterOptions>", r"<WSGIInterpreterOptions.*WSGIPerInterpreterGIL inside it needs Python 3\.12"),
     ("WSGIDaemonProcess nr newrelic-config-file=/etc/newrelic.ini threads=1", "option 'newrelic-config-file' is accepted but does nothing"),
 ]
 

@@ -94,6 +94,27 @@ impl Cmd {
         names
     }
 
+    /// The directives inside this container, as (name, raw arguments).
+    pub fn contained_lines(&self) -> Vec<(String, String)> {
+        let d = self.raw().directive;
+        let mut lines = Vec::new();
+        if d.is_null() {
+            return lines;
+        }
+        // SAFETY: cmd->directive and its children are the parsed tree, live during parsing.
+        let mut child = unsafe { (*d).first_child };
+        while !child.is_null() {
+            // SAFETY: as above; name and args are NUL-terminated pool strings (args may be null).
+            unsafe {
+                let name = cstr_utf8((*child).directive).unwrap_or("?").to_string();
+                let args = if (*child).args.is_null() { String::new() } else { cstr_utf8((*child).args).unwrap_or("").to_string() };
+                lines.push((name, args));
+                child = (*child).next;
+            }
+        }
+        lines
+    }
+
     /// An error message in a form Apache can print after the handler returns.
     pub fn error(&self, msg: &str) -> *const c_char {
         self.pool().strdup(msg)

@@ -15,8 +15,6 @@ pub struct ConfigPass {
     pub daemon_groups: Vec<Defined>,
     /// WSGIImportScript lines.
     pub imports: Vec<ImportScript>,
-    /// Application groups named explicitly (with where), for the start-up note.
-    pub named_application_groups: Vec<String>,
     /// A script hook (auth, access, dispatch) needs Python in Apache's children,
     /// even under WSGIRestrictEmbedded On.
     pub python_in_children: bool,

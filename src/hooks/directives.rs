@@ -163,11 +163,6 @@ fn add_script_alias(cmd: &Cmd, line: &str, regex: bool) -> Result<(), String> {
         let crate::config::AliasPattern::Regex(pattern) = &alias.pattern else { unreachable!() };
         alias.compiled = Some(crate::apache::regex::compile(cmd.pool(), pattern).map_err(|e| format!("{}: {e}", cmd.directive()))?);
     }
-    if let Some(spec) = alias.options.application_group {
-        // The last one given is the one that counts.
-        let value = args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or("");
-        note_application_group(cmd, spec, value);
-    }
     warn_repeated(cmd, &args[2.min(args.len())..]);
     server_config(cmd).aliases.push(alias);
     Ok(())
@@ -185,13 +180,6 @@ fn group(cmd: &Cmd, value: &str) -> Result<GroupSpec, String> {
     GroupSpec::parse(value, &mut |s| cmd.intern(s)).map_err(|e| format!("{}: {e}", cmd.directive()))
 }
 
-fn note_application_group(cmd: &Cmd, spec: GroupSpec, value: &str) {
-    if spec != GroupSpec::Global {
-        let note = format!("'{value}' at {}", cmd.location());
-        config_pass::with(|pass| pass.named_application_groups.push(note));
-    }
-}
-
 unsafe extern "C" fn callable_object(cmd: *mut cmd_parms, mconfig: *mut c_void, w: *const c_char) -> *const c_char {
     run(cmd, |cmd| {
         // SAFETY: the TAKE1 argument Apache passed.
@@ -206,7 +194,6 @@ unsafe extern "C" fn application_group(cmd: *mut cmd_parms, mconfig: *mut c_void
         // SAFETY: the TAKE1 argument Apache passed.
         let value = unsafe { arg(w) }?;
         let spec = group(cmd, value)?;
-        note_application_group(cmd, spec, value);
         dir_config(mconfig).application_group = Setting::Set(spec);
         Ok(())
     })
@@ -416,9 +403,6 @@ fn script_hook(cmd: &Cmd, line: *const c_char) -> Result<crate::config::ScriptHo
     let words = words(unsafe { arg(line) }?, 1);
     let args: Vec<&str> = words.iter().map(String::as_str).collect();
     let hook = script_hook::script_hook(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
-    if let Some(spec) = hook.application_group {
-        note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
-    }
     warn_repeated(cmd, &args[1.min(args.len())..]);
     config_pass::with(|pass| pass.python_in_children = true);
     Ok(hook)
@@ -472,9 +456,6 @@ unsafe extern "C" fn handler_script(cmd: *mut cmd_parms, mconfig: *mut c_void, l
         let words = words(unsafe { arg(line) }?, 2);
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let script = script_hook::handler_script(cmd.directive(), &args, &mut |s| cmd.intern(s)).map_err(|e| e.to_string())?;
-        if let Some(spec) = script.application_group {
-            note_application_group(cmd, spec, args.iter().rev().find_map(|a| a.strip_prefix("application-group=")).unwrap_or(""));
-        }
         warn_repeated(cmd, &args[2.min(args.len())..]);
         if cmd.in_section() {
             let dir = dir_config(mconfig);
@@ -633,8 +614,12 @@ mod more {
         warn_only(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi")
     }
 
+    /// Said once at start-up when a per-interpreter GIL is asked for: the
+    /// embedded Python's interpreters share one GIL before 3.12.
+    const OWN_GIL_NEEDS_312: &str = "needs Python 3.12 or later (PEP 684); with the Python 3.11 this module embeds, sub-interpreters share the one GIL (application groups still get their own interpreters)";
+
     pub unsafe extern "C" fn per_interpreter_gil(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        warn_if_on(cmd, on, "has no effect yet: every application group runs in the main interpreter here, which has the one GIL (and Debian's Python 3.11 has no per-interpreter GIL)")
+        warn_if_on(cmd, on, OWN_GIL_NEEDS_312)
     }
 
     pub unsafe extern "C" fn free_threading(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
@@ -642,15 +627,42 @@ mod more {
     }
 
     pub unsafe extern "C" fn interpreter_options(cmd: *mut cmd_parms, _: *mut c_void, line: *const c_char) -> *const c_char {
-        global(cmd, |cmd, _| {
+        global(cmd, |cmd, c| {
             // SAFETY: the RAW_ARGS line Apache passed.
             let line = unsafe { arg(line) }?;
             if !line.trim_end().ends_with('>') {
                 return Err("<WSGIInterpreterOptions> line must end with '>'".to_string());
             }
-            let inside = cmd.contained_directives();
-            let listed = if inside.is_empty() { "nothing".to_string() } else { inside.join(", ") };
-            warn(cmd, &format!("its contents ({listed}) are not applied yet: per-interpreter settings need sub-interpreters, and every application group runs in the main interpreter here"));
+            let words = words(line.trim_end().trim_end_matches('>'), 0);
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            let (process_group, application_group) = parse::interpreter_options_selectors(&args).map_err(|e| e.to_string())?;
+            let mut options = crate::config::InterpreterOptions { process_group, application_group, ..Default::default() };
+            for (name, value) in cmd.contained_lines() {
+                let value = value.trim();
+                let flag = || parse::on_off(value).map_err(|e| format!("<WSGIInterpreterOptions> {name}: {e}"));
+                match name.to_ascii_lowercase().as_str() {
+                    "wsgipythonpath" => options.paths.extend(parse::python_path(value)),
+                    "wsgiswitchinterval" => options.switch_interval = Some(parse::switch_interval(value)?),
+                    "wsgirestrictstdin" => options.restrict_stdin = Some(flag()?),
+                    "wsgirestrictstdout" => options.restrict_stdout = Some(flag()?),
+                    "wsgirestrictsignal" => options.restrict_signal = Some(flag()?),
+                    "wsgiperinterpretergil" => options.per_interpreter_gil = Some(flag()?),
+                    "wsgifreethreading" => {
+                        if flag()? {
+                            warn(cmd, "WSGIFreeThreading inside it has no effect: the embedded Python (Debian's 3.11) is not a free-threaded build");
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "<WSGIInterpreterOptions>: {name} is not allowed here (WSGIPythonPath, WSGISwitchInterval, WSGIRestrictStdin, WSGIRestrictStdout, WSGIRestrictSignal, WSGIPerInterpreterGIL, WSGIFreeThreading are)"
+                        ));
+                    }
+                }
+            }
+            if options.per_interpreter_gil == Some(true) {
+                warn(cmd, &format!("WSGIPerInterpreterGIL inside it {OWN_GIL_NEEDS_312}"));
+            }
+            c.python.interpreter_options.push(options);
             Ok(())
         })
     }

@@ -42,9 +42,6 @@ pub unsafe extern "C" fn post_config(
         for warning in &pass.warnings {
             tracing::warn!("{warning}");
         }
-        if !pass.named_application_groups.is_empty() {
-            tracing::warn!("application groups other than %{{GLOBAL}} are configured ({}); they all run in the main Python interpreter of each process for now", pass.named_application_groups.join(", "));
-        }
         if let Err(e) = crate::daemon::parent::start(pool, server, server_config(server), pass.daemon_groups, pass.imports) {
             crate::crit!("{e}");
             return ffi::HTTP_INTERNAL_SERVER_ERROR;
@@ -81,7 +78,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             crate::runtime::set_python_ready(Err("embedded mode is disabled (WSGIRestrictEmbedded On)".to_string()));
             return;
         }
-        let outcome = interpreter::initialize(&config.python, |py| crate::wsgi::install(py, &config.python));
+        let outcome = interpreter::initialize(&config.python, "", |py, group, settings| crate::wsgi::install(py, settings, group));
         match &outcome {
             Ok(()) => tracing::info!("Python initialised in process {}", std::process::id()),
             Err(e) => crate::crit!("cannot initialise Python: {e}"),

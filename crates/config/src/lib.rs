@@ -203,6 +203,60 @@ pub struct PythonSettings {
     pub eggs: Option<String>,
     /// `WSGISwitchInterval`: `sys.setswitchinterval()`.
     pub switch_interval: Option<f64>,
+    /// `<WSGIInterpreterOptions>` containers, in the order given.
+    pub interpreter_options: Vec<InterpreterOptions>,
+}
+
+/// One `<WSGIInterpreterOptions process-group= application-group=>`
+/// container (mod_wsgi 6): settings for the interpreters it selects. A
+/// selector left out matches every group; `""` is `%{GLOBAL}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InterpreterOptions {
+    pub process_group: Option<String>,
+    pub application_group: Option<String>,
+    /// `WSGIPythonPath` inside: added after the process's own (layers add up).
+    pub paths: Vec<String>,
+    pub switch_interval: Option<f64>,
+    pub restrict_stdin: Option<bool>,
+    pub restrict_stdout: Option<bool>,
+    pub restrict_signal: Option<bool>,
+    pub per_interpreter_gil: Option<bool>,
+}
+
+impl InterpreterOptions {
+    /// How many selectors it has (0–2) if it selects this interpreter.
+    fn specificity(&self, process_group: &str, application_group: &str) -> Option<usize> {
+        let matches = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        (matches(&self.process_group, process_group) && matches(&self.application_group, application_group))
+            .then(|| usize::from(self.process_group.is_some()) + usize::from(self.application_group.is_some()))
+    }
+}
+
+impl PythonSettings {
+    /// The settings of the interpreter of `application_group` in a process of
+    /// `process_group` (`""`: Apache's children): the matching
+    /// `<WSGIInterpreterOptions>` applied from the least to the most specific
+    /// (ties: in the order given), so the most specific, then the later, wins;
+    /// their `WSGIPythonPath` entries all add up, in that order.
+    pub fn for_interpreter(&self, process_group: &str, application_group: &str) -> PythonSettings {
+        let mut out = self.clone();
+        let mut matching: Vec<(usize, &InterpreterOptions)> =
+            self.interpreter_options.iter().filter_map(|o| o.specificity(process_group, application_group).map(|n| (n, o))).collect();
+        matching.sort_by_key(|&(n, _)| n);
+        for (_, o) in matching {
+            out.paths.extend(o.paths.iter().cloned());
+            out.switch_interval = o.switch_interval.or(out.switch_interval);
+            out.restrict_stdin = o.restrict_stdin.or(out.restrict_stdin);
+            out.restrict_stdout = o.restrict_stdout.or(out.restrict_stdout);
+            out.restrict_signal = o.restrict_signal.or(out.restrict_signal);
+        }
+        out
+    }
+
+    /// Whether any container asks for a per-interpreter GIL.
+    pub fn wants_own_gil(&self) -> bool {
+        self.interpreter_options.iter().any(|o| o.per_interpreter_gil == Some(true))
+    }
 }
 
 /// Per-server configuration (main server and each virtual host).
@@ -422,6 +476,7 @@ mod tests {
                 warnings: vec!["ignore".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.01),
+                interpreter_options: vec![InterpreterOptions { application_group: Some("x".into()), ..Default::default() }],
             },
             socket_prefix: Some("/run/wsgi".into()),
             socket_rotation: Some(false),
@@ -479,5 +534,37 @@ mod tests {
         let merged = ServerConfig::merge(&ServerConfig::default(), &vhost);
         assert_eq!((merged.python.home, merged.socket_prefix, merged.restrict_embedded), (None, None, None));
         assert!(merged.python.paths.is_empty());
+    }
+
+    #[test]
+    fn interpreter_options_most_specific_then_later_wins_paths_add_up() {
+        let opts = |p: Option<&str>, a: Option<&str>, path: &str, stdout: bool| InterpreterOptions {
+            process_group: p.map(str::to_string),
+            application_group: a.map(str::to_string),
+            paths: vec![path.to_string()],
+            restrict_stdout: Some(stdout),
+            ..Default::default()
+        };
+        let base = PythonSettings {
+            paths: vec!["/base".into()],
+            interpreter_options: vec![
+                opts(None, Some("site"), "/both-later", false),
+                opts(Some(""), Some("site"), "/exact", true),
+                opts(None, None, "/all", false),
+                opts(None, Some("site"), "/app-later", false),
+                opts(Some("daemon"), None, "/daemon", true),
+            ],
+            ..Default::default()
+        };
+        let s = base.for_interpreter("", "site");
+        assert_eq!(s.paths, ["/base", "/all", "/both-later", "/app-later", "/exact"]);
+        assert_eq!(s.restrict_stdout, Some(true));
+        let s = base.for_interpreter("", "other");
+        assert_eq!(s.paths, ["/base", "/all"]);
+        assert_eq!(s.restrict_stdout, Some(false));
+        let s = base.for_interpreter("daemon", "");
+        assert_eq!(s.paths, ["/base", "/all", "/daemon"]);
+        assert_eq!(s.restrict_stdout, Some(true));
+        assert!(!base.wants_own_gil());
     }
 }

@@ -208,6 +208,43 @@ pub fn import_script(args: &[&str]) -> Result<(String, String, String), ConfigEr
     }
 }
 
+/// The opening line of `<WSGIInterpreterOptions [process-group=NAME]
+/// [application-group=NAME]>` (without the directive name; the closing `>`
+/// may end the last word): the selectors, literal names or `%{GLOBAL}` (`""`).
+pub fn interpreter_options_selectors(args: &[&str]) -> Result<(Option<String>, Option<String>), ConfigError> {
+    const D: &str = "<WSGIInterpreterOptions>";
+    const OPTIONS: &[&str] = &["process-group=", "application-group="];
+    let directive = || D.to_string();
+    let (mut process, mut application) = (None, None);
+    for opt in args {
+        let opt = opt.strip_suffix('>').unwrap_or(opt);
+        if opt.is_empty() {
+            continue;
+        }
+        let (key, value) = opt
+            .split_once('=')
+            .ok_or_else(|| ConfigError::MalformedOption { directive: directive(), option: opt.to_string(), valid: Some(OPTIONS) })?;
+        let value = match value {
+            "%{GLOBAL}" => String::new(),
+            v if v.starts_with("%{") => {
+                return Err(ConfigError::InvalidValue {
+                    directive: directive(),
+                    option: Some(key.to_string()),
+                    reason: ValueError::UnresolvableGroup { value: v.to_string() },
+                });
+            }
+            "" => return Err(ConfigError::MissingValue { directive: directive(), option: key.to_string() }),
+            v => v.to_string(),
+        };
+        match key {
+            "process-group" => process = Some(value),
+            "application-group" => application = Some(value),
+            _ => return Err(ConfigError::UnknownOption { directive: directive(), option: key.to_string(), suggestion: None, valid: OPTIONS }),
+        }
+    }
+    Ok((process, application))
+}
+
 /// `On`/`Off`, case-insensitively.
 pub fn on_off(value: &str) -> Result<bool, ValueError> {
     if value.eq_ignore_ascii_case("on") {

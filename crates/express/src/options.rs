@@ -46,7 +46,7 @@ pub const SECTIONS: &[(&str, &[Spec])] = &[
             one("--entry-point", "PATH|MODULE", None, "The entry point (instead of giving it as the first argument)."),
             one("--callable-object", "NAME", Some("application"), "Name of the WSGI callable in the script or module."),
             one("--mount-point", "URL-PATH", Some("/"), "URL path the application is mounted at."),
-            one("--application-group", "NAME", Some("%{GLOBAL}"), "Application group (mod_rwsgi runs every group in the main interpreter)."),
+            one("--application-group", "NAME", Some("%{GLOBAL}"), "Application group: %{GLOBAL} is the main interpreter, any other name a sub-interpreter of its own."),
             one("--process-group", "NAME", None, "Name of the daemon process group (default HOST:PORT)."),
             one("--working-directory", "DIR", None, "Current directory of the application (the daemon's home=), also on sys.path (default: the directory of a script or .ini entry point, else the current directory)."),
             many("--python-path", "DIR", "Another directory to add to sys.path (repeatable)."),

@@ -17,7 +17,7 @@ pub const LAUNCH_FD: i32 = 3;
 /// Descriptor number of the group's listening socket in a new daemon process.
 pub const LISTENER_FD: i32 = 4;
 
-pub use rwsgi_config::{HashSeed, PythonSettings};
+pub use rwsgi_config::{HashSeed, InterpreterOptions, PythonSettings};
 
 const MAGIC: &[u8] = b"RWSGI-LAUNCH";
 const VERSION: u16 = 1;
@@ -116,6 +116,16 @@ fn put_strs(out: &mut Vec<u8>, list: &[String]) {
     }
 }
 
+fn put_opt_f64(out: &mut Vec<u8>, v: Option<f64>) {
+    match v {
+        Some(x) => {
+            out.push(1);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
 fn put_opt_bool(out: &mut Vec<u8>, v: Option<bool>) {
     out.push(match v {
         None => 0,
@@ -166,12 +176,16 @@ impl Launch {
         }
         put_strs(&mut out, &p.warnings);
         put_opt_str(&mut out, p.eggs.as_deref());
-        match p.switch_interval {
-            Some(seconds) => {
-                out.push(1);
-                out.extend_from_slice(&seconds.to_le_bytes());
+        put_opt_f64(&mut out, p.switch_interval);
+        put_u32(&mut out, p.interpreter_options.len() as u32);
+        for o in &p.interpreter_options {
+            put_opt_str(&mut out, o.process_group.as_deref());
+            put_opt_str(&mut out, o.application_group.as_deref());
+            put_strs(&mut out, &o.paths);
+            put_opt_f64(&mut out, o.switch_interval);
+            for v in [o.restrict_stdin, o.restrict_stdout, o.restrict_signal, o.per_interpreter_gil] {
+                put_opt_bool(&mut out, v);
             }
-            None => out.push(0),
         }
         put_u32(&mut out, self.imports.len() as u32);
         for i in &self.imports {
@@ -260,9 +274,23 @@ impl Launch {
             restrict_signal: r.opt_bool()?,
             warnings: r.strs()?,
             eggs: r.opt_str()?,
-            switch_interval: match r.tag(1)? {
-                0 => None,
-                _ => Some(f64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))),
+            switch_interval: r.opt_f64()?,
+            interpreter_options: {
+                let n = r.count(11)?;
+                let mut list = Vec::with_capacity(n);
+                for _ in 0..n {
+                    list.push(InterpreterOptions {
+                        process_group: r.opt_str()?,
+                        application_group: r.opt_str()?,
+                        paths: r.strs()?,
+                        switch_interval: r.opt_f64()?,
+                        restrict_stdin: r.opt_bool()?,
+                        restrict_stdout: r.opt_bool()?,
+                        restrict_signal: r.opt_bool()?,
+                        per_interpreter_gil: r.opt_bool()?,
+                    });
+                }
+                list
             },
         };
         let n = r.count(12)?;
@@ -381,6 +409,13 @@ impl<'a> Reader<'a> {
         let n = self.count(4)?;
         (0..n).map(|_| self.string()).collect()
     }
+    fn opt_f64(&mut self) -> Result<Option<f64>, String> {
+        Ok(match self.tag(1)? {
+            0 => None,
+            _ => Some(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"))),
+        })
+    }
+
     fn opt_bool(&mut self) -> Result<Option<bool>, String> {
         Ok(match self.tag(2)? {
             0 => None,
@@ -418,6 +453,15 @@ mod tests {
                 warnings: vec!["ignore::DeprecationWarning".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.005),
+                interpreter_options: vec![InterpreterOptions {
+                    process_group: Some(String::new()),
+                    application_group: Some("site".into()),
+                    paths: vec!["/srv/layer".into()],
+                    switch_interval: Some(0.01),
+                    restrict_stdout: Some(true),
+                    per_interpreter_gil: Some(true),
+                    ..Default::default()
+                }],
             },
             imports: vec![Import { path: "/srv/app.wsgi".into(), process_group: "site".into(), application_group: "%{GLOBAL}".into() }],
             server: ServerInfo { version: (2, 4, 62), description: "Apache/2.4.62 (Debian)".into(), mpm_name: "event".into(), build_date: "today".into(), maximum_processes: 2, threads_per_process: 16 },

@@ -42,7 +42,18 @@ pub fn locate_prefix(home: Option<&str>) -> Prefix {
 
 /// Initialises the interpreter, runs `setup` (the objects the layers above
 /// provide to applications) with the GIL held, and leaves the GIL released.
-pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> PyResult<()>) -> Result<(), String> {
+/// `setup` is kept: every sub-interpreter created later runs it too (with its
+/// application group's name; the main interpreter's is `""`), after the
+/// settings that apply to every interpreter (WSGIPythonPath, WSGIRestrictSignal).
+///
+/// `process_group` is this process's (`""` in Apache's children): with the
+/// application group it selects the `<WSGIInterpreterOptions>` that apply to
+/// an interpreter, and `setup` is given the settings that result.
+pub fn initialize(
+    settings: &PythonSettings,
+    process_group: &str,
+    setup: impl Fn(Python<'_>, &str, &PythonSettings) -> PyResult<()> + Send + Sync + 'static,
+) -> Result<(), String> {
     // SAFETY: called once per process from child_init (or daemon start), on the
     // process's main thread, before any other thread can use Python.
     unsafe {
@@ -93,7 +104,23 @@ pub fn initialize(settings: &PythonSettings, setup: impl FnOnce(Python<'_>) -> P
         if ffi::PyStatus_Exception(status) != 0 {
             return Err(status_message(&status));
         }
-        let setup = Python::attach(|py| after_start(py, settings).and_then(|()| setup(py)));
+        let (each, process_group) = (settings.clone(), process_group.to_string());
+        // The environment as the process has it now: each sub-interpreter's
+        // os.environ starts from it, not from what other interpreters set since
+        // (Django's wsgi.py does os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...),
+        // which would otherwise hand one site's settings to the next).
+        let environment: Vec<(Vec<u8>, Vec<u8>)> = {
+            use std::os::unix::ffi::OsStrExt;
+            std::env::vars_os().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
+        };
+        super::interpreters::set_setup(Box::new(move |py, group| {
+            if !group.is_empty() {
+                own_environ(py, &environment)?;
+            }
+            let settings = each.for_interpreter(&process_group, group);
+            after_start(py, &settings).and_then(|()| setup(py, group, &settings))
+        }));
+        let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.
         ffi::PyEval_SaveThread();
         setup.map_err(|e| format!("Python start-up failed: {e}"))
@@ -156,6 +183,17 @@ fn after_start(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     Ok(())
 }
 
+/// Gives the current (sub-)interpreter an `os.environ` of its own holding
+/// `environment`, without changing the process's environment.
+fn own_environ(py: Python<'_>, environment: &[(Vec<u8>, Vec<u8>)]) -> PyResult<()> {
+    let data = py.import("os")?.getattr("environ")?.getattr("_data")?;
+    data.call_method0("clear")?;
+    for (key, value) in environment {
+        data.set_item(pyo3::types::PyBytes::new(py, key), pyo3::types::PyBytes::new(py, value))?;
+    }
+    Ok(())
+}
+
 /// WSGIRestrictSignal On (the default): `signal.signal()` in this process logs
 /// a warning with the caller's stack and returns the handler without
 /// installing it, as mod_wsgi does (Apache owns the process's signals). A
@@ -197,13 +235,17 @@ pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
     let reason = reason.to_string();
     let spawned = crate::guard::spawn("rwsgi-atexit", None, move || {
         crate::python::attach(|py| {
-            // mod_wsgi.subscribe_shutdown() callbacks first, then atexit's.
-            if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason,))) {
-                tracing::error!("shutdown callbacks failed: {e}");
-            }
-            if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                tracing::error!("atexit callbacks failed: {e}");
-            }
+            // In every interpreter (sub-interpreters first, as mod_wsgi ends them
+            // before the main one): mod_wsgi.subscribe_shutdown() callbacks
+            // first, then atexit's.
+            super::interpreters::each(py, |py, group| {
+                if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason.as_str(),))) {
+                    tracing::error!(application = group, "shutdown callbacks failed: {e}");
+                }
+                if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
+                    tracing::error!(application = group, "atexit callbacks failed: {e}");
+                }
+            });
         });
         let _ = tx.send(());
     });

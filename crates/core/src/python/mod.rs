@@ -2,7 +2,8 @@
 //! states, and loading/reloading of WSGI script files.
 
 pub mod interpreter;
+pub mod interpreters;
 pub mod script;
 pub mod thread;
 
-pub use thread::attach;
+pub use thread::{attach, attach_in};

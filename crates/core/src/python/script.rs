@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyModule};
 
 struct Loaded {
@@ -16,30 +15,47 @@ struct Loaded {
     mtime: i64,
 }
 
+/// The scripts of one application group (one interpreter), and the lock that
+/// serialises loading them: a Python lock made in that interpreter, so that a
+/// thread waiting for it releases the GIL.
+struct Group {
+    lock: Py<PyAny>,
+    scripts: HashMap<Vec<u8>, Loaded>,
+}
+
 /// Scripts loaded in this process, by application group, then path (nested so
 /// that a lookup borrows the request's strings instead of building a key).
-static LOADED: Mutex<Option<ScriptsByGroup>> = Mutex::new(None);
-type ScriptsByGroup = HashMap<String, HashMap<Vec<u8>, Loaded>>;
+static LOADED: Mutex<Option<HashMap<String, Group>>> = Mutex::new(None);
 
-/// Serialises loading: a Python lock, so that a thread waiting for it releases the GIL.
-static LOAD_LOCK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// The module name for a script, as mod_wsgi names it: `_mod_wsgi_<md5(path)>`.
-/// Application groups that share this interpreter each get their own module
-/// object (see `LOADED`); `sys.modules` holds the one loaded last.
+/// The module name for a script, as mod_wsgi names it: `_mod_wsgi_<md5(path)>`,
+/// in the `sys.modules` of the group's own interpreter.
 fn module_name(py: Python<'_>, path: &[u8]) -> PyResult<String> {
     let digest: String =
         py.import("hashlib")?.call_method1("md5", (PyBytes::new(py, path),))?.call_method0("hexdigest")?.extract()?;
     Ok(format!("_mod_wsgi_{digest}"))
 }
 
+/// The loading lock of `group` (made on first use, in the current
+/// interpreter, which is the group's).
+fn load_lock<'py>(py: Python<'py>, group: &str) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(g) = LOADED.lock().as_ref().and_then(|m| m.get(group)) {
+        return Ok(g.lock.bind(py).clone());
+    }
+    // Made without holding LOADED: creating it runs Python code.
+    let lock = py.import("threading")?.call_method0("RLock")?;
+    let mut loaded = LOADED.lock();
+    let g = loaded.get_or_insert_with(HashMap::new).entry(group.to_string()).or_insert_with(|| Group { lock: lock.unbind(), scripts: HashMap::new() });
+    Ok(g.lock.bind(py).clone())
+}
+
 /// Returns the module for `path`, (re)loading it when it is not loaded yet or,
-/// with `reload` set, when the file's mtime differs from the loaded one.
+/// with `reload` set, when the file's mtime differs from the loaded one. The
+/// caller runs in `group`'s interpreter.
 pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> PyResult<Py<PyModule>> {
     if let Some(module) = cached(py, group, path, mtime, reload) {
         return Ok(module);
     }
-    let lock = LOAD_LOCK.get_or_try_init(py, || py.import("threading")?.call_method0("RLock").map(Bound::unbind))?.bind(py);
+    let lock = load_lock(py, group)?;
     lock.call_method0("acquire")?;
     let result = (|| {
         // Another thread may have loaded it while we waited.
@@ -48,12 +64,9 @@ pub fn load(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) 
         }
         tracing::info!(application = group, "Loading Python script file '{}'.", String::from_utf8_lossy(path));
         let module = execute(py, path, mtime)?;
-        LOADED
-            .lock()
-            .get_or_insert_with(HashMap::new)
-            .entry(group.to_string())
-            .or_default()
-            .insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
+        if let Some(g) = LOADED.lock().as_mut().and_then(|m| m.get_mut(group)) {
+            g.scripts.insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
+        }
         Ok(module)
     })();
     lock.call_method0("release")?;
@@ -70,7 +83,7 @@ pub fn reload_if(
     mtime: i64,
     required: impl FnOnce(&Bound<'_, PyModule>) -> bool,
 ) -> PyResult<Option<Py<PyModule>>> {
-    let lock = LOAD_LOCK.get_or_try_init(py, || py.import("threading")?.call_method0("RLock").map(Bound::unbind))?.bind(py);
+    let lock = load_lock(py, group)?;
     lock.call_method0("acquire")?;
     let result = (|| {
         let Some(module) = cached(py, group, path, mtime, false) else { return Ok(None) };
@@ -79,8 +92,8 @@ pub fn reload_if(
         }
         tracing::info!(application = group, "Reloading Python script file '{}' (reload_required).", String::from_utf8_lossy(path));
         let module = execute(py, path, mtime)?;
-        if let Some(scripts) = LOADED.lock().as_mut().and_then(|g| g.get_mut(group)) {
-            scripts.insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
+        if let Some(g) = LOADED.lock().as_mut().and_then(|m| m.get_mut(group)) {
+            g.scripts.insert(path.to_vec(), Loaded { module: module.clone_ref(py), mtime });
         }
         Ok(Some(module))
     })();
@@ -90,7 +103,7 @@ pub fn reload_if(
 
 fn cached(py: Python<'_>, group: &str, path: &[u8], mtime: i64, reload: bool) -> Option<Py<PyModule>> {
     let guard = LOADED.lock();
-    let entry = guard.as_ref()?.get(group)?.get(path)?;
+    let entry = guard.as_ref()?.get(group)?.scripts.get(path)?;
     if reload && entry.mtime != mtime { None } else { Some(entry.module.clone_ref(py)) }
 }
 
@@ -123,13 +136,69 @@ pub fn preload(path: &str, group: &str) {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_micros() as i64);
-    crate::python::attach(|py| {
+    let loaded = crate::python::attach_in(group, |py| {
         if let Err(e) = load(py, group, path.as_bytes(), mtime, true) {
             let tb = e.traceback(py).and_then(|t| t.format().ok()).unwrap_or_default();
             tracing::error!(pid = true, "WSGIImportScript '{path}' failed: {e}");
             for line in tb.lines() {
                 tracing::error!(raw = true, "{line}");
             }
+            if let Some(hint) = extension_refusal(py, group, &e) {
+                tracing::error!(pid = true, "{hint}");
+            }
         }
     });
+    if let Err(e) = loaded {
+        tracing::error!(pid = true, "WSGIImportScript '{path}' failed: {e}");
+    }
+}
+
+/// Marks, in a sub-interpreter, the ImportErrors raised while an extension
+/// module initialises with the module's name (`_rwsgi_extension`), so that a
+/// module that refuses sub-interpreters can be named in the log.
+pub const MARK_EXTENSION_ERRORS: &std::ffi::CStr = c"
+def install():
+    from importlib import _bootstrap_external as external
+    loader = external.ExtensionFileLoader
+
+    def marking(original, name_of):
+        def method(self, arg):
+            try:
+                return original(self, arg)
+            except ImportError as e:
+                e._rwsgi_extension = name_of(arg)
+                raise
+        return method
+
+    loader.create_module = marking(loader.create_module, lambda spec: spec.name)
+    loader.exec_module = marking(loader.exec_module, lambda module: module.__name__)
+";
+
+/// When `err` (raised while loading a script in `group`'s sub-interpreter)
+/// comes from a C extension module that refuses to be loaded in a
+/// sub-interpreter, the one line to log about it.
+pub fn extension_refusal(py: Python<'_>, group: &str, err: &PyErr) -> Option<String> {
+    if group.is_empty() {
+        return None;
+    }
+    let mut current = Some(err.value(py).clone().into_any());
+    let mut seen = 0;
+    while let Some(exc) = current.take().filter(|_| seen < 32) {
+        seen += 1;
+        if let Ok(name) = exc.getattr("_rwsgi_extension").and_then(|n| n.extract::<String>()) {
+            let text = exc.str().map(|s| s.to_string()).unwrap_or_default().to_lowercase();
+            if text.contains("interpreter") || text.contains("once per process") || text.contains("more than once") {
+                return Some(format!(
+                    "the C extension module '{name}' cannot be loaded in a Python sub-interpreter (application group '{group}'); \
+                     run this application in the main interpreter with `WSGIApplicationGroup %{{GLOBAL}}`"
+                ));
+            }
+        }
+        current = exc
+            .getattr("__cause__")
+            .ok()
+            .filter(|c| !c.is_none())
+            .or_else(|| exc.getattr("__context__").ok().filter(|c| !c.is_none()));
+    }
+    None
 }

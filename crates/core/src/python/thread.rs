@@ -32,3 +32,13 @@ pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     });
     Python::attach(f)
 }
+
+/// Runs `f` with the GIL held in the interpreter of application group
+/// `group` (`""` is the main interpreter), on this thread's long-lived state
+/// in it; an error if the group's interpreter cannot be created.
+pub fn attach_in<R>(group: &str, f: impl for<'py> FnOnce(Python<'py>) -> R) -> Result<R, String> {
+    attach(|py| {
+        let _entered = super::interpreters::enter(py, group)?;
+        Ok(f(py))
+    })
+}

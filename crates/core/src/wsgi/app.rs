@@ -37,7 +37,8 @@ pub enum Outcome {
 /// Serves one request, in either mode: the channel is the transport (Apache's
 /// request, or a daemon connection), `variables` the CGI variables.
 pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: &Script<'_>, variables: CgiVariables<'_>) -> Outcome {
-    crate::python::attach(|py| {
+    // Runs in the application group's interpreter (the main one for %{GLOBAL}).
+    let served = crate::python::attach_in(script.application_group, |py| {
         let handle = RequestHandle::new(channel);
         let outcome = match environ::build(py, variables, info) {
             Ok(environ) => run(py, &handle, script, environ),
@@ -48,6 +49,10 @@ pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: 
         };
         handle.expire();
         outcome
+    });
+    served.unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        Outcome::Failed(500)
     })
 }
 
@@ -135,6 +140,9 @@ fn respond(
         Err(e) => {
             log(handle, &load_failure_line(script.path));
             log_exception(py, handle, script, &e);
+            if let Some(hint) = script::extension_refusal(py, script.application_group, &e) {
+                log(handle, &format!("mod_rwsgi (pid={}): {hint}", std::process::id()));
+            }
             return Outcome::Failed(500);
         }
     };

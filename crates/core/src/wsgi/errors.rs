@@ -150,3 +150,8 @@ pub fn install_stdio(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> 
     }
     Ok(())
 }
+
+/// Makes the stdio classes in the (main) interpreter that is current.
+pub(super) fn make_types(py: Python<'_>) {
+    let _ = py.get_type::<Restricted>();
+}

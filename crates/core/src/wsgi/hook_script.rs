@@ -25,7 +25,7 @@ pub trait SslInfo: Send + Sync {
 
 /// The callables' owner: usable only on the request's thread while the hook runs.
 #[pyclass(module = "mod_wsgi", name = "Auth", frozen)]
-struct SslAccess {
+pub(super) struct SslAccess {
     handle: RequestHandle,
     info: std::sync::Arc<dyn SslInfo>,
 }
@@ -150,7 +150,7 @@ fn file_mtime(path: &str) -> std::io::Result<i64> {
 /// the script cannot be loaded (logged with its traceback). Lines the script
 /// writes to `wsgi.errors` belong to the request while `body` runs.
 pub fn with_script<R>(script: &HookScript<'_>, body: impl for<'py> FnOnce(&Loaded<'py>) -> R) -> Option<R> {
-    crate::python::attach(|py| {
+    let ran = crate::python::attach_in(script.application_group, |py| {
         let path = script.path;
         let loaded = match file_mtime(path) {
             Ok(mtime) => script::load(py, script.application_group, path.as_bytes(), mtime, script.reloading),
@@ -161,6 +161,9 @@ pub fn with_script<R>(script: &HookScript<'_>, body: impl for<'py> FnOnce(&Loade
             Err(e) => {
                 tracing::error!(raw = true, "{}", load_failure_line(path.as_bytes()));
                 report_exception(py, path.as_bytes(), &e, &|line| tracing::error!(raw = true, "{line}"));
+                if let Some(hint) = script::extension_refusal(py, script.application_group, &e) {
+                    tracing::error!("{hint}");
+                }
                 return None;
             }
         };
@@ -177,5 +180,9 @@ pub fn with_script<R>(script: &HookScript<'_>, body: impl for<'py> FnOnce(&Loade
         loaded.errors.get().flush_pending();
         handle.expire();
         Some(result)
+    });
+    ran.unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        None
     })
 }

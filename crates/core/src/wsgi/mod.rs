@@ -52,13 +52,38 @@ def _process_stopping(reason):
             traceback.print_exc(file=sys.stderr)
 "#;
 
-/// What every process that runs applications provides them, once Python has
+/// What every interpreter that runs applications provides them, once it has
 /// started: sys.stdout/stderr/stdin as WSGIRestrict* wants them, and the
-/// `mod_wsgi` and `apache` modules.
-pub fn install(py: Python<'_>, settings: &crate::config::PythonSettings) -> PyResult<()> {
+/// `mod_wsgi` and `apache` modules. `application_group` is the
+/// interpreter's (`""`, the main interpreter, for `%{GLOBAL}`).
+///
+/// The classes of the objects applications get (wsgi.input, wsgi.errors,
+/// start_response, FileWrapper, RequestTimeout) are made once, in the main
+/// interpreter, and every sub-interpreter uses them: with the one GIL of
+/// Python 3.11 this is how mod_wsgi's static C types are shared too, and the
+/// main interpreter is never ended, so they outlive every interpreter.
+pub fn install(py: Python<'_>, settings: &crate::config::PythonSettings, application_group: &str) -> PyResult<()> {
+    if application_group.is_empty() {
+        make_types(py);
+    } else {
+        let code = crate::python::script::MARK_EXTENSION_ERRORS;
+        PyModule::from_code(py, code, c"<mod_rwsgi extension errors>", c"_rwsgi_extension_errors")?.getattr("install")?.call0()?;
+    }
     errors::install_stdio(py, settings)?;
-    install_mod_wsgi_module(py)?;
+    install_mod_wsgi_module(py, application_group)?;
     install_apache_module(py)
+}
+
+/// Makes every class applications see, in the (main) interpreter that is current.
+fn make_types(py: Python<'_>) {
+    let _ = py.get_type::<input::Input>();
+    let _ = py.get_type::<errors::Log>();
+    let _ = py.get_type::<response::StartResponse>();
+    let _ = py.get_type::<response::Write>();
+    let _ = py.get_type::<file_wrapper::FileWrapper>();
+    let _ = py.get_type::<hook_script::SslAccess>();
+    let _ = py.get_type::<RequestTimeout>();
+    errors::make_types(py);
 }
 
 /// Provides an importable `apache` module with mod_wsgi's attributes: what
@@ -79,11 +104,11 @@ fn install_apache_module(py: Python<'_>) -> PyResult<()> {
 
 /// Provides an importable `mod_wsgi` module, as mod_wsgi does, so that
 /// applications that detect it (or use `mod_wsgi.FileWrapper`) keep working.
-fn install_mod_wsgi_module(py: Python<'_>) -> PyResult<()> {
+fn install_mod_wsgi_module(py: Python<'_>, application_group: &str) -> PyResult<()> {
     let m = PyModule::new(py, "mod_wsgi")?;
     m.add("version", environ::MOD_WSGI_COMPAT_VERSION)?;
     m.add("process_group", "")?;
-    m.add("application_group", "")?;
+    m.add("application_group", application_group)?;
     m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
     m.add("RequestTimeout", py.get_type::<RequestTimeout>())?;
     let model = crate::runtime::process_model();

@@ -75,22 +75,26 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     // Before Python starts: the mod_wsgi and apache modules and the environ read them.
     crate::runtime::set_server_facts(group.server_facts.clone());
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
-    if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
+    // Every interpreter of the process (the main one now, each application
+    // group's when it is first used) gets the same set-up.
+    let (home, interval, name) = (o.home.clone(), o.switch_interval, o.name.clone());
+    let setup = move |py: pyo3::Python<'_>, application_group: &str, settings: &crate::config::PythonSettings| -> pyo3::PyResult<()> {
+        crate::wsgi::install(py, settings, application_group)?;
+        // As mod_wsgi does, home= also comes first on sys.path (like a script's directory).
+        if let Some(home) = &home {
+            py.import("sys")?.getattr("path")?.call_method1("insert", (0, home.as_str()))?;
+        }
+        if let Some(interval) = interval {
+            py.import("sys")?.call_method1("setswitchinterval", (interval,))?;
+        }
+        py.import("mod_wsgi")?.setattr("process_group", name.as_str())
+    };
+    if let Err(e) = interpreter::initialize(&group.python, &o.name, setup) {
         crate::crit!("cannot initialise Python: {e}");
         std::thread::sleep(Duration::from_secs(5));
         return 1;
     }
     crate::runtime::set_python_ready(Ok(()));
-    python::attach(|py| {
-        // As mod_wsgi does, home= also comes first on sys.path (like a script's directory).
-        if let Some(home) = &o.home {
-            let _ = py.import("sys").and_then(|sys| sys.getattr("path")?.call_method1("insert", (0, home.as_str())).map(drop));
-        }
-        if let Some(interval) = o.switch_interval {
-            let _ = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval,)));
-        }
-        let _ = py.import("mod_wsgi").and_then(|m| m.setattr("process_group", o.name.as_str()));
-    });
     for script in &group.imports {
         crate::python::script::preload(&script.path, &script.application_group);
     }

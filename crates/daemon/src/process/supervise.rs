@@ -146,8 +146,12 @@ fn interrupt(ident: u64) {
     let _ = crate::guard::spawn("rwsgi-interrupt", None, move || {
         python::attach(|py| {
             let exc = py.get_type::<crate::wsgi::RequestTimeout>();
-            // SAFETY: the GIL is held; the exception type is a live type object.
-            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
+            // The thread may be running in any interpreter, and CPython looks
+            // the thread up in the current interpreter only.
+            python::interpreters::each(py, |_, _| {
+                // SAFETY: the GIL is held; the exception type is a live type object.
+                unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
+            });
         })
     });
 }

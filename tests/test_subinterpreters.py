@@ -1,0 +1,528 @@
+"""Application groups as Python sub-interpreters (issue 11): %{GLOBAL} is the
+main interpreter, every other group (by default %{RESOURCE}: host, port and
+mount point) an interpreter of its own in each process, in both modes."""
+
+import json
+
+import pytest
+
+# Every test but the graceful-restart one is rerun in daemon mode (see conftest.py).
+both_modes = pytest.mark.both_modes
+
+# An app that imports a module called `config` from its own directory.
+CONFIG_APP = """
+import json, os, sys, threading, mod_wsgi
+sys.path.insert(0, os.path.dirname(__file__))
+import config
+local = threading.local()
+counter = [0]
+def application(environ, start_response):
+    counter[0] += 1
+    local.n = getattr(local, "n", 0) + 1
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"config": config.NAME, "group": environ["mod_wsgi.application_group"],
+                        "module_group": mod_wsgi.application_group, "modules": id(sys.modules),
+                        "counter": counter[0], "local": local.n, "pid": os.getpid()}).encode()]
+"""
+
+
+def two_apps(srv, extra=""):
+    for name in ("one", "two"):
+        srv.write_file("%s/config.py" % name, "NAME = %r\n" % name)
+        srv.write_file("%s/app.wsgi" % name, CONFIG_APP)
+
+
+@both_modes
+def test_two_apps_each_see_their_own_config_module(apache):
+    srv = apache("WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n", start=False)
+    two_apps(srv)
+    srv.start()
+    for _ in range(3):
+        one, two = srv.get("/one").json(), srv.get("/two").json()
+        assert one["config"] == "one" and two["config"] == "two"
+        host = one["group"].split("|")[0]
+        assert one["group"] == host + "|/one" and two["group"] == host + "|/two"
+        assert one["module_group"] == one["group"] and two["module_group"] == two["group"]
+        if one["pid"] == two["pid"]:
+            assert one["modules"] != two["modules"]
+
+
+MPMS = ["event", "worker", "prefork"]
+
+# The same script file mounted in two groups: module globals and
+# threading.local are the interpreter's.
+STATE_APP = """
+import json, os, threading
+local = threading.local()
+counter = [0]
+def application(environ, start_response):
+    group = environ["mod_wsgi.application_group"]
+    counter[0] += 1
+    local.groups = getattr(local, "groups", set()) | {group}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"pid": os.getpid(), "counter": counter[0], "groups": sorted(local.groups),
+                        "thread": threading.get_ident()}).encode()]
+"""
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_config_modules_globals_and_threading_local_apart(apache, mpm):
+    srv = apache(
+        "WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n"
+        "WSGIScriptAlias /a {root}/state.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/state.wsgi application-group=beta\n"
+        "WSGIScriptAlias /g {root}/state.wsgi application-group=%{GLOBAL}\n",
+        start=False, mpm=mpm)
+    two_apps(srv)
+    srv.write_file("state.wsgi", STATE_APP)
+    srv.start()
+    assert srv.get("/one").json()["config"] == "one"
+    assert srv.get("/two").json()["config"] == "two"
+    seen = {}  # (group, pid) -> counters in order
+    for i in range(12):
+        for path, group in (("/a", "alpha"), ("/b", "beta"), ("/g", "")):
+            if path == "/b" and i % 3:
+                continue  # beta gets fewer requests: shared globals would show
+            d = srv.get(path).json()
+            assert d["groups"] == [group], d  # this thread's local in this interpreter only
+            seen.setdefault((group, d["pid"]), []).append(d["counter"])
+    for (group, pid), counters in seen.items():
+        assert counters == list(range(counters[0], counters[0] + len(counters))), (group, counters)
+    assert srv.get("/one").json()["config"] == "one"
+
+
+@both_modes
+def test_reloading_one_app_leaves_the_other_alone(apache):
+    srv = apache("WSGIScriptAlias /one {root}/one/app.wsgi\nWSGIScriptAlias /two {root}/two/app.wsgi\n",
+                 start=False)
+    two_apps(srv)
+    srv.start()
+    for _ in range(3):
+        one, two = srv.get("/one").json(), srv.get("/two").json()
+    import os
+    import time
+    path = srv.path("one", "app.wsgi")
+    srv.write_file("one/app.wsgi", CONFIG_APP.replace('"config": config.NAME', '"config": config.NAME + "-v2"'))
+    st = os.stat(path)
+    os.utime(path, (st.st_atime, time.time() + 5))
+    one2, two2 = srv.get("/one").json(), srv.get("/two").json()
+    assert one2["config"] == "one-v2" and two2["config"] == "two"
+    if one2["pid"] == one["pid"]:
+        assert one2["counter"] == 1  # the reloaded module starts afresh
+    if two2["pid"] == two["pid"]:
+        assert two2["counter"] == two["counter"] + 1  # the other app's state is untouched
+        assert two2["modules"] == two["modules"]
+
+
+DJANGO_VIEWS = """
+import json, os, sys
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+
+def info(request):
+    return HttpResponse(json.dumps({"label": settings.SITE_LABEL, "settings": os.environ["DJANGO_SETTINGS_MODULE"],
+                                    "urlconf": settings.ROOT_URLCONF, "pid": os.getpid(),
+                                    "group": request.META["mod_wsgi.application_group"]}),
+                        content_type="application/json")
+
+urlpatterns = [path("", info)]
+"""
+
+
+def subinterp_venv():
+    """A virtualenv (made once, under /tmp, readable by www-data) with Django,
+    pydantic-core (built with PyO3) and numpy from PyPI."""
+    import os
+    import subprocess
+    import sys
+    venv = os.environ.get("RWSGI_SUBINTERP_VENV") or "/tmp/rwsgi-subinterp-venv"
+    python = os.path.join(venv, "bin", "python")
+    check = "import django, pydantic_core, numpy"
+    if not os.path.exists(python) or subprocess.run([python, "-c", check], capture_output=True).returncode != 0:
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        pip = subprocess.run([python, "-m", "pip", "install", "-q", "django", "pydantic-core", "numpy"],
+                             capture_output=True, text=True)
+        if pip.returncode != 0:
+            pytest.fail("cannot install the test packages into %s: %s" % (venv, pip.stderr[-2000:]))
+    subprocess.run(["chmod", "-R", "a+rX", venv], check=True)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def venv():
+    return subinterp_venv()
+
+
+def django_site(srv, venv, name, label):
+    import os
+    import subprocess
+    root = srv.path("sites", name)
+    os.makedirs(root, exist_ok=True)
+    subprocess.run([os.path.join(venv, "bin", "django-admin"), "startproject", name, root], check=True)
+    with open(os.path.join(root, name, "settings.py"), "a") as f:
+        f.write("\nALLOWED_HOSTS = ['*']\nDEBUG = False\nSITE_LABEL = %r\n" % label)
+    with open(os.path.join(root, name, "urls.py"), "w") as f:
+        f.write(DJANGO_VIEWS)
+    subprocess.run(["chmod", "-R", "a+rX", srv.path("sites")], check=True)
+    return root
+
+
+@both_modes
+def test_two_django_sites_with_different_settings(apache, venv):
+    """Django's own wsgi.py (os.environ.setdefault of DJANGO_SETTINGS_MODULE)
+    for two sites in one Apache (in daemon mode: in one daemon group)."""
+    srv = apache("", start=False)
+    one = django_site(srv, venv, "site_one", "first site")
+    two = django_site(srv, venv, "site_two", "second site")
+    if srv.mode == "daemon":
+        # Both sites in one daemon group (python-path= is the daemon's WSGIPythonPath).
+        where = "WSGIDaemonProcess django threads=4 python-home=%s python-path=%s:%s\n" % (venv, one, two)
+        route = " process-group=django"
+    else:
+        where, route = "WSGIPythonHome %s\nWSGIPythonPath %s:%s\n" % (venv, one, two), ""
+    srv.extra_config = where + (
+        "WSGIScriptAlias /first %s/site_one/wsgi.py%s\nWSGIScriptAlias /second %s/site_two/wsgi.py%s\n"
+        '<Directory %s/sites>\nRequire all granted\n</Directory>\n' % (one, route, two, route, srv.root)
+    )
+    srv.start()
+    for _ in range(3):
+        a, b = srv.get("/first/").json(), srv.get("/second/").json()
+        assert (a["label"], a["settings"], a["urlconf"]) == ("first site", "site_one.settings", "site_one.urls")
+        assert (b["label"], b["settings"], b["urlconf"]) == ("second site", "site_two.settings", "site_two.urls")
+        assert a["group"].endswith("|/first") and b["group"].endswith("|/second")
+        if srv.mode == "daemon":
+            assert a["pid"] == b["pid"]  # one daemon process, two interpreters
+
+
+EXTENSION_APP = """
+import json, os, sys
+sys.path.insert(0, %(site)r)
+import pydantic_core
+def application(environ, start_response):
+    v = pydantic_core.SchemaValidator(pydantic_core.core_schema.int_schema())
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"value": v.validate_python("42"), "pid": os.getpid()}).encode()]
+"""
+
+
+# One Apache child (so that a test's requests all reach the same process).
+ONE_CHILD = {
+    "event": "StartServers 1\nServerLimit 1\nThreadLimit 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n",
+    "worker": "StartServers 1\nServerLimit 1\nThreadLimit 4\nThreadsPerChild 4\nMaxRequestWorkers 4\n",
+    "prefork": "StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1\n",
+}
+
+
+def site_packages(venv):
+    import glob
+    return glob.glob(venv + "/lib/python3*/site-packages")[0]
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_pyo3_extension_in_sub_interpreters_and_global(apache, venv, mpm):
+    """pydantic-core (a PyO3 extension) loads in one interpreter per process
+    only: in %{GLOBAL} it works; a sub-interpreter asking for it after another
+    interpreter loaded it gets a 500, its traceback, and one line naming the
+    module and saying to use WSGIApplicationGroup %{GLOBAL}."""
+    srv = apache(
+        "WSGIScriptAlias /global {root}/ext.wsgi application-group=%{GLOBAL}\n"
+        "WSGIScriptAlias /sub {root}/ext.wsgi application-group=second\n",
+        start=False, mpm=mpm)
+    srv.mpm_config = ONE_CHILD[mpm]  # both groups are asked in the same process
+    srv.write_file("ext.wsgi", EXTENSION_APP % {"site": site_packages(venv)})
+    srv.start()
+    g = srv.get("/global")
+    assert g.status == 200 and g.json()["value"] == 42
+    r = srv.get("/sub")
+    assert r.status == 500, r.body[:300]
+    assert srv.wait_for_log(r"PyO3 modules do not yet support subinterpreters")
+    assert srv.wait_for_log(
+        r"the C extension module 'pydantic_core\._pydantic_core' cannot be loaded in a Python sub-interpreter "
+        r"\(application group 'second'\); run this application in the main interpreter with "
+        r"`WSGIApplicationGroup %\{GLOBAL\}`")
+    assert srv.get("/global").status == 200
+
+
+NUMPY_APP = """
+import json, os, sys, threading
+sys.path.insert(0, %(site)r)
+import numpy
+def application(environ, start_response):
+    a = numpy.arange(10000, dtype=numpy.float64).reshape(100, 100)
+    # numpy releases the GIL inside dot(); several request threads at once.
+    total = float(numpy.dot(a, a.T).trace())
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"total": total, "thread": threading.get_ident(), "pid": os.getpid()}).encode()]
+"""
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_numpy_in_global_from_many_threads(apache, venv, mpm):
+    import threading
+    srv = apache("WSGIScriptAlias /np {root}/np.wsgi application-group=%{GLOBAL}\n", start=False, mpm=mpm)
+    srv.write_file("np.wsgi", NUMPY_APP % {"site": site_packages(venv)})
+    srv.start()
+    expected = srv.get("/np").json()["total"]
+    results, errors = [], []
+
+    def client():
+        for _ in range(10):
+            try:
+                r = srv.get("/np", timeout=30)
+                results.append((r.status, r.json()["total"] if r.status == 200 else r.body[:200]))
+            except Exception as e:  # noqa: BLE001 - any failure is reported
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    assert len(results) == 80 and all(r == (200, expected) for r in results), results[:3]
+
+
+@both_modes
+def test_numpy_in_a_sub_interpreter_after_global_is_a_clear_500(apache, venv):
+    srv = apache("WSGIScriptAlias /np {root}/np.wsgi application-group=%{GLOBAL}\n"
+                 "WSGIScriptAlias /np-sub {root}/np.wsgi application-group=numpy-sub\n", start=False)
+    srv.mpm_config = ONE_CHILD["event"]
+    srv.write_file("np.wsgi", NUMPY_APP % {"site": site_packages(venv)})
+    srv.start()
+    assert srv.get("/np").status == 200
+    assert srv.get("/np-sub").status == 500
+    assert srv.wait_for_log(r"cannot load module more than once per process")
+    assert srv.wait_for_log(r"the C extension module 'numpy\._core\._multiarray_umath' cannot be loaded in a Python "
+                            r"sub-interpreter \(application group 'numpy-sub'\); .*WSGIApplicationGroup %\{GLOBAL\}")
+    assert srv.get("/np").status == 200
+
+
+def load(srv, paths, stop, counts, problems, n):
+    import http.client
+    i = 0
+    while not stop.is_set():
+        path = paths[(n + i) % len(paths)]
+        i += 1
+        try:
+            r = srv.get(path, timeout=20)
+        except (ConnectionError, http.client.HTTPException, OSError) as e:
+            counts["connection_error"] += 1
+            problems.append("%s: %r" % (path, e))
+            continue
+        ok = r.status == 200 and not r.incomplete
+        counts["ok" if ok else "bad"] += 1
+        if not ok:
+            problems.append("%s: %s %r" % (path, r.status, r.body[:200]))
+
+
+SEVERAL = ["alpha", "beta", "gamma", "%{GLOBAL}"]
+
+
+def several_interpreters(apache, mpm):
+    srv = apache("".join("WSGIScriptAlias /%d {root}/state.wsgi application-group=%s\n" % (i, g)
+                         for i, g in enumerate(SEVERAL)), start=False, mpm=mpm)
+    srv.write_file("state.wsgi", STATE_APP)
+    srv.start()
+    paths = ["/%d" % i for i in range(len(SEVERAL))]
+    for path in paths:
+        assert srv.get(path).status == 200
+    return srv, paths
+
+
+def stop_under_load(srv, paths):
+    """Stops the server while requests are arriving in every interpreter: every
+    process ends (no hang in interpreter teardown) and nothing crashes."""
+    import collections
+    import threading
+    import time
+    stop, counts, problems = threading.Event(), collections.Counter(), []
+    threads = [threading.Thread(target=load, args=(srv, paths, stop, counts, problems, n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    srv.stop(check_log=False)
+    elapsed = time.monotonic() - started
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert counts["ok"] > 0
+    assert not srv._our_pids()
+    assert elapsed < 8, "stop took %.1fs" % elapsed
+    srv.check_log()  # no crash, no child that did not exit
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_graceful_restart_and_stop_under_load_with_several_interpreters(apache, mpm):
+    """Requests to three sub-interpreters and the main one keep being answered
+    across two graceful restarts, then the server stops under load.
+
+    Embedded mode only: in daemon mode an old Apache child can still relay a
+    request after a graceful restart to the previous generation's socket,
+    which is gone (503 "unable to connect to daemon process group"); that
+    happens without sub-interpreters as well and is not about them."""
+    import collections
+    import threading
+    import time
+    srv, paths = several_interpreters(apache, mpm)
+    stop, counts, problems = threading.Event(), collections.Counter(), []
+    threads = [threading.Thread(target=load, args=(srv, paths, stop, counts, problems, n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    before = counts["ok"]
+    srv.graceful()
+    time.sleep(0.5)
+    srv.graceful()
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert before > 0 and counts["ok"] > before, counts
+    assert counts["bad"] == 0 and counts["connection_error"] == 0, (counts, problems[:5])
+    stop_under_load(srv, paths)
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_stop_under_load_with_several_interpreters(apache, mpm):
+    srv, paths = several_interpreters(apache, mpm)
+    stop_under_load(srv, paths)
+
+
+EXIT_APP = """
+import atexit, json, os, mod_wsgi
+def _mark(kind):
+    group = mod_wsgi.application_group or "GLOBAL"
+    with open(os.path.join(%(root)r, "%%s-%%s-%%d" %% (kind, group, os.getpid())), "w") as f:
+        f.write(kind)
+atexit.register(_mark, "atexit")
+mod_wsgi.subscribe_shutdown(lambda event, **kw: _mark("shutdown"))
+def application(environ, start_response):
+    start_response("200 OK", [])
+    return [json.dumps({"pid": os.getpid()}).encode()]
+"""
+
+
+@both_modes
+def test_atexit_and_shutdown_callbacks_run_in_every_interpreter(apache):
+    import os
+    import time
+    srv = apache("WSGIScriptAlias /a {root}/exit.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /b {root}/exit.wsgi application-group=beta\n"
+                 "WSGIScriptAlias /g {root}/exit.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.mpm_config = ONE_CHILD["event"]
+    os.chmod(srv.root, 0o1777)  # the app (www-data) writes its markers here
+    srv.write_file("exit.wsgi", EXIT_APP % {"root": srv.root})
+    srv.start()
+    pids = {srv.get(p).json()["pid"] for p in ("/a", "/b", "/g")}
+    assert len(pids) == 1
+    pid = pids.pop()
+    srv.stop()
+    want = ["%s-%s-%d" % (k, g, pid) for k in ("atexit", "shutdown") for g in ("alpha", "beta", "GLOBAL")]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(os.path.exists(srv.path(w)) for w in want):
+        time.sleep(0.05)
+    assert [w for w in want if not os.path.exists(srv.path(w))] == []
+
+
+OPTIONS_APP = """
+import json, sys
+def application(environ, start_response):
+    try:
+        import layer_mod
+        layer = layer_mod.NAME
+    except ImportError:
+        layer = None
+    try:
+        print("from", environ["mod_wsgi.application_group"])
+        stdout = "free"
+    except OSError:
+        stdout = "restricted"
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"layer": layer, "stdout": stdout}).encode()]
+"""
+
+
+@both_modes
+def test_interpreter_options_scope_path_and_restrictions_to_their_groups(apache):
+    srv = apache(
+        "WSGIPerInterpreterGIL On\n"
+        "<WSGIInterpreterOptions application-group=alpha>\n"
+        "    WSGIPythonPath {root}/layer\n"
+        "    WSGIRestrictStdout On\n"
+        "</WSGIInterpreterOptions>\n"
+        "<WSGIInterpreterOptions application-group=%{GLOBAL}>\n"
+        "    WSGIPerInterpreterGIL On\n"
+        "</WSGIInterpreterOptions>\n"
+        "WSGIScriptAlias /a {root}/opts.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/opts.wsgi application-group=beta\n"
+        "WSGIScriptAlias /g {root}/opts.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
+    srv.write_file("opts.wsgi", OPTIONS_APP)
+    srv.start()
+    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
+    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+    assert srv.get("/g").json() == {"layer": None, "stdout": "free"}
+    # On Python 3.11: one start-up warning per place that asks for it.
+    lines = srv.log_lines(r"needs Python 3\.12 or later")
+    assert len(lines) == 2, lines
+    assert any("WSGIPerInterpreterGIL (" in l for l in lines)
+    assert any("<WSGIInterpreterOptions (" in l and "WSGIPerInterpreterGIL inside it" in l for l in lines)
+
+
+@both_modes
+def test_interpreter_options_reject_other_directives(apache):
+    srv = apache("<WSGIInterpreterOptions application-group=x>\n    WSGIPythonHome /opt\n</WSGIInterpreterOptions>\n",
+                 start=False)
+    rc, out = srv.config_test()
+    assert rc != 0 and "WSGIPythonHome is not allowed here" in out, out
+
+
+HOOKS_APP = """
+import json, os, sys, mod_wsgi
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "shared"))
+import marks
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"group": mod_wsgi.application_group, "seen": sorted(set(marks.seen))}).encode()]
+"""
+
+HOOK_PRELUDE = """
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "shared"))
+import marks
+"""
+
+
+def test_import_access_and_dispatch_scripts_run_in_their_groups_interpreters(apache):
+    """Embedded mode (these scripts run in Apache's children): WSGIImportScript
+    application-group=, WSGIAccessScript application-group= and a dispatch
+    script's application_group() all reach the named group's interpreter,
+    the one its application runs in; another group sees none of it."""
+    srv = apache(
+        "WSGIImportScript {root}/import.wsgi process-group=%{GLOBAL} application-group=alpha\n"
+        "WSGIScriptAlias /a {root}/app.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/app.wsgi application-group=beta\n"
+        "WSGIScriptAlias /d {root}/app.wsgi\n"
+        "<Location /a>\n    WSGIAccessScript {root}/access.wsgi application-group=alpha\n</Location>\n"
+        "<Location /d>\n    WSGIDispatchScript {root}/dispatch.wsgi application-group=gamma\n</Location>\n",
+        start=False, mode="embedded")
+    srv.mpm_config = ONE_CHILD["event"]
+    srv.write_file("shared/marks.py", "seen = []\n")
+    srv.write_file("app.wsgi", HOOKS_APP)
+    srv.write_file("import.wsgi", HOOK_PRELUDE + "marks.seen.append('import')\n")
+    srv.write_file("access.wsgi", HOOK_PRELUDE + "def allow_access(environ, host):\n    marks.seen.append('access')\n    return True\n")
+    srv.write_file("dispatch.wsgi", HOOK_PRELUDE + "import mod_wsgi\n"
+                   "def application_group(environ):\n    marks.seen.append('dispatch in ' + mod_wsgi.application_group)\n"
+                   "    return 'alpha'\n")
+    srv.start()
+    assert srv.get("/a").json() == {"group": "alpha", "seen": ["access", "import"]}
+    assert srv.get("/b").json() == {"group": "beta", "seen": []}
+    assert srv.get("/d").json() == {"group": "alpha", "seen": ["access", "import"]}
+    # The dispatch script ran in its own group's interpreter (gamma).
+    assert srv.get("/b").json()["seen"] == []
