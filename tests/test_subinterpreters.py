@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-# Every test but the graceful-restart one is rerun in daemon mode (see conftest.py).
+# The both_modes tests are rerun in daemon mode (see conftest.py).
 both_modes = pytest.mark.both_modes
 
 # An app that imports a module called `config` from its own directory.
@@ -356,15 +356,11 @@ def stop_under_load(srv, paths):
     srv.check_log()  # no crash, no child that did not exit
 
 
+@both_modes
 @pytest.mark.parametrize("mpm", MPMS)
 def test_graceful_restart_and_stop_under_load_with_several_interpreters(apache, mpm):
     """Requests to three sub-interpreters and the main one keep being answered
-    across two graceful restarts, then the server stops under load.
-
-    Embedded mode only: in daemon mode an old Apache child can still relay a
-    request after a graceful restart to the previous generation's socket,
-    which is gone (503 "unable to connect to daemon process group"); that
-    happens without sub-interpreters as well and is not about them."""
+    across two graceful restarts, then the server stops under load."""
     import collections
     import threading
     import time
