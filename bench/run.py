@@ -44,6 +44,7 @@ request costs (start-up cancels out). It does not count the kernel.
 """
 
 import argparse
+import atexit
 import hashlib
 import os
 import re
@@ -189,6 +190,7 @@ def ceiling_module():
     global _ceiling_so
     if _ceiling_so is None:
         build = harness.make_world_readable_dir(prefix="rwsgi-ceiling-")
+        atexit.register(shutil.rmtree, build, True)
         shutil.copy(os.path.join(HERE, "ceiling.c"), build)
         out = subprocess.run(["apxs", "-c", "ceiling.c"], cwd=build, capture_output=True, text=True)
         so = os.path.join(build, ".libs", "ceiling.so")
