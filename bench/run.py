@@ -1,15 +1,40 @@
 #!/usr/bin/python3
-"""Benchmark mod_rwsgi beside Debian's mod_wsgi and Apache's static-file ceiling.
+"""Benchmark mod_rwsgi beside Debian's mod_wsgi, its peers and Apache's ceiling.
 
     /usr/bin/python3 bench/run.py              # full run: 3 interleaved rounds, medians
     /usr/bin/python3 bench/run.py --smoke      # seconds: checks every server and workload works
-    /usr/bin/python3 bench/run.py --instructions   # callgrind: instructions per request, embedded
+    /usr/bin/python3 bench/run.py --instructions   # callgrind: instructions per request
 
-Every server is Debian's Apache with mpm_event (2 children x 16 threads), the
-same Python, logging off. Daemon groups use processes=2 threads=16 and
+Every Apache is Debian's with mpm_event (2 children x 16 threads), the same
+Python, logging off. Daemon groups use processes=2 threads=16 and
 application group %{GLOBAL} (hello-named-group runs the hello app in a named
 application group, a sub-interpreter). Before any timing, each workload's responses are
 checked (status, length, echo equality); a wrong answer stops the run.
+
+Servers:
+- "ceiling": a 20-line C handler module (bench/ceiling.c, built with apxs at
+  bench time) that writes the hello body (and big.wsgi's 1 MiB) from static
+  memory: the most any Apache content module can do. Ratios are to it.
+- "static": Apache's file handler on a file of the same size.
+- mod_rwsgi and Debian's mod_wsgi, embedded and daemon.
+- "nginx + uWSGI": Debian's nginx and uwsgi + uwsgi-plugin-python3, uWSGI with
+  processes=2 threads=16 (the daemon groups' sizing), one interpreter, the
+  applications mounted at the same paths; nginx with 2 workers, logging off,
+  request bodies streamed to uWSGI (uwsgi_request_buffering off). Skipped with
+  a message when the packages are missing (apt-get install nginx-light uwsgi
+  uwsgi-plugin-python3).
+- "Granian": Granian from PyPI (installed into a bench virtualenv,
+  /var/tmp/rwsgi-bench-venv, on first use), 2 workers x 16 blocking threads,
+  the applications under one callable (bench/apps/mount.py). Skipped with a
+  message when pip cannot install it.
+
+Workloads: hello, a 1 MiB response, a 1 MiB POST echo, Flask at 32 keep-alive
+connections; hello at 256 and 1024 (hello-256c, hello-1024c; socket errors
+are reported, not fatal); 20-groups: one Apache with 20 daemon groups (hello
+spread over them, RSS per group; daemon servers only); upload-1gib and
+download-1gib: one streamed 1 GiB body each way (the application reads
+wsgi.input.read(65536) in a loop / yields 64 KiB pieces), throughput and the
+peak RSS of the server's processes sampled every 0.1 s.
 
 Requests per second on a shared 2-core VM drift by 10-20% between runs.
 --instructions gives a repeatable figure for the embedded servers instead:
@@ -20,12 +45,17 @@ request costs (start-up cancels out). It does not count the kernel.
 """
 
 import argparse
+import atexit
 import hashlib
 import os
 import re
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +74,7 @@ MaxRequestWorkers 32
 MaxKeepAliveRequests 0
 """
 
-APPS = ["hello.wsgi", "big.wsgi", "echo.wsgi", "flask_app.wsgi"]
+APPS = ["hello.wsgi", "big.wsgi", "echo.wsgi", "flask_app.wsgi", "upload.wsgi", "download.wsgi", "mount.py"]
 HELLO = b"Hello, world!\n"
 BIG = bytes(range(256)) * 4096
 POST_BODY = b"x" * 1048576
@@ -56,10 +86,19 @@ WORKLOADS = {
     "1mib-response": ("/big", [], lambda r: r.status == 200 and r.body == BIG),
     "1mib-post-echo": ("/echo", ["-s", os.path.join(HERE, "apps", "post.lua")], None),
     "flask": ("/flask/", [], lambda r: r.status == 200 and b'"message":"hello"' in r.body.replace(b" ", b"")),
+    "hello-256c": ("/hello", [], lambda r: r.status == 200 and r.body == HELLO),
+    "hello-1024c": ("/hello", [], lambda r: r.status == 200 and r.body == HELLO),
 }
+# Keep-alive connections per workload (others: --connections); socket errors
+# at these are reported, not fatal.
+SCALE_CONNECTIONS = {"hello-256c": 256, "hello-1024c": 1024}
+# Not wrk runs: each has its own table.
+SPECIAL = ["20-groups", "upload-1gib", "download-1gib"]
 
-# The static ceiling for a workload: a file of the same size as the response.
-STATIC = {"hello": "/static/hello.txt", "1mib-response": "/static/big.bin"}
+# A file of the same size as the response, for the static server.
+STATIC = {"hello": "/static/hello.txt", "1mib-response": "/static/big.bin", "hello-256c": "/static/hello.txt", "hello-1024c": "/static/hello.txt"}
+# What the ceiling module serves (at the applications' paths).
+CEILING = {"hello", "1mib-response", "hello-256c", "hello-1024c"}
 
 
 def app_config(module, daemon):
@@ -77,17 +116,56 @@ def app_config(module, daemon):
         "WSGIScriptAlias /big {root}/big.wsgi",
         "WSGIScriptAlias /echo {root}/echo.wsgi",
         "WSGIScriptAlias /flask {root}/flask_app.wsgi",
+        "WSGIScriptAlias /upload {root}/upload.wsgi",
+        "WSGIScriptAlias /download {root}/download.wsgi",
         "Alias /static {root}/static",
+        # Apache 2.4.53+ refuses bodies over 1 GiB by default.
+        "LimitRequestBody 0",
+        NO_HTACCESS,
     ]
     return "\n".join(lines) + "\n"
 
 
+# As Debian's apache2.conf has it: without it, every request looks for a
+# .htaccess in each directory above the script (four openat() per request).
+NO_HTACCESS = """\
+<Directory />
+    AllowOverride None
+</Directory>"""
+
+CEILING_CONFIG = NO_HTACCESS + """
+LoadModule ceiling_module {so}
+<Location /hello>
+    SetHandler bench-hello
+</Location>
+<Location /big>
+    SetHandler bench-big
+</Location>
+"""
+
+
+def groups_config(module, groups=20):
+    """One Apache with `groups` daemon groups (the bench sizing), /gN/hello in group gN."""
+    lines = ["WSGIApplicationGroup %{GLOBAL}", NO_HTACCESS]
+    for n in range(1, groups + 1):
+        lines += [
+            "WSGIDaemonProcess g%d processes=2 threads=16 display-name=%%{GROUP}" % n,
+            "WSGIScriptAlias /g%d/hello {root}/hello.wsgi process-group=g%d" % (n, n),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# kind: apache (module, daemon), ceiling, uwsgi, granian. daemon: RSS of the
+# application processes is reported apart (uWSGI's and Granian's workers too).
 SERVERS = {
-    "static": dict(module="rwsgi", daemon=False),
-    "mod_rwsgi embedded": dict(module="rwsgi", daemon=False),
-    "mod_rwsgi daemon": dict(module="rwsgi", daemon=True),
-    "mod_wsgi embedded": dict(module="wsgi", daemon=False),
-    "mod_wsgi daemon": dict(module="wsgi", daemon=True),
+    "ceiling": dict(kind="ceiling", module="rwsgi", daemon=False),
+    "static": dict(kind="apache", module="rwsgi", daemon=False),
+    "mod_rwsgi embedded": dict(kind="apache", module="rwsgi", daemon=False),
+    "mod_rwsgi daemon": dict(kind="apache", module="rwsgi", daemon=True),
+    "mod_wsgi embedded": dict(kind="apache", module="wsgi", daemon=False),
+    "mod_wsgi daemon": dict(kind="apache", module="wsgi", daemon=True),
+    "nginx + uWSGI": dict(kind="uwsgi", daemon=True),
+    "Granian": dict(kind="granian", daemon=True),
 }
 
 
@@ -99,7 +177,227 @@ def start(name):
 
 def prepare(name):
     spec = SERVERS[name]
+    if spec["kind"] == "uwsgi":
+        return NginxUwsgi()
+    if spec["kind"] == "granian":
+        return Granian()
+    if spec["kind"] == "ceiling":
+        return bench_server(spec["module"], CEILING_CONFIG.replace("{so}", ceiling_module()))
     return bench_server(spec["module"], app_config(spec["module"], spec["daemon"]))
+
+
+_ceiling_so = None
+
+
+def ceiling_module():
+    """bench/ceiling.c built with apxs (once per run) into a world-readable directory."""
+    global _ceiling_so
+    if _ceiling_so is None:
+        build = harness.make_world_readable_dir(prefix="rwsgi-ceiling-")
+        atexit.register(shutil.rmtree, build, True)
+        shutil.copy(os.path.join(HERE, "ceiling.c"), build)
+        out = subprocess.run(["apxs", "-c", "ceiling.c"], cwd=build, capture_output=True, text=True)
+        so = os.path.join(build, ".libs", "ceiling.so")
+        if out.returncode != 0 or not os.path.exists(so):
+            raise SystemExit("apxs could not build bench/ceiling.c:\n" + out.stdout + out.stderr)
+        for d in (build, os.path.dirname(so)):
+            os.chmod(d, 0o755)
+        os.chmod(so, 0o755)
+        _ceiling_so = so
+    return _ceiling_so
+
+
+def missing_peer(name):
+    """Why a peer server cannot run here (None when it can)."""
+    kind = SERVERS[name]["kind"]
+    if kind == "uwsgi":
+        if not shutil.which("nginx") or not shutil.which("uwsgi") or not os.path.exists("/usr/lib/uwsgi/plugins/python3_plugin.so"):
+            return "nginx, uwsgi or uwsgi-plugin-python3 is not installed (apt-get install nginx-light uwsgi uwsgi-plugin-python3)"
+    if kind == "granian":
+        return Granian.install()
+    return None
+
+
+class PeerServer:
+    """A non-Apache server with the bench applications in a root of its own;
+    speaks the same request helpers as harness.ApacheServer."""
+
+    url = harness.ApacheServer.url
+    request = harness.ApacheServer.request
+    get = harness.ApacheServer.get
+    module = "peer"
+
+    def __init__(self):
+        self.root = harness.make_world_readable_dir(prefix="rwsgi-peer-")
+        self.port = harness.free_port()
+        self.procs = []
+        for app in APPS:
+            with open(os.path.join(HERE, "apps", app), "rb") as f:
+                harness.write_world_readable(self.path(app), f.read(), dedent=False)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def spawn(self, cmd, log):
+        with open(self.path(log), "wb") as out:
+            self.procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.root))
+
+    def wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise SystemExit("%s exited at start:\n%s" % (type(self).__name__, self.error_log()[-3000:]))
+            try:
+                if self.get("/hello", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("%s did not start:\n%s" % (type(self).__name__, self.error_log()[-3000:]))
+
+    def error_log(self):
+        text = ""
+        for name in sorted(os.listdir(self.root)):
+            if name.endswith(".log"):
+                with open(self.path(name), errors="replace") as f:
+                    text += "==> %s\n%s" % (name, f.read())
+        return text
+
+    def pids(self):
+        """(all processes, application processes): the started ones and their descendants."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    pass
+        found, todo = [], [p.pid for p in self.procs]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found, [p for p in found if self.is_app(p)]
+
+    def stop(self, check_log=False):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+        self.procs = []
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("RWSGI_TEST_KEEP") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 2;
+user www-data;
+pid {root}/nginx.pid;
+error_log {root}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_max_body_size 0;
+    keepalive_requests 100000000;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            include /etc/nginx/uwsgi_params;
+            uwsgi_pass unix:{root}/sock/uwsgi.sock;
+            uwsgi_request_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+class NginxUwsgi(PeerServer):
+    def start(self):
+        # uWSGI binds its socket after it dropped to www-data.
+        for d in ("tmp", "sock"):
+            os.makedirs(self.path(d), mode=0o777, exist_ok=True)
+            os.chmod(self.path(d), 0o777)
+        harness.write_world_readable(self.path("nginx.conf"), NGINX_CONF.format(root=self.root, port=self.port), dedent=False)
+        mounts = []
+        for prefix, app in (("/hello", "hello.wsgi"), ("/big", "big.wsgi"), ("/echo", "echo.wsgi"), ("/flask", "flask_app.wsgi"), ("/upload", "upload.wsgi"), ("/download", "download.wsgi")):
+            mounts += ["--mount", "%s=%s" % (prefix, self.path(app))]
+        self.spawn(
+            ["uwsgi", "--plugin", "python3", "--master", "--processes", "2", "--threads", "16", "--single-interpreter",
+             "--socket", self.path("sock", "uwsgi.sock"), "--chmod-socket=666", "--listen", "1024", "--uid", "www-data", "--gid", "www-data",
+             "--manage-script-name", "--disable-logging", "--die-on-term", "--procname-prefix-spaced", "bench-uwsgi"] + mounts,
+            "uwsgi.log",
+        )
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.path("sock", "uwsgi.sock")):
+            if time.monotonic() > deadline or self.procs[0].poll() is not None:
+                raise SystemExit("uWSGI did not start:\n" + self.error_log()[-3000:])
+            time.sleep(0.1)
+        self.spawn(["nginx", "-c", self.path("nginx.conf"), "-e", self.path("nginx-error.log")], "nginx.log")
+        self.wait_ready()
+
+    def is_app(self, pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                return f.read().startswith(b"bench-uwsgi")
+        except OSError:
+            return False
+
+
+VENV = "/var/tmp/rwsgi-bench-venv"
+
+
+class Granian(PeerServer):
+    _why_not = ()
+
+    @classmethod
+    def install(cls):
+        """Granian in the bench virtualenv (with the system's packages, for
+        Flask); None when usable, else why not."""
+        if cls._why_not == ():
+            granian = os.path.join(VENV, "bin", "granian")
+            if not os.path.exists(granian):
+                print("bench: installing Granian from PyPI into %s" % VENV, flush=True)
+                out = subprocess.run(
+                    "/usr/bin/python3 -m venv --system-site-packages %s && %s/bin/pip install -q granian" % (VENV, VENV),
+                    shell=True, capture_output=True, text=True,
+                )
+                if out.returncode != 0 or not os.path.exists(granian):
+                    cls._why_not = "pip could not install granian into %s: %s" % (VENV, (out.stdout + out.stderr).strip()[-500:])
+                    return cls._why_not
+            cls._why_not = None
+        return cls._why_not
+
+    def start(self):
+        self.spawn(
+            [os.path.join(VENV, "bin", "granian"), "--interface", "wsgi", "--workers", "2", "--blocking-threads", "16",
+             "--http", "1", "--no-ws", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             "--no-access-log", "--working-dir", self.root, "mount:application"],
+            "granian.log",
+        )
+        self.wait_ready()
+
+    def is_app(self, pid):
+        return pid not in (p.pid for p in self.procs)
 
 
 def bench_server(module, config, mpm_config=MPM, loglevel="warn", extra_modules=()):
@@ -159,21 +457,27 @@ def wrk_figures(out):
     )
 
 
-def wrk(url, extra, seconds, connections):
+def wrk(url, extra, seconds, connections, strict=True):
+    """(req/s, p99 ms, socket errors). strict: connect/write/timeout errors
+    and error responses stop the run; else they are returned with the rest."""
     out = subprocess.run(wrk_command(url, extra, seconds, connections), capture_output=True, text=True, check=True).stdout
     got = wrk_figures(out)
-    if got["non2xx"]:
+    e = got["errors"]
+    if strict and got["non2xx"]:
         raise SystemExit("wrk saw error responses from %s:\n%s" % (url, out))
     # mpm_event closes idle keep-alive connections when all its workers are busy;
     # wrk counts those closes as read errors. They are reported, not fatal.
-    e = got["errors"]
-    if e["connect"] or e["write"] or e["timeout"]:
+    if strict and (e["connect"] or e["write"] or e["timeout"]):
         raise SystemExit("wrk saw connection failures on %s:\n%s" % (url, out))
-    return got["rps"], got["p99_ms"]
+    return got["rps"], got["p99_ms"], sum(e.values()) + got["non2xx"]
 
 
 def rss_kib(srv, daemon_only=False):
-    """Resident memory of the server's processes (or only its daemon processes)."""
+    """Resident memory of the server's processes (or only its daemon processes,
+    or a peer's application processes)."""
+    if isinstance(srv, PeerServer):
+        every, app = srv.pids()
+        return sum(pid_rss_kib(pid) for pid in (app if daemon_only else every))
     total = 0
     for pid in srv._our_pids() + daemon_pids(srv):
         try:
@@ -189,6 +493,96 @@ def rss_kib(srv, daemon_only=False):
         m = re.search(r"VmRSS:\s+(\d+) kB", status)
         total += int(m.group(1)) if m else 0
     return total
+
+
+def pid_rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+    except OSError:
+        return 0
+    return int(m.group(1)) if m else 0
+
+
+class PeakRss:
+    """Samples rss_kib every 0.1 s while it is open; .peak, .peak_app in KiB."""
+
+    def __init__(self, srv):
+        self.srv, self.peak, self.peak_app = srv, 0, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, rss_kib(self.srv))
+            self.peak_app = max(self.peak_app, rss_kib(self.srv, daemon_only=True))
+            self.done.wait(0.1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def transfer(srv, workload, mib):
+    """One streamed body of `mib` MiB: upload-1gib POSTs it to /upload (read in
+    64 KiB reads), download-1gib GETs it from /download. Returns (seconds,
+    peak RSS KiB of all processes, of the application processes)."""
+    size = mib << 20
+    piece = b"u" * (1 << 20)
+    buf = bytearray(1 << 20)
+    with PeakRss(srv) as peak:
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=120) as s:
+            if workload == "upload-1gib":
+                s.sendall(b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                          b"Connection: close\r\nContent-Length: %d\r\n\r\n" % size)
+                for _ in range(mib):
+                    s.sendall(piece)
+            else:
+                s.sendall(b"GET /download?mib=%d HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % mib)
+            head, received = b"", 0
+            while True:
+                n = s.recv_into(buf)
+                if not n:
+                    break
+                if b"\r\n\r\n" not in head:
+                    head += bytes(buf[:n])
+                    if b"\r\n\r\n" in head:
+                        head, rest = head.split(b"\r\n\r\n", 1)
+                        head += b"\r\n\r\n"
+                        received = len(rest)
+                        body = rest
+                else:
+                    received += n
+        seconds = time.monotonic() - start
+    status = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"?"
+    good = status == b"200" and (body.strip() == str(size).encode() if workload == "upload-1gib" else received == size)
+    if not good:
+        raise SystemExit("WRONG RESPONSE from %s for %s: %r, %d body bytes\n%s" % (srv.module, workload, head[:200], received, srv.error_log()[-2000:]))
+    return seconds, peak.peak, peak.peak_app
+
+
+def groups_run(name, seconds, connections):
+    """20 daemon groups in one Apache: hello spread over them. Returns
+    (req/s, p99, daemon RSS KiB per group, socket errors)."""
+    srv = bench_server(SERVERS[name]["module"], groups_config(SERVERS[name]["module"]))
+    srv.start(timeout=120)
+    try:
+        for n in (1, 20):
+            r = srv.get("/g%d/hello" % n)
+            if r.status != 200 or r.body != HELLO:
+                raise SystemExit("WRONG RESPONSE from %s for 20-groups: %s\n%s" % (name, r.status, srv.error_log()[-2000:]))
+        script = ["-s", os.path.join(HERE, "apps", "groups.lua")]
+        wrk(srv.url("/g1/hello"), script, 1, connections, strict=False)
+        rps, p99, errors = wrk(srv.url("/g1/hello"), script, seconds, connections, strict=False)
+        return rps, p99, rss_kib(srv, daemon_only=True) / 20, errors
+    finally:
+        srv.stop(check_log=False)
+        srv.cleanup()
 
 
 def daemon_pids(srv, group=None):
@@ -230,28 +624,35 @@ def versions():
 
 def callgrind_total(name, path, requests):
     """Instructions callgrind counts for a one-process Apache (start-up included)
-    that serves `requests` keep-alive requests for `path`, one at a time."""
+    that serves `requests` keep-alive requests for `path`, one at a time. For a
+    daemon server the daemon processes Apache starts are traced too and counted
+    with it (child + daemon: what one request costs in both processes)."""
     srv = prepare(name)
     srv.write_config()
-    out = srv.path("callgrind.out")
-    # Created now, writable by the children's user: valgrind opens the file
-    # again to write it after Apache has switched users.
-    harness.write_world_readable(out, b"", dedent=False)
-    os.chmod(out, 0o666)
+    # Writable by the children's user: valgrind writes the files after Apache
+    # (and the daemons) switched users.
+    outdir = srv.path("callgrind")
+    os.makedirs(outdir, exist_ok=True)
+    os.chmod(outdir, 0o777)
+    out = os.path.join(outdir, "callgrind.out.%p")
     proc = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, harness.APACHE_BIN, "-X", "-f", srv.conf_path, "-DFOREGROUND"],
+        ["valgrind", "--tool=callgrind", "--vgdb=no", "--trace-children=%s" % ("yes" if SERVERS[name]["daemon"] else "no"),
+         "--callgrind-out-file=" + out, harness.APACHE_BIN, "-X", "-f", srv.conf_path, "-DFOREGROUND"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=srv._child_env(),
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not srv._can_connect():
+        deadline = time.monotonic() + 180
+        apache_out = out.replace("%p", str(proc.pid))
+        while not srv._can_connect() or not os.path.exists(apache_out):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("Apache under valgrind did not start:\n" + srv.error_log()[-2000:])
             time.sleep(0.2)
-        r = srv.get(path, timeout=60)
+        # Created by valgrind as root; Apache writes it again after switching users.
+        os.chmod(apache_out, 0o666)
+        r = srv.get(path, timeout=120)
         if r.status != 200:
             raise SystemExit("WRONG RESPONSE from %s for %s under valgrind: %s" % (name, path, r.status))
         ab = subprocess.run(["ab", "-q", "-k", "-n", str(requests), "-c", "1", srv.url(path)], capture_output=True, text=True, check=True).stdout
@@ -259,11 +660,19 @@ def callgrind_total(name, path, requests):
             raise SystemExit("ab failed against %s:\n%s" % (name, ab))
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
-    annotate = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True, check=True).stdout
-    total = re.search(r"([\d,]+) \([ \d.]+%\)\s+PROGRAM TOTALS", annotate)
+        proc.wait(timeout=120)
+        # The daemons exit when Apache is gone; their files are written then.
+        deadline = time.monotonic() + 60
+        while daemon_pids(srv) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+    total = 0
+    for f in os.listdir(outdir):
+        annotate = subprocess.run(["callgrind_annotate", os.path.join(outdir, f)], capture_output=True, text=True).stdout
+        m = re.search(r"([\d,]+) \([ \d.]+%\)\s+PROGRAM TOTALS", annotate)
+        total += int(m.group(1).replace(",", "")) if m else 0
     srv.cleanup()
-    return int(total.group(1).replace(",", ""))
+    return total
 
 
 def instructions(servers, workloads, few=200, many=1200):
@@ -271,101 +680,151 @@ def instructions(servers, workloads, few=200, many=1200):
     print("|---|---|---|")
     for workload in workloads:
         for name in servers:
-            if SERVERS[name]["daemon"]:
-                continue  # the work happens in other processes
+            if SERVERS[name]["kind"] not in ("apache", "ceiling"):
+                continue  # not an Apache: not measured this way
             if name == "static":
                 if workload not in STATIC:
                     continue
                 path = STATIC[workload]
-            else:
+            elif name == "ceiling" and workload not in CEILING:
+                continue
+            elif workload in WORKLOADS:
                 path = WORKLOADS[workload][0]
-            if workload == "1mib-post-echo":
-                continue  # ab would need a body file; not measured this way
+            else:
+                continue
+            if workload in ("1mib-post-echo",) or workload in SCALE_CONNECTIONS:
+                continue  # ab would need a body file / one connection at a time anyway
             per_request = (callgrind_total(name, path, many) - callgrind_total(name, path, few)) / (many - few)
             print("| %s | %s | %.1fk |" % (workload, name, per_request / 1000), flush=True)
+
+
+def median(values):
+    return statistics.median(values) if values else None
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="one short round: proves every server and workload works")
-    ap.add_argument("--instructions", action="store_true", help="instructions per request of the embedded servers, by callgrind")
+    ap.add_argument("--instructions", action="store_true", help="instructions per request of the Apache servers, by callgrind (daemon: child + daemon)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--transfer-mib", type=int, default=1024, help="size of upload-1gib and download-1gib (--smoke: 64)")
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of: " + ", ".join(SERVERS))
-    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    ap.add_argument("--workloads", default=",".join(list(WORKLOADS) + SPECIAL), help="comma-separated subset of: " + ", ".join(list(WORKLOADS) + SPECIAL))
     args = ap.parse_args()
     if args.smoke:
         args.rounds, args.seconds = 1, 1
+        if "--transfer-mib" not in sys.argv:
+            args.transfer_mib = 64
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     for name in servers:
         if name not in SERVERS:
             raise SystemExit("unknown server %r" % name)
+    for w in workloads:
+        if w not in WORKLOADS and w not in SPECIAL:
+            raise SystemExit("unknown workload %r" % w)
 
     print("versions:", versions())
     if args.instructions:
         instructions(servers, workloads)
         return
-    results = {}  # (server, workload) -> [(rps, p99)]
-    rss = {}  # server -> [kib]
+    for name in list(servers):
+        if SERVERS[name]["kind"] in ("uwsgi", "granian"):
+            why = missing_peer(name)
+            if why:
+                print("bench: skipping %s: %s" % (name, why), flush=True)
+                servers.remove(name)
+    results = {}  # (server, workload) -> [(rps, p99, errors)]
+    rss = {}  # (server, workload) -> [kib], after the workload
     daemon_rss = {}
+    transfers = {}  # (server, workload) -> [(seconds, peak kib, peak app kib)]
+    groups = {}  # server -> [(rps, p99, kib per group, errors)]
+    wrk_loads = [w for w in workloads if w in WORKLOADS]
     for round_no in range(1, args.rounds + 1):
         for name in servers:
+            kind = SERVERS[name]["kind"]
             srv = start(name)
             try:
-                for workload in workloads:
+                for workload in wrk_loads:
+                    connections = SCALE_CONNECTIONS.get(workload, args.connections)
                     if name == "static":
                         if workload not in STATIC:
                             continue
                         path, extra = STATIC[workload], []
                         r = srv.get(path)
-                        if r.status != 200 or r.body != {"hello": HELLO, "1mib-response": BIG}[workload]:
+                        if r.status != 200 or r.body != (BIG if workload == "1mib-response" else HELLO):
                             raise SystemExit("WRONG static response for %s" % workload)
                     else:
+                        if kind == "ceiling" and workload not in CEILING:
+                            continue
+                        # Application groups are an Apache module's (mod_wsgi's and ours).
+                        if workload == "hello-named-group" and kind != "apache":
+                            continue
                         path, extra, _ = WORKLOADS[workload]
                         check(srv, workload)
                     url = srv.url(path)
-                    wrk(url, extra, 1, args.connections)  # warm-up
-                    rps, p99 = wrk(url, extra, args.seconds, args.connections)
-                    results.setdefault((name, workload), []).append((rps, p99))
-                    print("round %d  %-20s %-16s %10.0f req/s  p99 %7.2f ms" % (round_no, name, workload, rps, p99), flush=True)
-                rss.setdefault(name, []).append(rss_kib(srv))
-                if SERVERS[name]["daemon"]:
-                    daemon_rss.setdefault(name, []).append(rss_kib(srv, daemon_only=True))
+                    strict = workload not in SCALE_CONNECTIONS
+                    wrk(url, extra, 1, connections, strict)  # warm-up
+                    rps, p99, errors = wrk(url, extra, args.seconds, connections, strict)
+                    results.setdefault((name, workload), []).append((rps, p99, errors))
+                    rss.setdefault((name, workload), []).append(rss_kib(srv))
+                    if SERVERS[name]["daemon"]:
+                        daemon_rss.setdefault((name, workload), []).append(rss_kib(srv, daemon_only=True))
+                    print("round %d  %-20s %-16s %10.0f req/s  p99 %7.2f ms%s" % (round_no, name, workload, rps, p99, "  socket errors %d" % errors if errors else ""), flush=True)
+                if kind not in ("ceiling",) and name != "static":
+                    for workload in ("upload-1gib", "download-1gib"):
+                        if workload in workloads:
+                            got = transfer(srv, workload, args.transfer_mib)
+                            transfers.setdefault((name, workload), []).append(got)
+                            print("round %d  %-20s %-16s %10.0f MiB/s  peak RSS %d MiB (application %d MiB)" % (round_no, name, workload, args.transfer_mib / got[0], got[1] / 1024, got[2] / 1024), flush=True)
             finally:
                 srv.stop(check_log=False)
                 srv.cleanup()
+            if "20-groups" in workloads and kind == "apache" and SERVERS[name]["daemon"]:
+                got = groups_run(name, args.seconds, args.connections)
+                groups.setdefault(name, []).append(got)
+                print("round %d  %-20s %-16s %10.0f req/s  p99 %7.2f ms  RSS per group %.1f MiB" % (round_no, name, "20-groups", got[0], got[1], got[2] / 1024), flush=True)
+
+    def med(table, key, i):
+        got = table.get(key)
+        return median([g[i] for g in got]) if got else None
 
     print()
-    print("| workload | server | req/s (median) | p99 ms | vs mod_wsgi same mode | vs static | RSS MiB (daemons) |")
-    print("|---|---|---|---|---|---|---|")
-    for workload in workloads:
-        static = results.get(("static", workload))
-        static_rps = statistics.median(r for r, _ in static) if static else None
+    print("| workload | server | req/s (median) | vs ceiling | p99 ms | p99 vs ceiling | vs mod_wsgi same mode | vs static | socket errors | RSS MiB (daemons) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for workload in wrk_loads:
+        ceiling_rps, ceiling_p99 = med(results, ("ceiling", workload), 0), med(results, ("ceiling", workload), 1)
+        static_rps = med(results, ("static", workload), 0)
         for name in servers:
-            got = results.get((name, workload))
-            if not got:
+            if (name, workload) not in results:
                 continue
-            rps = statistics.median(r for r, _ in got)
-            p99 = statistics.median(p for _, p in got)
+            rps, p99, errors = (med(results, (name, workload), i) for i in range(3))
             peer = name.replace("mod_rwsgi", "mod_wsgi") if name.startswith("mod_rwsgi") else None
-            peer_rps = statistics.median(r for r, _ in results[(peer, workload)]) if peer and (peer, workload) in results else None
-            mem = "%.0f" % (statistics.median(rss[name]) / 1024) if name in rss else "-"
-            if name in daemon_rss:
-                mem += " (%.0f)" % (statistics.median(daemon_rss[name]) / 1024)
-            print(
-                "| %s | %s | %.0f | %.2f | %s | %s | %s |"
-                % (
-                    workload,
-                    name,
-                    rps,
-                    p99,
-                    "%.2fx" % (rps / peer_rps) if peer_rps else "-",
-                    "%.2fx" % (rps / static_rps) if static_rps else "-",
-                    mem,
-                )
-            )
+            peer_rps = med(results, (peer, workload), 0) if peer else None
+            mem = "%.0f" % (median(rss[(name, workload)]) / 1024)
+            if (name, workload) in daemon_rss:
+                mem += " (%.0f)" % (median(daemon_rss[(name, workload)]) / 1024)
+            ratio = lambda a, b: "%.2fx" % (a / b) if a and b else "-"
+            print("| %s | %s | %.0f | %s | %.2f | %s | %s | %s | %.0f | %s |" % (
+                workload, name, rps, ratio(rps, ceiling_rps), p99, ratio(p99, ceiling_p99), ratio(rps, peer_rps), ratio(rps, static_rps), errors, mem))
+    if transfers:
+        print()
+        print("| transfer (%d MiB) | server | MiB/s (median) | seconds | peak RSS MiB (application processes) |" % args.transfer_mib)
+        print("|---|---|---|---|---|")
+        for workload in ("upload-1gib", "download-1gib"):
+            for name in servers:
+                if (name, workload) in transfers:
+                    secs = med(transfers, (name, workload), 0)
+                    print("| %s | %s | %.0f | %.2f | %.0f (%.0f) |" % (workload, name, args.transfer_mib / secs, secs, med(transfers, (name, workload), 1) / 1024, med(transfers, (name, workload), 2) / 1024))
+    if groups:
+        print()
+        print("| 20 daemon groups x (2 processes x 16 threads), hello | req/s (median) | p99 ms | socket errors | daemon RSS MiB per group |")
+        print("|---|---|---|---|---|")
+        for name in servers:
+            if name in groups:
+                print("| %s | %.0f | %.2f | %.0f | %.1f |" % (name, med(groups, name, 0), med(groups, name, 1), med(groups, name, 3), med(groups, name, 2) / 1024))
 
 
 if __name__ == "__main__":

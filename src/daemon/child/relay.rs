@@ -209,30 +209,30 @@ impl<'a> Relay<'a> {
     }
 
     /// Answers a Read: up to `want` body bytes in one Body frame; with `fill`,
-    /// exactly `want` unless the body ends first, sent in several Body frames
-    /// when the client is slow (so the daemon sees activity), and followed by
-    /// an empty Body frame when the body ended short.
+    /// exactly `want` unless the body ends first, followed by an empty Body
+    /// frame when the body ended short. A filled answer goes out in Body
+    /// frames of at most [`PIECE`] bytes as they arrive from the client (and
+    /// sooner when the client is slow, so the daemon sees activity): the
+    /// daemon copies one piece while the next is read, and the child holds one
+    /// piece, not the whole answer.
     fn answer_read(&mut self, body: &mut Vec<u8>, read: ReadRequest, request: u64) -> Result<(), &'static str> {
         let want = (read.want as usize).min(protocol::MAX_BODY_READ);
+        let room = if read.fill { want.min(PIECE) } else { want };
         body.clear();
-        body.reserve(want);
-        let (mut got, mut sent) = (0, 0);
-        let mut last_sent = Instant::now();
+        body.reserve(room);
+        let (mut total, mut last_sent) = (0, Instant::now());
         let gone = "the daemon process went away while reading the request body";
         let stream = self.connection.reader.stream();
         let mut ended = false;
         loop {
-            // The unfilled part of the `want` bytes (spare capacity starts at `got`).
-            let spare = &mut body.spare_capacity_mut()[..want - got];
+            // The unfilled part of this piece (spare capacity starts at body.len()).
+            let got = body.len();
+            let spare = &mut body.spare_capacity_mut()[..room.min(want - total) - got];
             match self.r.read_body(spare) {
-                Ok(0) => {
-                    ended = true;
-                    break;
-                }
+                Ok(0) => ended = true,
                 Ok(n) => {
                     // SAFETY: Apache initialised the n bytes after the first `got`.
                     unsafe { body.set_len(got + n) };
-                    got += n;
                 }
                 Err(_) => {
                     self.r.close_connection();
@@ -240,19 +240,21 @@ impl<'a> Relay<'a> {
                     return protocol::write_frame(&mut &*stream, BodyError::KIND, request, error.encode()).map_err(|_| gone);
                 }
             }
-            if !read.fill || got == want {
-                break;
+            if !read.fill {
+                return protocol::write_frame(&mut &*stream, Kind::Body, request, body).map_err(|_| gone);
             }
-            if last_sent.elapsed() >= self.body_keepalive {
-                protocol::write_frame(&mut &*stream, Kind::Body, request, &body[sent..got]).map_err(|_| gone)?;
-                sent = got;
+            let full = total + body.len() == want || body.len() == room;
+            if !body.is_empty() && (ended || full || last_sent.elapsed() >= self.body_keepalive) {
+                protocol::write_frame(&mut &*stream, Kind::Body, request, body).map_err(|_| gone)?;
+                total += body.len();
+                body.clear();
                 last_sent = Instant::now();
             }
+            if ended || total == want {
+                break;
+            }
         }
-        if got > sent || !read.fill {
-            protocol::write_frame(&mut &*stream, Kind::Body, request, &body[sent..got]).map_err(|_| gone)?;
-        }
-        if read.fill && ended && got < want {
+        if ended && total < want {
             protocol::write_frame(&mut &*stream, Kind::Body, request, &[]).map_err(|_| gone)?;
         }
         Ok(())

@@ -26,6 +26,9 @@ pub struct Connection {
     pub token: u64,
     /// Registered with the poller (it is re-armed rather than added).
     pub watched: AtomicBool,
+    /// The poller's wake-up for the current request said the child had
+    /// closed its end (see [`Connection::closed_before_start`]).
+    pub closed_at_wake: AtomicBool,
     /// This connection's entry among the descriptors a forked process closes;
     /// declared before the sockets so that it is dropped before they close.
     _fork_slot: super::fork::Registered,
@@ -52,6 +55,7 @@ impl Connection {
         Ok(Connection {
             token,
             watched: AtomicBool::new(false),
+            closed_at_wake: AtomicBool::new(false),
             stream,
             reader: Mutex::new(reader),
             pending: Mutex::new(Vec::with_capacity(4096)),
@@ -74,6 +78,14 @@ impl Connection {
         // SAFETY: FIONREAD stores an int for our own socket.
         let queued = if unsafe { libc::ioctl(self.fd(), libc::FIONREAD, &mut n) } == 0 { n.max(0) as usize } else { 1 };
         queued + self.reader.try_lock().map_or(1, |r| r.buffer().len())
+    }
+
+    /// The child had closed its end (it gave up on the request) when the
+    /// poller woke a thread for this request: epoll's event says so, which
+    /// saves a poll() per request. (The event reflects the socket's state when
+    /// epoll_wait returned, microseconds before this is asked.)
+    pub fn closed_before_start(&self) -> bool {
+        self.closed_at_wake.load(Ordering::Acquire)
     }
 
     /// The child has closed its end (it gave up on the request, or exited).

@@ -113,7 +113,12 @@ impl Poller {
         }
         let token = event.u64;
         // Absent when it was closed meanwhile (evicted, or the process stopped).
-        self.state.lock().idle.remove(&token)
+        let connection = self.state.lock().idle.remove(&token)?;
+        // epoll reports the readiness at this moment: whether the child has
+        // closed its end is known without another system call.
+        let closed = event.events & (libc::EPOLLRDHUP | libc::EPOLLHUP) as u32 != 0;
+        connection.closed_at_wake.store(closed, Ordering::Release);
+        Some(connection)
     }
 
     /// Whether a new connection can be taken now: below the limit, or an idle
@@ -243,12 +248,25 @@ mod tests {
         // Idle: nothing wakes.
         assert!(poller.wait().is_none());
         child.write_all(b"next").unwrap();
-        match poller.wait() {
-            Some(c) => assert_eq!(c.token, token),
+        let conn = match poller.wait() {
+            Some(c) => c,
             None => panic!("the kept connection did not wake"),
-        }
+        };
+        assert_eq!(conn.token, token);
+        assert!(!conn.closed_before_start(), "the child is still there");
         // One-shot: taken once, silent until kept again.
         assert!(poller.wait().is_none());
+        // A request whose child has gone by the time a thread wakes for it is
+        // known as such from the event alone (the worker does not start it).
+        let mut next = [0u8; 4];
+        conn.reader.lock().get_mut().read_exact(&mut next).unwrap();
+        assert!(poller.keep(conn).is_ok());
+        child.write_all(b"last").unwrap();
+        drop(child);
+        match poller.wait() {
+            Some(c) => assert!(c.closed_before_start(), "the event said the child had closed"),
+            None => panic!("the kept connection did not wake"),
+        }
         let _ = std::fs::remove_file(path);
     }
 

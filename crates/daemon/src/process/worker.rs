@@ -123,7 +123,7 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
         );
         return false;
     }
-    if connection.peer_closed() {
+    if connection.closed_before_start() {
         tracing::error!("request for daemon process group '{}' not started: the Apache child has closed the connection", o.name);
         return false;
     }
