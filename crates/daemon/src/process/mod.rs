@@ -75,6 +75,8 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     // Before Python starts: the mod_wsgi and apache modules and the environ read them.
     crate::runtime::set_server_facts(group.server_facts.clone());
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
+    rwsgi_core::metrics::enable_server_metrics(o.server_metrics);
+    crate::metrics::install(&group, index);
     if let Err(e) = interpreter::initialize(&group.python, |py| crate::wsgi::install(py, &group.python)) {
         crate::crit!("cannot initialise Python: {e}");
         std::thread::sleep(Duration::from_secs(5));
