@@ -39,6 +39,11 @@ pub fn install(group: &Group, index: u32) {
     block.pid.store(u64::from(std::process::id()), std::sync::atomic::Ordering::Relaxed);
     block.started_us.store(rwsgi_core::protocol::now_micros().max(0) as u64, std::sync::atomic::Ordering::Relaxed);
     block.starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // What an earlier process in the slot left running (it was killed mid-request) is over.
+    block.active.store(0, std::sync::atomic::Ordering::Relaxed);
+    for t in &block.thread {
+        t.start_us.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
     block.threads.store(u64::from(group.options.threads), std::sync::atomic::Ordering::Relaxed);
     metrics::install(block);
     metrics::install_group(region, index as usize);

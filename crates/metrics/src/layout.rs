@@ -121,11 +121,10 @@ impl ThreadSlot {
         let url = &url[..url.len().min(URL_BYTES)];
         self.seq.fetch_add(1, Relaxed);
         std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-        for (i, word) in self.url.iter().enumerate() {
+        // Only the words the URL fills: the reader stops at url_len.
+        for (word, chunk) in self.url.iter().zip(url.chunks(8)) {
             let mut bytes = [0u8; 8];
-            let from = (i * 8).min(url.len());
-            let to = (i * 8 + 8).min(url.len());
-            bytes[..to - from].copy_from_slice(&url[from..to]);
+            bytes[..chunk.len()].copy_from_slice(chunk);
             word.store(u64::from_le_bytes(bytes), Relaxed);
         }
         self.url_len.store(url.len() as u64, Relaxed);

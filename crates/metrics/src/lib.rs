@@ -12,5 +12,6 @@
 pub mod layout;
 pub mod prometheus;
 pub mod read;
+pub mod report;
 
 pub use layout::*;

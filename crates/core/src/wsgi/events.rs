@@ -22,6 +22,14 @@ use rwsgi_metrics::{BUCKETS, read};
 static CALLBACKS: PyOnceLock<Py<PyList>> = PyOnceLock::new();
 static ACTIVE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static SLOW_US: AtomicU64 = AtomicU64::new(0);
+/// Some callback is subscribed: the I/O of requests is timed for their events.
+static TIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// When an I/O call starts, if anyone will read how long it took.
+#[inline]
+pub fn clock() -> Option<Instant> {
+    TIMED.load(Relaxed).then(Instant::now)
+}
 static STARTED_US: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -60,6 +68,7 @@ pub fn install(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// a dict it returns is merged into the payload the next callbacks get.
 #[pyfunction]
 fn subscribe_events(py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<()> {
+    TIMED.store(true, Relaxed);
     callbacks(py).append(callback)
 }
 
@@ -111,7 +120,6 @@ fn thread_cpu() -> (f64, f64) {
 pub struct Request {
     id: Py<PyString>,
     data: Py<PyDict>,
-    t0: Instant,
     request_start: i64,
     queue_start: i64,
     daemon_start: i64,
@@ -147,7 +155,6 @@ pub fn begin(py: Python<'_>, info: &RequestInfo<'_>, url: &[u8], thread_id: u64)
     Request {
         id,
         data,
-        t0: Instant::now(),
         request_start: info.request_start,
         queue_start,
         daemon_start,
@@ -195,7 +202,7 @@ impl Request {
 
     /// The request ends with HTTP status `status` (0 when none went out).
     pub fn finish(self, py: Python<'_>, handle: &RequestHandle, status: u16, bytes_out: u64) {
-        let elapsed = self.t0.elapsed().as_micros() as u64;
+        let elapsed = (now_us() - self.application_start).max(0) as u64;
         let stats = handle.stats();
         let block = metrics::block();
         block.finish(status, elapsed);

@@ -210,7 +210,7 @@ fn size_arg(size: Option<i64>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size = None))]
     fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        let since = std::time::Instant::now();
+        let since = super::events::clock();
         let data = self.read_bytes(py, size_arg(size))?;
         self.request.stats().read(data.as_bytes().len(), since);
         Ok(data)
@@ -218,7 +218,7 @@ impl Input {
 
     #[pyo3(signature = (size = None))]
     fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        let since = std::time::Instant::now();
+        let since = super::events::clock();
         let line = self.read_line(py, size_arg(size))?;
         self.request.stats().read(line.len(), since);
         Ok(PyBytes::new(py, &line))
@@ -230,7 +230,7 @@ impl Input {
         let lines = PyList::empty(py);
         let mut total = 0;
         loop {
-            let since = std::time::Instant::now();
+            let since = super::events::clock();
             let line = self.read_line(py, None)?;
             self.request.stats().read(line.len(), since);
             if line.is_empty() {
@@ -250,7 +250,7 @@ impl Input {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let since = std::time::Instant::now();
+        let since = super::events::clock();
         let line = self.read_line(py, None)?;
         self.request.stats().read(line.len(), since);
         if line.is_empty() { Err(PyStopIteration::new_err(())) } else { Ok(PyBytes::new(py, &line)) }

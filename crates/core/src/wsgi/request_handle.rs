@@ -27,15 +27,19 @@ pub struct IoStats {
 }
 
 impl IoStats {
-    pub fn read(&self, bytes: usize, since: std::time::Instant) {
+    pub fn read(&self, bytes: usize, since: Option<std::time::Instant>) {
         self.input_reads.fetch_add(1, Ordering::Relaxed);
         self.input_length.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.input_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Some(since) = since {
+            self.input_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
     }
-    pub fn wrote(&self, bytes: u64, since: std::time::Instant) {
+    pub fn wrote(&self, bytes: u64, since: Option<std::time::Instant>) {
         self.output_writes.fetch_add(1, Ordering::Relaxed);
         self.output_length.fetch_add(bytes, Ordering::Relaxed);
-        self.output_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Some(since) = since {
+            self.output_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
     }
 }
 

@@ -110,7 +110,7 @@ impl Response {
             return Ok(Err(Disconnected));
         }
         let chunk = SendBytes(data.as_ptr(), data.len());
-        let since = std::time::Instant::now();
+        let since = super::events::clock();
         let written = py.detach(move || {
             let chunk = chunk;
             // SAFETY: the bytes belong to a Python object the caller keeps alive
@@ -136,7 +136,7 @@ impl Response {
         if channel.header_only() || len == 0 {
             return Ok(Ok(()));
         }
-        let since = std::time::Instant::now();
+        let since = super::events::clock();
         let written = py.detach(move || channel.write_file(fd, offset, len));
         self.request.stats().wrote(len, since);
         Ok(written)
