@@ -20,7 +20,6 @@ use crate::metrics;
 use rwsgi_metrics::{BUCKETS, read};
 
 static CALLBACKS: PyOnceLock<Py<PyList>> = PyOnceLock::new();
-static ACTIVE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static SLOW_US: AtomicU64 = AtomicU64::new(0);
 /// Some callback is subscribed: the I/O of requests is timed for their events.
 static TIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -32,10 +31,90 @@ pub fn clock() -> Option<Instant> {
 }
 static STARTED_US: AtomicU64 = AtomicU64::new(0);
 
+/// The requests in progress, by request thread (index = thread_id - 1):
+/// the id as bytes, and its request_data dict once someone asks for it (most
+/// requests never do, so none is made for them).
+struct Running {
+    id: [u8; 64],
+    len: u8,
+    data: Option<Py<PyDict>>,
+    busy: bool,
+}
+
+static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+
 thread_local! {
-    // The request this thread serves: its request_data dict and id, borrowed
-    // from the `Request` that owns them (cleared before it drops them).
-    static CURRENT: Cell<(*mut pyo3::ffi::PyObject, *mut pyo3::ffi::PyObject)> = const { Cell::new((std::ptr::null_mut(), std::ptr::null_mut())) };
+    // This thread's index in RUNNING while it serves a request (usize::MAX: none).
+    static CURRENT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn id_of(r: &Running) -> &[u8] {
+    &r.id[..r.len as usize]
+}
+
+/// The request_data dict of the request at `index` (made on first use).
+fn data_at<'py>(py: Python<'py>, index: usize) -> Option<Bound<'py, PyDict>> {
+    let mut running = RUNNING.lock();
+    let r = running.get_mut(index).filter(|r| r.busy)?;
+    Some(r.data.get_or_insert_with(|| PyDict::new(py).unbind()).bind(py).clone())
+}
+
+fn id_at<'py>(py: Python<'py>, index: usize) -> Option<Bound<'py, PyString>> {
+    let running = RUNNING.lock();
+    running.get(index).filter(|r| r.busy).map(|r| super::environ::latin1(py, id_of(r)))
+}
+
+/// `mod_wsgi.active_requests`: the requests in progress in this process, a
+/// read-only mapping of request id to its request_data dict.
+#[pyclass(module = "mod_wsgi", name = "ActiveRequests", frozen, mapping)]
+struct ActiveRequests;
+
+impl ActiveRequests {
+    fn snapshot<'py>(py: Python<'py>) -> Vec<(Bound<'py, PyString>, Bound<'py, PyDict>)> {
+        let n = RUNNING.lock().len();
+        (0..n).filter_map(|i| Some((id_at(py, i)?, data_at(py, i)?))).collect()
+    }
+    fn find<'py>(py: Python<'py>, key: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+        let key = key.cast::<PyString>().ok()?.to_str().ok()?.to_owned();
+        let n = RUNNING.lock().len();
+        (0..n).find(|&i| id_at(py, i).is_some_and(|id| id.to_str().ok() == Some(key.as_str()))).and_then(|i| data_at(py, i))
+    }
+}
+
+#[pymethods]
+impl ActiveRequests {
+    fn __len__(&self, py: Python<'_>) -> usize {
+        Self::snapshot(py).len()
+    }
+    fn __getitem__<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        Self::find(py, &key).ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.unbind()))
+    }
+    fn __contains__(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> bool {
+        Self::find(py, &key).is_some()
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.keys(py)?.try_iter().map(|i| i.into_any())
+    }
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>, default: Option<Bound<'py, PyAny>>) -> Bound<'py, PyAny> {
+        match Self::find(py, &key) {
+            Some(d) => d.into_any(),
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        }
+    }
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, Self::snapshot(py).into_iter().map(|(k, _)| k))
+    }
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, Self::snapshot(py).into_iter().map(|(_, v)| v))
+    }
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, Self::snapshot(py).into_iter().map(|(k, v)| PyTuple::new(py, [k.into_any(), v.into_any()]).expect("a pair")))
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let items: Vec<String> = Self::snapshot(py).iter().map(|(k, v)| format!("{}: {}", k.repr().map(|r| r.to_string()).unwrap_or_default(), v.repr().map(|r| r.to_string()).unwrap_or_default())).collect();
+        format!("{{{}}}", items.join(", "))
+    }
 }
 
 /// WSGISlowRequests: requests that take longer than this are logged.
@@ -55,7 +134,7 @@ fn secs(us: i64) -> f64 {
 pub fn install(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = STARTED_US.compare_exchange(0, now_us() as u64, Relaxed, Relaxed);
     m.add("event_callbacks", CALLBACKS.get_or_init(py, || PyList::empty(py).unbind()).bind(py))?;
-    m.add("active_requests", ACTIVE.get_or_init(py, || PyDict::new(py).unbind()).bind(py))?;
+    m.add("active_requests", Py::new(py, ActiveRequests)?)?;
     m.add_function(pyo3::wrap_pyfunction!(subscribe_events, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(request_data, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(process_metrics, m)?)?;
@@ -80,13 +159,10 @@ fn callbacks(py: Python<'_>) -> &Bound<'_, PyList> {
 /// the event payloads); None outside a request.
 #[pyfunction]
 fn request_data(py: Python<'_>) -> Py<PyAny> {
-    let (data, _) = CURRENT.with(|c| c.get());
-    if data.is_null() {
-        return py.None();
+    match data_at(py, CURRENT.with(|c| c.get())) {
+        Some(d) => d.into_any().unbind(),
+        None => py.None(),
     }
-    // SAFETY: the pointer is a live dict owned by the request in progress on
-    // this thread (cleared before it is released); the GIL is held.
-    unsafe { Bound::from_borrowed_ptr(py, data) }.unbind()
 }
 
 /// Calls every subscribed callback with `name` and `payload`.
@@ -118,8 +194,8 @@ fn thread_cpu() -> (f64, f64) {
 
 /// One request, from the environ being ready to the response being done.
 pub struct Request {
-    id: Py<PyString>,
-    data: Py<PyDict>,
+    /// Index in RUNNING (usize::MAX: none).
+    index: usize,
     request_start: i64,
     queue_start: i64,
     daemon_start: i64,
@@ -132,12 +208,20 @@ pub struct Request {
 
 /// The request starts: it is counted as active and gets its request_data.
 pub fn begin(py: Python<'_>, info: &RequestInfo<'_>, url: &[u8], thread_id: u64) -> Request {
-    let id = super::environ::latin1(py, info.request_id).unbind();
-    let data = PyDict::new(py).unbind();
-    if let Some(active) = ACTIVE.get(py) {
-        let _ = active.bind(py).set_item(id.bind(py), data.bind(py));
+    let _ = py;
+    let index = (thread_id as usize).wrapping_sub(1).min(4096);
+    {
+        let mut running = RUNNING.lock();
+        while running.len() <= index {
+            running.push(Running { id: [0; 64], len: 0, data: None, busy: false });
+        }
+        let r = &mut running[index];
+        let n = info.request_id.len().min(64);
+        r.id[..n].copy_from_slice(&info.request_id[..n]);
+        r.len = n as u8;
+        r.busy = true;
     }
-    CURRENT.with(|c| c.set((data.as_ptr(), id.as_ptr())));
+    CURRENT.with(|c| c.set(index));
     let block = metrics::block();
     block.active.fetch_add(1, Relaxed);
     let now = now_us();
@@ -153,8 +237,7 @@ pub fn begin(py: Python<'_>, info: &RequestInfo<'_>, url: &[u8], thread_id: u64)
         metrics::LOCAL.server.record((now - info.request_start).max(0) as u64);
     }
     Request {
-        id,
-        data,
+        index,
         request_start: info.request_start,
         queue_start,
         daemon_start,
@@ -176,7 +259,7 @@ impl Request {
         self.cpu0.set(Some(thread_cpu()));
         let payload = PyDict::new(py);
         let filled: PyResult<()> = (|| {
-            payload.set_item("request_id", self.id.bind(py))?;
+            payload.set_item("request_id", id_at(py, self.index))?;
             payload.set_item("thread_id", self.thread_id)?;
             let (connects, restarts) = match environ.get_item("mod_wsgi.daemon_connects")? {
                 Some(c) => (c.extract::<String>()?.parse::<i64>().unwrap_or(0), 0),
@@ -190,7 +273,7 @@ impl Request {
             payload.set_item("application_object", &app)?;
             payload.set_item("request_environ", environ)?;
             payload.set_item("application_start", secs(self.application_start))?;
-            payload.set_item("request_data", self.data.bind(py))?;
+            payload.set_item("request_data", data_at(py, self.index))?;
             Ok(())
         })();
         if filled.is_err() {
@@ -218,7 +301,7 @@ impl Request {
             let (u0, s0) = self.cpu0.get().unwrap_or((u1, s1));
             let payload = PyDict::new(py);
             let filled: PyResult<()> = (|| {
-                payload.set_item("request_id", self.id.bind(py))?;
+                payload.set_item("request_id", id_at(py, self.index))?;
                 payload.set_item("input_reads", stats.input_reads.load(Relaxed))?;
                 payload.set_item("input_length", stats.input_length.load(Relaxed))?;
                 payload.set_item("input_time", stats.input_us.load(Relaxed) as f64 / 1e6)?;
@@ -229,7 +312,7 @@ impl Request {
                 payload.set_item("output_time", stats.output_us.load(Relaxed) as f64 / 1e6)?;
                 payload.set_item("application_finish", secs(self.application_start + elapsed as i64))?;
                 payload.set_item("application_time", elapsed as f64 / 1e6)?;
-                payload.set_item("request_data", self.data.bind(py))?;
+                payload.set_item("request_data", data_at(py, self.index))?;
                 Ok(())
             })();
             if filled.is_ok() {
@@ -241,16 +324,18 @@ impl Request {
             let uri = CURRENT_URL.with(|u| u.take());
             tracing::warn!(
                 "slow request {} ({:.3}s > WSGISlowRequests {:.3}s): {}",
-                self.id.bind(py),
+                String::from_utf8_lossy(RUNNING.lock().get(self.index).map_or(&[][..], |r| id_of(r))),
                 elapsed as f64 / 1e6,
                 slow as f64 / 1e6,
                 String::from_utf8_lossy(&uri)
             );
         }
-        if let Some(active) = ACTIVE.get(py) {
-            let _ = active.bind(py).del_item(self.id.bind(py));
-        }
-        CURRENT.with(|c| c.set((std::ptr::null_mut(), std::ptr::null_mut())));
+        let data = RUNNING.lock().get_mut(self.index).and_then(|r| {
+            r.busy = false;
+            r.data.take()
+        });
+        drop(data); // with the GIL held
+        CURRENT.with(|c| c.set(usize::MAX));
     }
 }
 
@@ -265,14 +350,9 @@ pub fn note_url(url: &[u8]) {
     }
 }
 
-fn current<'py>(py: Python<'py>) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let (data, id) = CURRENT.with(|c| c.get());
-    if data.is_null() || id.is_null() {
-        return None;
-    }
-    // SAFETY: both are live objects owned by the request in progress on this
-    // thread (cleared before it releases them); the GIL is held.
-    unsafe { Some((Bound::from_borrowed_ptr(py, data), Bound::from_borrowed_ptr(py, id))) }
+fn current<'py>(py: Python<'py>) -> Option<(Bound<'py, PyDict>, Bound<'py, PyString>)> {
+    let index = CURRENT.with(|c| c.get());
+    Some((data_at(py, index)?, id_at(py, index)?))
 }
 
 /// response_started: the application called start_response.
