@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use parking_lot::RwLock;
 use rwsgi_core::metrics::{ProcessBlock, Region, region_size};
-use rwsgi_metrics::{read, report};
+use rwsgi_metrics::{read, report, status};
 
 use crate::apache::{Request, brigade::Brigade, mpm};
 
@@ -89,7 +89,7 @@ fn map_new(len: usize, memfd: bool) -> Result<(*const u8, RawFd), String> {
 
 fn region(key: &str, processes: usize, memfd: bool) -> Option<(&'static Region, RawFd)> {
     let len = region_size(processes);
-    let (addr, fd, made) = lifetime_mapping(&format!("metrics:{key}:{processes}"), len, memfd)?;
+    let (addr, fd, made) = lifetime_mapping(&format!("metrics:{key}:{processes}:{len}"), len, memfd)?;
     // SAFETY: a mapping of `len` bytes made above (or by an earlier generation
     // with the same key and size), never unmapped in the parent's life; its
     // children inherit it. Page-aligned.
@@ -205,4 +205,15 @@ fn send(r: &Request, content_type: &[u8], body: &[u8]) -> i32 {
 /// `SetHandler rwsgi-metrics`: the Prometheus text exposition.
 pub fn serve_prometheus(r: &Request) -> i32 {
     send(r, b"text/plain; version=0.0.4; charset=utf-8", report::prometheus(&areas()).as_bytes())
+}
+
+/// `SetHandler rwsgi-status`: the status page (`?json`: the same for machines).
+pub fn serve_status(r: &Request) -> i32 {
+    let now = rwsgi_core::protocol::now_micros().max(0) as u64;
+    let areas = areas();
+    if r.args() == b"json" {
+        send(r, b"application/json", status::json(&areas, now).as_bytes())
+    } else {
+        send(r, b"text/html; charset=utf-8", status::html(&areas, now).as_bytes())
+    }
 }

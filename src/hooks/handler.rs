@@ -81,6 +81,9 @@ fn handle(r: &Request) -> c_int {
     if r.handler() == b"rwsgi-metrics" {
         return crate::metrics::serve_prometheus(r);
     }
+    if r.handler() == b"rwsgi-status" {
+        return crate::metrics::serve_status(r);
+    }
     let dir = dir_config(r);
     let Some(target) = target(r, &dir) else { return DECLINED };
     let filename = String::from_utf8_lossy(r.filename()).into_owned();

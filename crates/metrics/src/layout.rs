@@ -139,6 +139,30 @@ impl ThreadSlot {
     }
 }
 
+/// Seconds each history slot covers, and how many slots (5 minutes).
+pub const HISTORY_SECONDS: u64 = 10;
+pub const HISTORY: usize = 30;
+/// Restarts remembered per process slot.
+pub const RESTART_LOG: usize = 8;
+
+/// What happened in one history slot (for the status page's charts).
+#[repr(C)]
+pub struct HistorySlot {
+    /// Which slot of time this is (seconds since the epoch / HISTORY_SECONDS).
+    pub epoch: AtomicU64,
+    pub requests: AtomicU64,
+    pub application_us: AtomicU64,
+    pub queue_us: AtomicU64,
+}
+
+/// One process stop: when, why (an ExitReason index), which pid.
+#[repr(C)]
+pub struct RestartRecord {
+    pub at_us: AtomicU64,
+    pub reason: AtomicU64,
+    pub pid: AtomicU64,
+}
+
 /// Everything one process publishes. A daemon process slot keeps its counters
 /// across the restarts of the processes that use it (they add to them), so
 /// the counters only go up for as long as the region lives.
@@ -169,6 +193,9 @@ pub struct ProcessBlock {
     pub queue: Histogram,
     /// From the application being called to its response being complete.
     pub application: Histogram,
+    pub history: [HistorySlot; HISTORY],
+    pub restarts_logged: AtomicU64,
+    pub restart_log: [RestartRecord; RESTART_LOG],
     pub thread: [ThreadSlot; MAX_THREADS],
 }
 
@@ -190,6 +217,28 @@ impl ProcessBlock {
 
     pub fn exited(&self, reason: ExitReason) {
         self.exits[reason as usize].fetch_add(1, Relaxed);
+        let n = self.restarts_logged.fetch_add(1, Relaxed);
+        let rec = &self.restart_log[(n % RESTART_LOG as u64) as usize];
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        rec.at_us.store(now, Relaxed);
+        rec.reason.store(reason as u64, Relaxed);
+        rec.pid.store(self.pid.load(Relaxed), Relaxed);
+    }
+
+    /// Adds a finished request to the history slot of `now_us`.
+    #[inline]
+    pub fn history(&self, now_us: u64, application_us: u64, queue_us: u64) {
+        let epoch = now_us / 1_000_000 / HISTORY_SECONDS;
+        let h = &self.history[(epoch % HISTORY as u64) as usize];
+        if h.epoch.load(Relaxed) != epoch && h.epoch.swap(epoch, Relaxed) != epoch {
+            // A new slot of time: the old figures there are 5 minutes old.
+            h.requests.store(0, Relaxed);
+            h.application_us.store(0, Relaxed);
+            h.queue_us.store(0, Relaxed);
+        }
+        h.requests.fetch_add(1, Relaxed);
+        h.application_us.fetch_add(application_us, Relaxed);
+        h.queue_us.fetch_add(queue_us, Relaxed);
     }
 }
 

@@ -13,5 +13,6 @@ pub mod layout;
 pub mod prometheus;
 pub mod read;
 pub mod report;
+pub mod status;
 
 pub use layout::*;

@@ -56,6 +56,9 @@ pub struct ThreadSnapshot {
     pub busy: Option<Busy>,
 }
 
+/// A process stop: when (µs since the epoch), why (None: a value no reason has), which pid.
+pub type Restart = (u64, Option<ExitReason>, u64);
+
 #[derive(Clone, Debug, Default)]
 pub struct ProcessSnapshot {
     pub pid: u64,
@@ -76,6 +79,10 @@ pub struct ProcessSnapshot {
     pub application: HistogramSnapshot,
     /// The thread slots that have served or are serving.
     pub thread: Vec<ThreadSnapshot>,
+    /// (epoch, requests, application µs, queue µs) of the history slots.
+    pub history: Vec<(u64, u64, u64, u64)>,
+    /// Newest first.
+    pub restarts: Vec<Restart>,
 }
 
 impl ProcessSnapshot {
@@ -134,6 +141,12 @@ pub fn process(b: &ProcessBlock) -> ProcessSnapshot {
     for (d, a) in s.exits.iter_mut().zip(&b.exits) {
         *d = get(a);
     }
+    s.history = b.history.iter().map(|h| (get(&h.epoch), get(&h.requests), get(&h.application_us), get(&h.queue_us))).collect();
+    let logged = get(&b.restarts_logged);
+    s.restarts = (0..logged.min(RESTART_LOG as u64))
+        .map(|k| &b.restart_log[((logged - 1 - k) % RESTART_LOG as u64) as usize])
+        .map(|r| (get(&r.at_us), ExitReason::ALL.get(r.reason.load(Relaxed) as usize).copied(), get(&r.pid)))
+        .collect();
     s.thread = b
         .thread
         .iter()

@@ -200,6 +200,7 @@ pub struct Request {
     queue_start: i64,
     daemon_start: i64,
     application_start: i64,
+    queue_us: u64,
     thread_id: u64,
     cpu0: Cell<Option<(f64, f64)>>,
     /// Whether callbacks are subscribed (known once the script has loaded: it may subscribe).
@@ -229,8 +230,9 @@ pub fn begin(py: Python<'_>, info: &RequestInfo<'_>, url: &[u8], thread_id: u64)
         slot.begin(now as u64, url);
     }
     let (queue_start, daemon_start) = info.daemon.as_ref().map_or((0, 0), |d| (d.queue_start, d.daemon_start));
+    let queue_us = if queue_start > 0 { (daemon_start - queue_start).max(0) as u64 } else { 0 };
     if queue_start > 0 {
-        block.queue.record((daemon_start - queue_start).max(0) as u64);
+        block.queue.record(queue_us);
         metrics::LOCAL.server.record((queue_start - info.request_start).max(0) as u64);
         metrics::LOCAL.daemon.record((now - daemon_start).max(0) as u64);
     } else {
@@ -242,6 +244,7 @@ pub fn begin(py: Python<'_>, info: &RequestInfo<'_>, url: &[u8], thread_id: u64)
         queue_start,
         daemon_start,
         application_start: now,
+        queue_us,
         thread_id,
         cpu0: Cell::new(None),
         events: Cell::new(false),
@@ -285,11 +288,13 @@ impl Request {
 
     /// The request ends with HTTP status `status` (0 when none went out).
     pub fn finish(self, py: Python<'_>, handle: &RequestHandle, status: u16, bytes_out: u64) {
-        let elapsed = (now_us() - self.application_start).max(0) as u64;
+        let now = now_us();
+        let elapsed = (now - self.application_start).max(0) as u64;
         let stats = handle.stats();
         let block = metrics::block();
         block.finish(status, elapsed);
         block.application.record(elapsed);
+        block.history(now.max(0) as u64, elapsed, self.queue_us);
         block.bytes_in.fetch_add(stats.input_length.load(Relaxed), Relaxed);
         block.bytes_out.fetch_add(bytes_out, Relaxed);
         block.active.fetch_sub(1, Relaxed);
