@@ -22,7 +22,7 @@ APP = """
 import time
 def application(environ, start_response):
     if environ.get("PATH_INFO") == "/sleep":
-        time.sleep(4)
+        time.sleep(12)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 """
@@ -63,14 +63,18 @@ def test_status_page(apache):
         c = harness.RawConnection(srv.port)
         c.send("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % EVIL)
         try:
-            c.read_until_close(timeout=20)
+            c.read_until_close(timeout=40)
         except Exception:
             pass
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(1.0)
     try:
-        j = srv.get("/status?json")
+        deadline = time.monotonic() + 10
+        while True:  # until the request shows as in progress
+            j = srv.get("/status?json")
+            if EVIL.encode().replace(b"<", b"\\u003c").replace(b">", b"\\u003e") in j.body or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert j.status == 200 and j.header("Content-Type").startswith("application/json")
         data = json.loads(j.body)
         groups = {a["group"]: a for a in data["areas"]}
@@ -105,4 +109,4 @@ def test_status_page(apache):
         assert done.returncode == 0 and os.path.getsize(shot) > 1000, done.stderr[-2000:]
         print("status page screenshot:", shot)
     finally:
-        t.join(timeout=20)
+        t.join(timeout=40)
