@@ -129,3 +129,23 @@ def test_server_metrics_when_enabled(apache):
         ref_first, _ = run_site(apache, "wsgi", extra)
         assert shape(first["server_metrics"])["processes"][0]["workers"] == shape(ref_first["server_metrics"])["processes"][0]["workers"]
         assert set(sm) == set(ref_first["server_metrics"])
+
+
+SLOW_APP = """
+import time
+def application(environ, start_response):
+    time.sleep(float(environ.get("QUERY_STRING") or 0))
+    start_response("200 OK", [])
+    return [b"ok"]
+"""
+
+
+def test_slow_requests_logged(apache):
+    """WSGISlowRequests: a request slower than the threshold is logged (with its
+    id and URL), a quick one is not; in daemon mode by the daemon process."""
+    srv = apache("WSGISlowRequests 0.3\nWSGIScriptAlias /s {root}/s.wsgi", apps={"s.wsgi": SLOW_APP})
+    mark = srv.log_mark()
+    assert srv.get("/s?0").status == 200
+    assert srv.get("/s?0.6").status == 200
+    srv.wait_for_log(r"slow request \S+ \(0\.[6-9]\d*s > WSGISlowRequests 0\.300s\): /s\?0\.6", since=mark)
+    assert srv.error_log(mark).count("slow request") == 1  # not the quick one

@@ -161,3 +161,27 @@ def test_endpoint_counts(apache, parser):
     assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_signal") >= 1
     # In flight: the scrape is not a WSGI request; embedded has none running now.
     assert value(fams, "rwsgi_requests_in_flight", "rwsgi_requests_in_flight", group="g", process="0") == 0
+
+
+def test_counters_survive_apache_restarts(apache, parser):
+    """A graceful restart of Apache (the module reloads, post_config runs
+    again) keeps the counters: they only go up, and the daemons it replaced
+    are counted as stopped by Apache (shutdown_signal)."""
+    srv = apache(CONFIG, apps={"app.wsgi": APP})
+    for _ in range(3):
+        assert srv.get("/d").status == 200
+    _, before = scrape(srv, parser)
+    served = value(before, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx")
+    stopped = value(before, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal")
+    srv.graceful()
+    deadline = time.monotonic() + 15
+    while True:
+        r = srv.get("/d")
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.status == 200
+    time.sleep(1.0)
+    _, after = scrape(srv, parser)
+    assert value(after, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx") >= served + 1
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") >= stopped + 2
