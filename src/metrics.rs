@@ -103,7 +103,7 @@ fn region(key: &str, processes: usize, memfd: bool) -> Option<(&'static Region, 
 /// post_config (the parent, the pass that runs): regions for embedded mode
 /// and for every daemon group; marks the groups whose launch passes a region.
 pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
-    let embedded = region("embedded", (mpm::max_daemons().max(1) as usize).min(MAX_EMBEDDED), false).map(|(r, _)| r);
+    let embedded = region("embedded", (mpm::hard_limit_daemons().max(mpm::max_daemons()).max(1) as usize).min(MAX_EMBEDDED), false).map(|(r, _)| r);
     let mut list = Vec::new();
     for g in groups.iter_mut() {
         let n = g.options.processes as usize;
