@@ -13,6 +13,8 @@ packages=(
     libapache2-mod-wsgi-py3                           # mod_wsgi, the behaviour and speed we compare with
     wrk curl ca-certificates build-essential pkg-config git
     valgrind                                          # bench/run.py --instructions (callgrind)
+    prometheus                                        # promtool check metrics (tests/test_metrics_endpoint.py)
+    chromium                                          # headless browser for the status page test (tests/test_status_page.py)
     gdb                                               # tells Apache's own known exit crash from ours (tests/harness.py)
     dpkg-dev lintian                                  # scripts/package.sh (dpkg-shlibdeps) and its check
     debootstrap                                       # docker/build.sh: the base image, without a registry

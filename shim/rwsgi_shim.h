@@ -33,4 +33,34 @@ int rwsgi_brigade_is_empty(apr_bucket_brigade *bb);
 /* ap_http_scheme(r) is a macro over a hook. */
 const char *rwsgi_http_scheme(request_rec *r);
 
+/* Apache's scoreboard, flattened for mod_wsgi.server_metrics(). */
+struct rwsgi_sb_limits {
+    int server_limit;
+    int thread_limit;
+    int running_generation;
+    apr_int64_t restart_time;
+};
+struct rwsgi_sb_process {
+    int pid;
+    int generation;
+    int quiescing;
+};
+struct rwsgi_sb_worker {
+    int thread_num;
+    int generation;
+    char status;
+    unsigned long access_count;
+    apr_off_t bytes_served;
+    apr_int64_t start_time;
+    apr_int64_t stop_time;
+    apr_int64_t last_used;
+    char client[40];
+    char request[64];
+    char vhost[32];
+};
+/* 0 when there is no scoreboard (not yet, or not in this process). */
+int rwsgi_scoreboard_limits(struct rwsgi_sb_limits *out);
+int rwsgi_scoreboard_process(int i, struct rwsgi_sb_process *out);
+int rwsgi_scoreboard_worker(int i, int j, struct rwsgi_sb_worker *out);
+
 #endif

@@ -7,6 +7,7 @@ pub mod apache;
 pub mod ffi;
 mod daemon;
 mod embedded;
+mod metrics;
 mod hooks;
 mod route;
 

@@ -328,11 +328,10 @@ def test_repeated_daemon_option_last_wins_with_warning(apache):
 
 # Directives accepted with a start-up warning naming them and why. mod_wsgi
 # 4.9.4 does not know the 6.0 ones; they are checked against mod_rwsgi only.
+# (WSGIServerMetrics and WSGISlowRequests act now: tests/test_metrics_api.py.)
 WARNED = [
     ("WSGIAcceptMutex fcntl", "WSGIAcceptMutex"),
     ("WSGIVerboseDebugging On", "WSGIVerboseDebugging"),
-    ("WSGIServerMetrics On", "WSGIServerMetrics"),
-    ("WSGISlowRequests 2.5", "WSGISlowRequests"),
     ("WSGITelemetryService unix:/tmp/telemetry.sock interval=2", "WSGITelemetryService"),
     ("WSGITelemetryOptions +CaptureUserAgent", "WSGITelemetryOptions"),
     ("WSGIPerInterpreterGIL On", "WSGIPerInterpreterGIL"),

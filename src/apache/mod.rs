@@ -16,6 +16,7 @@ pub mod pool;
 pub mod process;
 pub mod regex;
 pub mod request;
+pub mod scoreboard;
 pub mod server;
 pub mod ssl;
 pub mod table;

@@ -24,6 +24,11 @@ pub fn max_daemons() -> i32 {
     query(ffi::AP_MPMQ_MAX_DAEMONS).unwrap_or(0)
 }
 
+/// ServerLimit: the most child processes there can be (old generations' included).
+pub fn hard_limit_daemons() -> i32 {
+    query(ffi::AP_MPMQ_HARD_LIMIT_DAEMONS).unwrap_or(0)
+}
+
 /// The most child processes that have run at once, or None where the MPM
 /// does not fork.
 fn max_daemons_used() -> Option<i32> {

@@ -349,6 +349,11 @@ impl Request {
         }
     }
 
+    /// The response status set so far.
+    pub fn status(&self) -> i32 {
+        self.raw().status
+    }
+
     fn set_status(&self, code: i32, line: &[u8]) {
         let line = self.pool().memdup(line);
         // SAFETY: the status line is a pool copy.

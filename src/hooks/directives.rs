@@ -591,17 +591,20 @@ mod more {
     }
 
     pub unsafe extern "C" fn server_metrics(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        warn_if_on(cmd, on, "has no effect yet: mod_wsgi.server_metrics() is not provided by this version of mod_rwsgi")
+        global(cmd, |_, c| {
+            c.server_metrics = Some(on != 0);
+            Ok(())
+        })
     }
 
     pub unsafe extern "C" fn slow_requests(cmd: *mut cmd_parms, _: *mut c_void, w: *const c_char) -> *const c_char {
-        global(cmd, |cmd, _| {
+        global(cmd, |_, c| {
             // SAFETY: the TAKE1 argument Apache passed.
             let value = unsafe { arg(w) }?;
             if value.parse::<f64>().map_or(true, |x| !x.is_finite() || x < 0.0) {
                 return Err(format!("WSGISlowRequests must be a number of seconds, not '{value}'"));
             }
-            warn(cmd, "has no effect yet: telemetry is not provided by this version of mod_rwsgi");
+            c.slow_requests = value.parse::<f64>().ok().filter(|x| *x > 0.0);
             Ok(())
         })
     }

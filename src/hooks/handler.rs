@@ -77,6 +77,13 @@ fn target(r: &Request, dir: &DirConfig) -> Option<Target> {
 }
 
 fn handle(r: &Request) -> c_int {
+    // The metrics endpoint, where SetHandler puts it (Apache's Require guards it).
+    if r.handler() == b"rwsgi-metrics" {
+        return crate::metrics::serve_prometheus(r);
+    }
+    if r.handler() == b"rwsgi-status" {
+        return crate::metrics::serve_status(r);
+    }
     let dir = dir_config(r);
     let Some(target) = target(r, &dir) else { return DECLINED };
     let filename = String::from_utf8_lossy(r.filename()).into_owned();
@@ -147,7 +154,9 @@ fn handle(r: &Request) -> c_int {
         set_directory_variables(r, &dir);
     }
     if let Some(group) = daemon {
-        return child::serve(r, &route, &group);
+        let code = child::serve(r, &route, &group);
+        crate::metrics::daemon_request(&group.options.name, if code == ffi::OK { r.status() } else { code });
+        return code;
     }
     if let Err(e) = crate::runtime::python_ready() {
         tracing::error!("cannot run {filename}: {e}");

@@ -73,6 +73,10 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
             unsafe { libc::close(group.listener) };
         }
         let config = server_config(server);
+        crate::metrics::child_init();
+        rwsgi_core::metrics::set_scoreboard_source(crate::apache::scoreboard::read);
+        rwsgi_core::metrics::enable_server_metrics(config.server_metrics == Some(true));
+        rwsgi_core::wsgi::events::set_slow_threshold(config.slow_requests.unwrap_or(0.0));
         if config.restrict_embedded == Some(true) && !PYTHON_IN_CHILDREN.load(Ordering::Relaxed) {
             // Every request goes to a daemon group: Python is not needed here.
             crate::runtime::set_python_ready(Err("embedded mode is disabled (WSGIRestrictEmbedded On)".to_string()));

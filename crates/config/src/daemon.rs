@@ -117,6 +117,8 @@ pub struct DaemonOptions {
     /// `SO_RCVBUF`; `None` is the OS default.
     pub receive_buffer_size: Option<u64>,
     /// Given in milliseconds; defaults to 5 ms, and `=0` (`None`) flushes on any stall.
+    /// `server-metrics=On`: mod_wsgi.server_metrics() answers in the group's processes.
+    pub server_metrics: bool,
     pub response_flush_delay: Option<Duration>,
     /// `sys.setswitchinterval()`; `None` keeps Python's default.
     pub switch_interval: Option<f64>,
@@ -169,6 +171,7 @@ impl DaemonOptions {
             send_buffer_size: None,
             receive_buffer_size: None,
             response_flush_delay: Some(DEFAULT_RESPONSE_FLUSH_DELAY),
+            server_metrics: false,
             switch_interval: None,
         }
     }
@@ -354,14 +357,8 @@ const OPTIONS: &[(&str, Setter)] = &[
     }),
     ("response-socket-timeout", |d, v| set(&mut d.response_socket_timeout, seconds(v).map(off_if_zero))),
     ("response-flush-delay", |d, v| set(&mut d.response_flush_delay, milliseconds(v).map(off_if_zero))),
-    // Only "off" (the default) is accepted: mod_rwsgi does not provide
-    // mod_wsgi.server_metrics(), whose data is Apache's scoreboard, which daemon
-    // processes forked at start-up do not share.
-    ("server-metrics", |_, v| match on_off(v) {
-        Ok(false) => Ok(()),
-        Ok(true) => Err(ValueError::ServerMetrics { value: v.to_string() }),
-        Err(e) => Err(e),
-    }),
+    // mod_wsgi.server_metrics() in the group's processes: the group's processes and threads.
+    ("server-metrics", |d, v| set(&mut d.server_metrics, on_off(v))),
 ];
 
 /// The names in [`OPTIONS`], in its order (what an unknown option's message lists).
@@ -619,7 +616,7 @@ mod tests {
         ("response-buffer-size", "1048576"),
         ("response-socket-timeout", "30"),
         ("response-flush-delay", "10"),
-        ("server-metrics", "off"),
+        ("server-metrics", "on"),
     ];
 
     #[test]
@@ -702,6 +699,7 @@ mod tests {
             send_buffer_size: Some(65536),
             receive_buffer_size: Some(65536),
             response_flush_delay: Some(Duration::from_millis(10)),
+            server_metrics: true,
             switch_interval: Some(0.01),
         };
         assert_eq!(d, expected);
@@ -713,8 +711,7 @@ mod tests {
         let table: Vec<&str> = OPTIONS.iter().map(|(k, _)| *k).collect();
         let samples: Vec<&str> = SAMPLES.iter().map(|(k, _)| *k).collect();
         assert_eq!(table, samples);
-        // server-metrics accepts only its default (see OPTIONS).
-        for (key, value) in SAMPLES.iter().filter(|(k, _)| *k != "server-metrics") {
+        for (key, value) in SAMPLES.iter() {
             let arg = format!("{key}={value}");
             assert_ne!(with(&[&arg]), DaemonOptions::new("site"), "{arg} changed nothing");
         }
@@ -973,8 +970,8 @@ mod tests {
 
     #[test]
     fn server_metrics_on_off() {
-        rejects("server-metrics", "on", "does not provide mod_wsgi.server_metrics()");
-        rejects("server-metrics", "On", "does not provide mod_wsgi.server_metrics()");
+        assert!(with(&["server-metrics=on"]).server_metrics);
+        assert!(with(&["server-metrics=On"]).server_metrics);
         assert_eq!(with(&["server-metrics=off"]), DaemonOptions::new("site"));
         rejects("server-metrics", "yes", "On or Off");
     }

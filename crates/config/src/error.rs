@@ -72,8 +72,6 @@ pub enum ValueError {
     NotAbsolutePath { value: String },
     NotCpuPriority { value: String },
     NotSwitchInterval { value: String },
-    /// `server-metrics=on`: mod_rwsgi does not provide `mod_wsgi.server_metrics()`.
-    ServerMetrics { value: String },
     /// A `WSGITrustedProxyHeaders` word with characters a header name cannot have.
     NotHeaderName { value: String },
     /// A `WSGITrustedProxies` word that is not an address or network.
@@ -163,11 +161,6 @@ impl fmt::Display for ValueError {
             ValueError::NotAbsolutePath { value } => write!(f, "'{value}' is not an absolute path"),
             ValueError::NotCpuPriority { value } => write!(f, "'{value}' is not a whole number from -20 to 20"),
             ValueError::NotSwitchInterval { value } => write!(f, "'{value}' is not a number of seconds greater than 0"),
-            ValueError::ServerMetrics { value } => write!(
-                f,
-                "'{value}' is not supported: mod_rwsgi does not provide mod_wsgi.server_metrics() \
-                 (daemon processes do not share Apache's scoreboard)"
-            ),
             ValueError::NotHeaderName { value } => {
                 write!(f, "'{value}' is not a header name (letters, digits and '-', as in X-Forwarded-For)")
             }

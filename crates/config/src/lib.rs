@@ -276,6 +276,10 @@ pub struct ServerConfig {
     pub handler_scripts: Vec<HandlerScript>,
     /// `WSGICaseSensitivity`: script paths name distinct scripts by case (default On).
     pub case_sensitive: Option<bool>,
+    /// `WSGIServerMetrics On`: `mod_wsgi.server_metrics()` reports Apache's scoreboard.
+    pub server_metrics: Option<bool>,
+    /// `WSGISlowRequests`: requests slower than this many seconds are logged.
+    pub slow_requests: Option<f64>,
 }
 
 impl ServerConfig {
@@ -294,6 +298,8 @@ impl ServerConfig {
             restrict_embedded: base.restrict_embedded,
             handler_scripts: script_hook::overlay_handler_scripts(&over.handler_scripts, &base.handler_scripts),
             case_sensitive: base.case_sensitive,
+            server_metrics: base.server_metrics,
+            slow_requests: base.slow_requests,
         }
     }
 }
@@ -483,6 +489,8 @@ mod tests {
             restrict_embedded: Some(true),
             handler_scripts: vec![handler("h", "/main/h"), handler("m", "/main/m")],
             case_sensitive: Some(false),
+            server_metrics: Some(true),
+            slow_requests: Some(2.5),
         }
     }
 
@@ -525,6 +533,8 @@ mod tests {
             restrict_embedded: Some(false),
             handler_scripts: vec![handler("h", "/vhost/h")],
             case_sensitive: Some(true),
+            server_metrics: Some(false),
+            slow_requests: None,
         };
         let merged = ServerConfig::merge(&main_server(), &vhost);
         let paths: Vec<_> = merged.handler_scripts.iter().map(|h| h.path).collect();

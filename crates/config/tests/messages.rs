@@ -111,7 +111,6 @@ fn daemon_process_messages() {
         (&["g", "home=var/www"], "WSGIDaemonProcess: option 'home': 'var/www' is not an absolute path"),
         (&["g", "cpu-priority=21"], "WSGIDaemonProcess: option 'cpu-priority': '21' is not a whole number from -20 to 20"),
         (&["g", "switch-interval=0"], "WSGIDaemonProcess: option 'switch-interval': '0' is not a number of seconds greater than 0"),
-        (&["g", "server-metrics=on"], "WSGIDaemonProcess: option 'server-metrics': 'on' is not supported: mod_rwsgi does not provide mod_wsgi.server_metrics() (daemon processes do not share Apache's scoreboard)"),
         (&["g", "server-metrics=yes"], "WSGIDaemonProcess: option 'server-metrics': 'yes' must be On or Off"),
         (&["g", "stack-size=65535"], "WSGIDaemonProcess: option 'stack-size': '65535' must be at least 65536"),
         (&["g", "send-buffer-size=511"], "WSGIDaemonProcess: option 'send-buffer-size': '511' must be from 512 to 2147483647"),

@@ -6,6 +6,7 @@
 pub mod fdpass;
 pub mod guard;
 pub mod log;
+pub mod metrics;
 pub mod privileges;
 pub mod python;
 pub mod runtime;

@@ -58,6 +58,9 @@ pub struct Group {
     /// The script locations the configuration routes to this group
     /// (`rwsgi_config::scripts` patterns); `None`: not restricted.
     pub scripts: Option<Vec<String>>,
+    /// Whether the launch passed a metrics region on METRICS_FD.
+    pub metrics_fd: bool,
+    pub slow_requests_us: u64,
 }
 
 impl Group {
@@ -94,6 +97,8 @@ impl Group {
             log_level,
             secret: self.secret.clone(),
             scripts: self.scripts.clone(),
+            metrics_fd: self.metrics_fd,
+            slow_requests_us: self.slow_requests_us,
         }
     }
 
@@ -133,6 +138,8 @@ impl Group {
             script_owner: l.script_owner,
             secret: l.secret,
             scripts: l.scripts,
+            metrics_fd: l.metrics_fd,
+            slow_requests_us: l.slow_requests_us,
         })
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod group;
 pub mod log;
+pub mod metrics;
 pub mod process;
 pub mod start;
 

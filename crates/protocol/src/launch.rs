@@ -16,6 +16,8 @@
 pub const LAUNCH_FD: i32 = 3;
 /// Descriptor number of the group's listening socket in a new daemon process.
 pub const LISTENER_FD: i32 = 4;
+/// The group's metrics region (a sealed-size memfd), when the launch says so.
+pub const METRICS_FD: i32 = 5;
 
 pub use rwsgi_config::{HashSeed, InterpreterOptions, PythonSettings};
 
@@ -77,6 +79,10 @@ pub struct Launch {
     /// The script locations the configuration routes to this group (glob
     /// patterns, see `rwsgi_config::scripts`); `None`: not restricted.
     pub scripts: Option<Vec<String>>,
+    /// The group's metrics memfd is on [`METRICS_FD`] (see rwsgi-metrics).
+    pub metrics_fd: bool,
+    /// WSGISlowRequests, in microseconds (0: off).
+    pub slow_requests_us: u64,
 }
 
 /// The Apache facts a daemon reports to its applications.
@@ -225,6 +231,8 @@ impl Launch {
             }
             None => out.push(0),
         }
+        out.push(u8::from(self.metrics_fd));
+        out.extend_from_slice(&self.slow_requests_us.to_le_bytes());
         out
     }
 
@@ -322,6 +330,8 @@ impl Launch {
             0 => None,
             _ => Some(r.strs()?),
         };
+        let metrics_fd = r.tag(1)? == 1;
+        let slow_requests_us = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
         if !r.data.is_empty() {
             return Err(format!("{} unexpected bytes after the launch message", r.data.len()));
         }
@@ -348,6 +358,8 @@ impl Launch {
             log_level,
             secret,
             scripts,
+            metrics_fd,
+            slow_requests_us,
         })
     }
 }
@@ -471,6 +483,8 @@ mod tests {
             log_level: 7,
             secret: vec![7; SECRET_LEN],
             scripts: Some(vec!["/srv/app.wsgi".into(), "/srv/apps/*.wsgi".into()]),
+            metrics_fd: true,
+            slow_requests_us: 2_500_000,
         }
     }
 

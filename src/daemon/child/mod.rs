@@ -98,11 +98,13 @@ pub fn serve(r: &Request, route: &Route, group: &Group) -> i32 {
             // Reported as one attempt that succeeded at once (mod_wsgi.daemon_connects).
             Some(c) => {
                 header.connect_attempts = header.connect_attempts.saturating_add(1);
+                crate::metrics::daemon_connection(&group.options.name, true);
                 (c, true)
             }
             None => match connect(r, group) {
                 Ok((c, attempts)) => {
                     header.connect_attempts = header.connect_attempts.saturating_add(attempts);
+                    crate::metrics::daemon_connection(&group.options.name, false);
                     (c, false)
                 }
                 Err(code) => return code,

@@ -20,6 +20,7 @@ use crate::config::ServerConfig;
 pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defined>, imports: Vec<ImportScript>) -> Result<(), String> {
     let (embedded_imports, daemon_imports): (Vec<_>, Vec<_>) = imports.into_iter().partition(|i| i.process_group.is_empty());
     if defined.is_empty() {
+        crate::metrics::parent_setup(&mut []);
         registry::set_running(Generation { groups: Vec::new(), embedded_imports });
         return Ok(());
     }
@@ -35,7 +36,7 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
     let log_level = crate::apache::log::module_level(main);
     let names: Vec<&str> = defined.iter().map(|d| d.options.name.as_str()).collect();
     let routed = rwsgi_config::scripts::allowed_scripts(&crate::apache::conftree::current(), &names);
-    let mut groups = Vec::new();
+    let mut resolved = Vec::new();
     for (id, d) in defined.into_iter().enumerate() {
         let imports = daemon_imports.iter().filter(|i| i.process_group == d.options.name).cloned().collect();
         let allowed = routed.get(&d.options.name).cloned().unwrap_or_default();
@@ -45,8 +46,10 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
         }
         let mut group = resolve::resolve(id, d, imports, main, &naming, allowed.enforced())?;
         socket::create_listener(pconf, &mut group)?;
-        groups.push(Arc::new(group));
+        resolved.push(group);
     }
+    crate::metrics::parent_setup(&mut resolved);
+    let groups: Vec<Arc<_>> = resolved.into_iter().map(Arc::new).collect();
     // Forks below and Apache's children (forked later) inherit this generation.
     registry::set_running(Generation { groups: groups.clone(), embedded_imports });
     // A daemon that dies is restarted as soon as it dies, not on the MPM's next pass.

@@ -85,7 +85,14 @@ pub fn resolve(id: usize, d: Defined, imports: Vec<ImportScript>, main: Server, 
         server_facts: crate::apache::server::facts(),
         socket_uid,
         script_owner,
+        metrics_fd: false,
+        slow_requests_us: (config_slow_requests() * 1e6) as u64,
     })
+}
+
+/// WSGISlowRequests of the main server (the daemons log slow requests too).
+fn config_slow_requests() -> f64 {
+    crate::apache::Server::main().map_or(0.0, |s| crate::apache::module_config::server_config(s).slow_requests.unwrap_or(0.0))
 }
 
 /// A fresh connection secret (see the daemon's peer check).

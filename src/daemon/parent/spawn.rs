@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::apache::process::{ChildEvent, Forked, ProcessRecord, child_event, command_line, unregister_other_child};
 use crate::apache::{Pool, guard, mpm};
 use crate::daemon::registry::Group;
-use rwsgi_daemon::protocol::launch::{LAUNCH_FD, LISTENER_FD};
+use rwsgi_daemon::protocol::launch::{LAUNCH_FD, LISTENER_FD, METRICS_FD};
 
 /// One daemon process slot: the group, its index, and APR's process record
 /// (reused by every process started in the slot). The slot lives in pconf and
@@ -40,6 +40,8 @@ pub fn start_process(pconf: Pool, group: Arc<Group>, index: u32, program: Arc<CS
 /// What the exec needs, prepared before the fork.
 struct Exec {
     launch: OwnedFd,
+    /// The group's metrics memfd (the parent's, dup'ed onto METRICS_FD in the child).
+    metrics: Option<i32>,
     argv: Vec<CString>,
     env: Vec<CString>,
 }
@@ -56,7 +58,8 @@ fn prepare(s: &Slot) -> Result<Exec, String> {
         }
     };
     let argv = argv.into_iter().filter_map(|a| CString::new(a).ok()).collect();
-    Ok(Exec { launch, argv, env: daemon_environment(&s.group) })
+    let metrics = if s.group.metrics_fd { crate::metrics::group_memfd(&s.group.options.name) } else { None };
+    Ok(Exec { launch, argv, metrics, env: daemon_environment(&s.group) })
 }
 
 /// The daemon's environment: the Apache parent's process environment, as a
@@ -146,15 +149,20 @@ fn become_daemon(s: &Slot, exec: &Exec) -> ! {
         // Out of the way of 3 and 4 first: either may be where the other must go.
         let launch = libc::fcntl(exec.launch.as_raw_fd(), libc::F_DUPFD, 10);
         let listener = libc::fcntl(g.listener, libc::F_DUPFD, 10);
-        if null < 0 || launch < 0 || listener < 0 {
+        // The group's own metrics region (only its own: other groups' are closed below).
+        let metrics = exec.metrics.map_or(-1, |fd| libc::fcntl(fd, libc::F_DUPFD, 10));
+        if null < 0 || launch < 0 || listener < 0 || (exec.metrics.is_some() && metrics < 0) {
             fail(format!("cannot arrange the daemon's descriptors: {}", std::io::Error::last_os_error()));
         }
         if libc::dup2(null, 0) < 0 || libc::dup2(null, 1) < 0 || libc::dup2(launch, LAUNCH_FD) < 0 || libc::dup2(listener, LISTENER_FD) < 0 {
             fail(format!("cannot arrange the daemon's descriptors: {}", std::io::Error::last_os_error()));
         }
+        if metrics >= 0 && libc::dup2(metrics, METRICS_FD) < 0 {
+            fail(format!("cannot arrange the daemon's descriptors: {}", std::io::Error::last_os_error()));
+        }
         // Everything else Apache had open: logs, listeners, pipes, shared memory, other sockets.
-        if libc::syscall(libc::SYS_close_range, LISTENER_FD as u32 + 1, u32::MAX, 0) != 0 {
-            for fd in LISTENER_FD + 1..65536 {
+        if libc::syscall(libc::SYS_close_range, METRICS_FD as u32 + 1, u32::MAX, 0) != 0 {
+            for fd in METRICS_FD + 1..65536 {
                 libc::close(fd);
             }
         }
@@ -170,7 +178,15 @@ unsafe extern "C" fn on_child_event(reason: c_int, data: *mut c_void, status: c_
         // SAFETY: `data` is the Slot registered with this callback, alive in pconf.
         let s = unsafe { &*(data as *const Slot) };
         let why = match child_event(reason, status) {
-            ChildEvent::Died(status) => format!("exited (status {status})"),
+            ChildEvent::Died(status) => {
+                // A process that stops on its own (any reason it counts itself) exits 0.
+                if status != 0
+                    && let Some(b) = crate::metrics::group_block(&s.group.options.name, s.index as usize)
+                {
+                    b.exited(rwsgi_core::metrics::ExitReason::Crash);
+                }
+                format!("exited (status {status})")
+            }
             ChildEvent::Lost => "was lost".to_string(),
             // SAFETY: ending the registration this callback belongs to.
             ChildEvent::Restart => return unsafe { unregister_other_child(data) },

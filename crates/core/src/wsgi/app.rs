@@ -7,6 +7,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
 
 use super::channel::{Channel, Disconnected};
 use super::environ::{self, CgiVariables, RequestInfo};
+use super::events;
 use super::errors::Log;
 use super::file_wrapper;
 use super::input::Input;
@@ -41,7 +42,15 @@ pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: 
     let served = crate::python::attach_in(script.application_group, |py| {
         let handle = RequestHandle::new(channel);
         let outcome = match environ::build(py, variables, info) {
-            Ok(environ) => run(py, &handle, script, environ),
+            Ok(environ) => {
+                let uri = environ.get_item(pyo3::intern!(py, "REQUEST_URI")).ok().flatten();
+                let uri = uri.as_ref().and_then(|u| u.cast::<pyo3::types::PyString>().ok()).and_then(|u| u.to_str().ok()).unwrap_or("");
+                events::note_url(uri.as_bytes());
+                let request = events::begin(py, info, uri.as_bytes(), environ::thread_id());
+                let (outcome, status, sent) = run(py, &handle, script, environ, &request);
+                request.finish(py, &handle, status, sent);
+                outcome
+            }
             Err(e) => {
                 log_exception(py, &handle, script, &e);
                 Outcome::Failed(500)
@@ -57,18 +66,23 @@ pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: 
 }
 
 /// Serves one request on `handle`'s channel; `environ` lacks wsgi.input/errors.
-fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>) -> Outcome {
+/// Also returns the status that went out (0 if none) and the body bytes sent.
+fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>, request: &events::Request) -> (Outcome, u16, u64) {
     let errors = match Py::new(py, Log::for_request(handle.clone())) {
         Ok(errors) => errors,
         Err(e) => {
             log_exception(py, handle, script, &e);
-            return Outcome::Failed(500);
+            return (Outcome::Failed(500), 500, 0);
         }
     };
     let response = Arc::new(Response::new(handle.clone()));
-    let outcome = respond(py, handle, script, environ, &response, &errors);
+    let outcome = respond(py, handle, script, environ, &response, &errors, request);
     errors.get().flush_pending();
-    outcome
+    let status = match outcome {
+        Outcome::Failed(code) => code,
+        Outcome::Served => response.status_code(),
+    };
+    (outcome, status, response.bytes_sent())
 }
 
 /// Logs a line about the request as it is (these lines carry mod_wsgi's own
@@ -134,6 +148,7 @@ fn respond(
     environ: Bound<'_, PyDict>,
     response: &Arc<Response>,
     errors: &Py<Log>,
+    request: &events::Request,
 ) -> Outcome {
     let module = match script::load(py, script.application_group, script.path, script.mtime, script.reloading) {
         Ok(m) => m,
@@ -170,11 +185,13 @@ fn respond(
         environ.set_item(pyo3::intern!(py, "wsgi.input"), Py::new(py, Input::new(handle.clone()))?)?;
         environ.set_item(pyo3::intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
         let start_response = Py::new(py, StartResponse::new(response.clone()))?;
+        let app = request.started(py, app, &environ);
         app.call1((environ, start_response))
     })();
     let result = match called {
         Ok(result) => result,
         Err(e) => {
+            events::exception(py, &e);
             log_exception(py, handle, script, &e);
             return fail_with(py, handle, response, &e);
         }
@@ -187,7 +204,10 @@ fn respond(
     let close = pyo3::intern!(py, "close");
     let plain = result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>();
     let closed = if !plain && result.hasattr(close).unwrap_or(false) { result.call_method0(close).map(|_| ()) } else { Ok(()) };
-    let report = |e: &PyErr| log_exception(py, handle, script, e);
+    let report = |e: &PyErr| {
+        events::exception(py, e);
+        log_exception(py, handle, script, e)
+    };
     match (sent, closed) {
         (Err(e), closed) => {
             report(&e);

@@ -60,6 +60,11 @@ mod counters {
         pub now_micros: u128,
     }
 
+    /// This thread's request-thread number (1-based; 0 before its first request).
+    pub fn thread_id() -> u64 {
+        THREAD.with(|t| t.get().0)
+    }
+
     /// Counts as they were before this request (mod_wsgi reports them that way).
     pub fn next_request() -> Counts {
         let (thread_id, thread_requests) = THREAD.with(|t| {
@@ -73,6 +78,11 @@ mod counters {
         let now_micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         Counts { thread_id, thread_requests, total_requests: TOTAL.fetch_add(1, Ordering::Relaxed), now_micros }
     }
+}
+
+/// This thread's request-thread number (mod_wsgi.thread_id).
+pub fn thread_id() -> u64 {
+    counters::thread_id()
 }
 
 /// Decodes CGI bytes as Latin-1 (PEP 3333's "native strings") with CPython's

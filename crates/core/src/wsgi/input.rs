@@ -210,12 +210,18 @@ fn size_arg(size: Option<i64>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size = None))]
     fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        self.read_bytes(py, size_arg(size))
+        let since = super::events::clock();
+        let data = self.read_bytes(py, size_arg(size))?;
+        self.request.stats().read(data.as_bytes().len(), since);
+        Ok(data)
     }
 
     #[pyo3(signature = (size = None))]
     fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.read_line(py, size_arg(size))?))
+        let since = super::events::clock();
+        let line = self.read_line(py, size_arg(size))?;
+        self.request.stats().read(line.len(), since);
+        Ok(PyBytes::new(py, &line))
     }
 
     #[pyo3(signature = (hint = None))]
@@ -224,7 +230,9 @@ impl Input {
         let lines = PyList::empty(py);
         let mut total = 0;
         loop {
+            let since = super::events::clock();
             let line = self.read_line(py, None)?;
+            self.request.stats().read(line.len(), since);
             if line.is_empty() {
                 break;
             }
@@ -242,7 +250,9 @@ impl Input {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let since = super::events::clock();
         let line = self.read_line(py, None)?;
+        self.request.stats().read(line.len(), since);
         if line.is_empty() { Err(PyStopIteration::new_err(())) } else { Ok(PyBytes::new(py, &line)) }
     }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channel;
 pub mod dispatch;
 pub mod environ;
+pub mod events;
 pub mod errors;
 pub mod file_wrapper;
 /// The status and header checks live in the protocol crate, shared with the Apache child.
@@ -40,12 +41,14 @@ def _package_path():
 __path__ = _package_path()
 del _package_path
 
+shutdown_callbacks = _shutdown_callbacks
+
 def subscribe_shutdown(callback):
     _shutdown_callbacks.append(callback)
 
 def _process_stopping(reason):
     import sys, traceback
-    for callback in list(_shutdown_callbacks):
+    for callback in list(event_callbacks) + list(_shutdown_callbacks):
         try:
             callback("process_stopping", shutdown_reason=reason)
         except Exception:
@@ -114,6 +117,7 @@ fn install_mod_wsgi_module(py: Python<'_>, application_group: &str) -> PyResult<
     let model = crate::runtime::process_model();
     m.add("maximum_processes", model.max_processes)?;
     m.add("threads_per_process", if model.multithread { model.max_threads } else { 1 })?;
+    events::install(py, &m)?;
     let code = std::ffi::CString::new(SHUTDOWN_CALLBACKS).expect("no NUL in the source");
     py.run(&code, Some(&m.dict()), None)?;
     py.import("sys")?.getattr("modules")?.set_item("mod_wsgi", m)?;

@@ -6,7 +6,7 @@
 //! through `get()`, which checks both.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::ThreadId;
 
 use pyo3::PyResult;
@@ -14,8 +14,38 @@ use pyo3::exceptions::PyOSError;
 
 use super::channel::Channel;
 
+/// What a request read and wrote, as the application saw it (mod_wsgi's
+/// request_finished fields). Only its own thread updates it.
+#[derive(Default)]
+pub struct IoStats {
+    pub input_reads: AtomicU64,
+    pub input_length: AtomicU64,
+    pub input_us: AtomicU64,
+    pub output_writes: AtomicU64,
+    pub output_length: AtomicU64,
+    pub output_us: AtomicU64,
+}
+
+impl IoStats {
+    pub fn read(&self, bytes: usize, since: Option<std::time::Instant>) {
+        self.input_reads.fetch_add(1, Ordering::Relaxed);
+        self.input_length.fetch_add(bytes as u64, Ordering::Relaxed);
+        if let Some(since) = since {
+            self.input_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+    pub fn wrote(&self, bytes: u64, since: Option<std::time::Instant>) {
+        self.output_writes.fetch_add(1, Ordering::Relaxed);
+        self.output_length.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(since) = since {
+            self.output_us.fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 struct Inner {
     channel: Box<dyn Channel>,
+    stats: IoStats,
     live: AtomicBool,
     thread: ThreadId,
 }
@@ -25,7 +55,7 @@ pub struct RequestHandle(Arc<Inner>);
 
 impl RequestHandle {
     pub fn new(channel: Box<dyn Channel>) -> RequestHandle {
-        RequestHandle(Arc::new(Inner { channel, live: AtomicBool::new(true), thread: std::thread::current().id() }))
+        RequestHandle(Arc::new(Inner { channel, stats: IoStats::default(), live: AtomicBool::new(true), thread: std::thread::current().id() }))
     }
 
     /// The channel, if the request is still running and this is its thread.
@@ -46,6 +76,10 @@ impl RequestHandle {
                 PyOSError::new_err(format!("{what} used after its request finished"))
             }
         })
+    }
+
+    pub fn stats(&self) -> &IoStats {
+        &self.0.stats
     }
 
     /// Called when the request ends: later uses fail cleanly.

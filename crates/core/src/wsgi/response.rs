@@ -44,6 +44,11 @@ impl Response {
         self.state.lock().pending.is_some()
     }
 
+    /// The status the application gave (0 before start_response).
+    pub fn status_code(&self) -> u16 {
+        self.state.lock().pending.as_ref().map_or(0, |h| h.code)
+    }
+
     pub fn bytes_sent(&self) -> u64 {
         self.state.lock().sent
     }
@@ -105,12 +110,15 @@ impl Response {
             return Ok(Err(Disconnected));
         }
         let chunk = SendBytes(data.as_ptr(), data.len());
-        Ok(py.detach(move || {
+        let since = super::events::clock();
+        let written = py.detach(move || {
             let chunk = chunk;
             // SAFETY: the bytes belong to a Python object the caller keeps alive
             // until this returns.
             channel.write(unsafe { std::slice::from_raw_parts(chunk.0, chunk.1) }, flush)
-        }))
+        });
+        self.request.stats().wrote(data.len() as u64, since);
+        Ok(written)
     }
 
     /// Sends `len` bytes of file `fd` from `offset` (the wsgi.file_wrapper fast path).
@@ -128,7 +136,10 @@ impl Response {
         if channel.header_only() || len == 0 {
             return Ok(Ok(()));
         }
-        Ok(py.detach(move || channel.write_file(fd, offset, len)))
+        let since = super::events::clock();
+        let written = py.detach(move || channel.write_file(fd, offset, len));
+        self.request.stats().wrote(len, since);
+        Ok(written)
     }
 
     /// Ends a successful response: headers out if nothing was written, end of
@@ -216,6 +227,7 @@ impl StartResponse {
     ) -> PyResult<Py<Write>> {
         self.response.request.require("start_response")?;
         self.response.start(status, response_headers, exc_info)?;
+        super::events::response_started(py, status, response_headers, exc_info);
         Py::new(py, Write { response: self.response.clone() })
     }
 }

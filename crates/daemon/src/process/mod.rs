@@ -75,6 +75,8 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
     // Before Python starts: the mod_wsgi and apache modules and the environ read them.
     crate::runtime::set_server_facts(group.server_facts.clone());
     crate::runtime::set_daemon_model(i64::from(o.processes), i64::from(o.threads), o.processes_given);
+    rwsgi_core::metrics::enable_server_metrics(o.server_metrics);
+    crate::metrics::install(&group, index);
     // Every interpreter of the process (the main one now, each application
     // group's when it is first used) gets the same set-up.
     let (home, interval, name) = (o.home.clone(), o.switch_interval, o.name.clone());

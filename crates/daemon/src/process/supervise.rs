@@ -18,7 +18,12 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
     let o = &state.group.options;
     let signals = setup::signal_pipe();
     let mut drain = o.graceful_timeout;
+    let mut refreshed = Instant::now() - Duration::from_secs(2);
     loop {
+        if refreshed.elapsed() >= Duration::from_secs(1) {
+            crate::metrics::refresh();
+            refreshed = Instant::now();
+        }
         let mut pfd = libc::pollfd { fd: signals, events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd (or -1, which poll ignores).
         unsafe { libc::poll(&mut pfd, 1, 100) };
@@ -66,6 +71,7 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
         tracing::warn!("{left} request(s) still running at the end of the drain; exiting");
     }
     let reason = state.reason.lock().unwrap_or("shutdown signal").replace([' ', '-'], "_");
+    crate::metrics::stopping(&reason);
     interpreter::run_exit_functions(&reason, Duration::from_secs(2));
     0
 }

@@ -1,0 +1,63 @@
+//! Where this daemon process counts: its slot of the group's metrics region
+//! (the memfd the Apache parent passed on METRICS_FD), or a private region
+//! when none was passed.
+
+use rwsgi_core::metrics::{self, ExitReason, Region};
+
+use crate::group::Group;
+
+static REGION: once_cell::sync::OnceCell<Region> = once_cell::sync::OnceCell::new();
+
+fn map_group_region(processes: usize) -> Option<Region> {
+    use crate::protocol::launch::METRICS_FD;
+    let len = rwsgi_core::metrics::region_size(processes);
+    // SAFETY: fstat on the descriptor the launch says is the region.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(METRICS_FD, &mut st) } != 0 || (st.st_size as usize) < len {
+        return None;
+    }
+    // SAFETY: mapping the region shared, read-write, at its sealed size.
+    let base = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, METRICS_FD, 0) };
+    // SAFETY: closing our copy of the descriptor; the mapping stays.
+    unsafe { libc::close(METRICS_FD) };
+    if base == libc::MAP_FAILED {
+        return None;
+    }
+    // SAFETY: `len` bytes mapped for the life of the process, page-aligned.
+    unsafe { Region::new(base as *const u8, len, processes) }
+}
+
+/// Picks this process's block (before it serves) and records its start.
+pub fn install(group: &Group, index: u32) {
+    let processes = group.options.processes as usize;
+    let region = REGION.get_or_init(|| {
+        let mapped = if group.metrics_fd { map_group_region(processes) } else { None };
+        mapped.unwrap_or_else(|| Region::leak(processes))
+    });
+    let Some(block) = region.process(index as usize) else { return };
+    block.pid.store(u64::from(std::process::id()), std::sync::atomic::Ordering::Relaxed);
+    block.started_us.store(rwsgi_core::protocol::now_micros().max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+    block.starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // What an earlier process in the slot left running (it was killed mid-request) is over.
+    block.active.store(0, std::sync::atomic::Ordering::Relaxed);
+    for t in &block.thread {
+        t.start_us.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+    block.threads.store(u64::from(group.options.threads), std::sync::atomic::Ordering::Relaxed);
+    metrics::install(block);
+    metrics::install_group(region, index as usize);
+    rwsgi_core::wsgi::events::set_slow_threshold(group.slow_requests_us as f64 / 1e6);
+}
+
+/// Refreshes what the process publishes about itself (from its main thread, about once a second).
+pub fn refresh() {
+    metrics::block().rss_bytes.store(rwsgi_core::wsgi::events::rss_bytes(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The process stops for `reason` (as the supervisor wrote it).
+pub fn stopping(reason: &str) {
+    if let Some(r) = ExitReason::parse(reason) {
+        metrics::block().exited(r);
+    }
+}

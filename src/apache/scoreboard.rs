@@ -1,0 +1,59 @@
+//! Apache's scoreboard, read for `mod_wsgi.server_metrics()` (through the shim,
+//! which copies each entry out).
+
+use crate::ffi;
+use rwsgi_core::metrics::{ScoreProcess, ScoreWorker, Scoreboard};
+
+fn text(buf: &[std::ffi::c_char]) -> String {
+    let bytes: Vec<u8> = buf.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The scoreboard now, or None where there is none.
+pub fn read() -> Option<Scoreboard> {
+    // SAFETY: zeroed plain C structs the shim fills in.
+    let mut limits: ffi::rwsgi_sb_limits = unsafe { std::mem::zeroed() };
+    // SAFETY: the shim checks the scoreboard exists before reading it.
+    if unsafe { ffi::rwsgi_scoreboard_limits(&mut limits) } == 0 {
+        return None;
+    }
+    let mut processes = Vec::new();
+    for i in 0..limits.server_limit.clamp(0, 100_000) {
+        // SAFETY: as above; i is below the MPM's server limit.
+        let mut p: ffi::rwsgi_sb_process = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { ffi::rwsgi_scoreboard_process(i, &mut p) } == 0 {
+            continue;
+        }
+        let mut workers = Vec::new();
+        for j in 0..limits.thread_limit.clamp(0, 100_000) {
+            // SAFETY: as above; j is below the thread limit.
+            let mut w: ffi::rwsgi_sb_worker = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            if unsafe { ffi::rwsgi_scoreboard_worker(i, j, &mut w) } == 0 {
+                continue;
+            }
+            workers.push(ScoreWorker {
+                thread_num: w.thread_num as i64,
+                generation: w.generation as i64,
+                status: w.status as u8 as char,
+                access_count: w.access_count as u64,
+                bytes_served: w.bytes_served.max(0) as u64,
+                start_time_us: w.start_time,
+                stop_time_us: w.stop_time,
+                last_used_us: w.last_used,
+                client: text(&w.client),
+                request: text(&w.request),
+                vhost: text(&w.vhost),
+            });
+        }
+        processes.push(ScoreProcess { process_num: i as i64, pid: p.pid as i64, generation: p.generation as i64, quiescing: p.quiescing != 0, workers });
+    }
+    Some(Scoreboard {
+        server_limit: limits.server_limit as i64,
+        thread_limit: limits.thread_limit as i64,
+        running_generation: limits.running_generation as i64,
+        restart_time_us: limits.restart_time,
+        processes,
+    })
+}

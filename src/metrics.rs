@@ -1,0 +1,219 @@
+//! The Apache side of the metrics: the shared regions the parent makes
+//! before it forks (an anonymous shared mapping for Apache's children, one
+//! sealed-size memfd per daemon group, passed to its processes at launch),
+//! each child's slot, what Apache's children count for daemon groups, and the
+//! `rwsgi-metrics` endpoint.
+//!
+//! Regions are kept for the parent's life in its process pool (by name and
+//! size), so counters keep going up across restarts and a reload of this
+//! module. A daemon group's memfd is writable by that group's processes only:
+//! everything read from it goes through `rwsgi_metrics::read`, which clamps it.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use parking_lot::RwLock;
+use rwsgi_core::metrics::{ProcessBlock, Region, region_size};
+use rwsgi_metrics::{read, report, status};
+
+use crate::apache::{Request, brigade::Brigade, mpm};
+
+/// Embedded slots at most (ServerLimit can be far larger than what runs).
+const MAX_EMBEDDED: usize = 1024;
+
+struct GroupRegions {
+    name: String,
+    memfd: RawFd,
+    region: &'static Region,
+    /// What Apache's children count for the group (one block, not writable by the group).
+    front: &'static Region,
+}
+
+#[derive(Default)]
+struct Regions {
+    embedded: Option<&'static Region>,
+    groups: Vec<GroupRegions>,
+}
+
+static REGIONS: RwLock<Option<Arc<Regions>>> = RwLock::new(None);
+static EMBEDDED_SLOT: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
+
+fn regions() -> Arc<Regions> {
+    REGIONS.read().clone().unwrap_or_default()
+}
+
+/// A mapping kept for the parent's life under `key`: (address, length, descriptor or -1).
+fn lifetime_mapping(key: &str, len: usize, memfd: bool) -> Option<(*const u8, RawFd, bool)> {
+    let made = std::cell::Cell::new(false);
+    let bytes = crate::apache::process::lifetime_bytes(key, || {
+        made.set(true);
+        let (addr, fd) = map_new(len, memfd)?;
+        let mut b = (addr as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(&(fd as i64).to_le_bytes());
+        Ok(b)
+    })
+    .map_err(|e| tracing::error!("metrics: cannot set up shared memory for {key}: {e}"))
+    .ok()?;
+    let addr = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize as *const u8;
+    let fd = i64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?) as RawFd;
+    Some((addr, fd, made.get()))
+}
+
+fn map_new(len: usize, memfd: bool) -> Result<(*const u8, RawFd), String> {
+    let err = || std::io::Error::last_os_error().to_string();
+    // SAFETY: plain system calls on descriptors and memory this function creates.
+    unsafe {
+        let fd = if memfd {
+            let fd = libc::memfd_create(c"rwsgi-metrics".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING);
+            if fd < 0 || libc::ftruncate(fd, len as libc::off_t) != 0 {
+                return Err(err());
+            }
+            // The group's processes may write the counters, never change the size
+            // (a shrunk mapping would fault in the reader).
+            if libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL) != 0 {
+                return Err(err());
+            }
+            fd
+        } else {
+            -1
+        };
+        let flags = if memfd { libc::MAP_SHARED } else { libc::MAP_SHARED | libc::MAP_ANONYMOUS };
+        let addr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, 0);
+        if addr == libc::MAP_FAILED {
+            return Err(err());
+        }
+        Ok((addr as *const u8, fd))
+    }
+}
+
+fn region(key: &str, processes: usize, memfd: bool) -> Option<(&'static Region, RawFd)> {
+    let len = region_size(processes);
+    let (addr, fd, made) = lifetime_mapping(&format!("metrics:{key}:{processes}:{len}"), len, memfd)?;
+    // SAFETY: a mapping of `len` bytes made above (or by an earlier generation
+    // with the same key and size), never unmapped in the parent's life; its
+    // children inherit it. Page-aligned.
+    let r = unsafe { Region::new(addr, len, processes) }?;
+    if made {
+        r.init();
+    }
+    Some((Box::leak(Box::new(r)), fd))
+}
+
+/// post_config (the parent, the pass that runs): regions for embedded mode
+/// and for every daemon group; marks the groups whose launch passes a region.
+pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
+    let embedded = region("embedded", (mpm::hard_limit_daemons().max(mpm::max_daemons()).max(1) as usize).min(MAX_EMBEDDED), false).map(|(r, _)| r);
+    let mut list = Vec::new();
+    for g in groups.iter_mut() {
+        let n = g.options.processes as usize;
+        let (Some((r, fd)), Some((front, _))) = (region(&format!("group:{}", g.options.name), n, true), region(&format!("front:{}", g.options.name), 1, false)) else {
+            continue;
+        };
+        g.metrics_fd = true;
+        list.push(GroupRegions { name: g.options.name.clone(), memfd: fd, region: r, front });
+    }
+    *REGIONS.write() = Some(Arc::new(Regions { embedded, groups: list }));
+}
+
+/// The memfd to pass to a process of `group` (on METRICS_FD).
+pub fn group_memfd(group: &str) -> Option<RawFd> {
+    regions().groups.iter().find(|g| g.name == group).map(|g| g.memfd)
+}
+
+/// Slot `index` of a daemon group's region (the parent records a crash there).
+pub fn group_block(group: &str, index: usize) -> Option<&'static ProcessBlock> {
+    regions().groups.iter().find(|g| g.name == group).and_then(|g| g.region.process(index))
+}
+
+fn alive(pid: u64) -> bool {
+    // SAFETY: signal 0 only checks the process exists.
+    pid != 0 && pid < i32::MAX as u64 && (unsafe { libc::kill(pid as i32, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// child_init: this child takes a free embedded slot and counts there.
+pub fn child_init() {
+    let r = regions();
+    let Some(region) = r.embedded else { return };
+    let me = u64::from(std::process::id());
+    for i in 0..region.processes() {
+        let Some(b) = region.process(i) else { break };
+        let pid = b.pid.load(Relaxed);
+        if (pid == 0 || (pid != me && !alive(pid))) && b.pid.compare_exchange(pid, me, Relaxed, Relaxed).is_ok() {
+            b.started_us.store(rwsgi_core::protocol::now_micros().max(0) as u64, Relaxed);
+            b.starts.fetch_add(1, Relaxed);
+            b.active.store(0, Relaxed);
+            b.threads.store(mpm::process_model().max_threads.max(1) as u64, Relaxed);
+            for t in &b.thread {
+                t.start_us.store(0, Relaxed);
+            }
+            rwsgi_core::metrics::install(b);
+            let _ = EMBEDDED_SLOT.set(i);
+            return;
+        }
+    }
+}
+
+/// An Apache child answered a request for daemon group `group` with `status`.
+pub fn daemon_request(group: &str, status: i32) {
+    let r = regions();
+    let Some(front) = r.groups.iter().find(|g| g.name == group).and_then(|g| g.front.process(0)) else { return };
+    front.finish(status.clamp(0, 999) as u16, 0);
+}
+
+/// A connection to `group` was opened (false) or a kept one reused (true).
+pub fn daemon_connection(group: &str, kept: bool) {
+    let r = regions();
+    let Some(front) = r.groups.iter().find(|g| g.name == group).and_then(|g| g.front.process(0)) else { return };
+    if kept { front.connections_reused.fetch_add(1, Relaxed) } else { front.connections_opened.fetch_add(1, Relaxed) };
+}
+
+fn snapshot(region: &Region) -> Vec<read::ProcessSnapshot> {
+    (0..region.processes()).filter_map(|i| region.process(i)).map(read::process).collect()
+}
+
+/// Every area as it is now.
+fn areas() -> Vec<report::Area> {
+    let r = regions();
+    let mut areas = Vec::new();
+    if let Some(e) = r.embedded {
+        let mut processes = snapshot(e);
+        // A slot whose child is gone serves nothing now.
+        for p in processes.iter_mut().filter(|p| !alive(p.pid)) {
+            p.active = 0;
+            p.thread.iter_mut().for_each(|t| t.busy = None);
+        }
+        areas.push(report::Area { group: String::new(), daemon: false, processes, front: None });
+    }
+    for g in &r.groups {
+        areas.push(report::Area { group: g.name.clone(), daemon: true, processes: snapshot(g.region), front: g.front.process(0).map(read::process) });
+    }
+    areas
+}
+
+fn send(r: &Request, content_type: &[u8], body: &[u8]) -> i32 {
+    r.apply_response_head(200, b"200 OK", [(&b"Content-Type"[..], content_type), (&b"Cache-Control"[..], &b"no-store"[..])], Some(body.len() as u64));
+    if r.header_only() {
+        return crate::apache::OK;
+    }
+    let mut b = Brigade::new(r);
+    let _ = b.write(r, body, false);
+    let _ = b.finish(r);
+    crate::apache::OK
+}
+
+/// `SetHandler rwsgi-metrics`: the Prometheus text exposition.
+pub fn serve_prometheus(r: &Request) -> i32 {
+    send(r, b"text/plain; version=0.0.4; charset=utf-8", report::prometheus(&areas()).as_bytes())
+}
+
+/// `SetHandler rwsgi-status`: the status page (`?json`: the same for machines).
+pub fn serve_status(r: &Request) -> i32 {
+    let now = rwsgi_core::protocol::now_micros().max(0) as u64;
+    let areas = areas();
+    if r.args() == b"json" {
+        send(r, b"application/json", status::json(&areas, now).as_bytes())
+    } else {
+        send(r, b"text/html; charset=utf-8", status::html(&areas, now).as_bytes())
+    }
+}

@@ -1,0 +1,187 @@
+"""The Prometheus endpoint (SetHandler rwsgi-metrics): embedded mode, every
+daemon group and every process; parsed by the official prometheus_client
+parser (in a test virtualenv) and checked by promtool; counters move with
+requests, restarts (maximum-requests, a graceful signal, a crash) and timeouts."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import harness
+
+pytestmark = pytest.mark.both_modes  # the page is the same in both; daemon mode reruns it
+
+VENV = os.environ.get("RWSGI_PROM_VENV") or "/tmp/rwsgi-prometheus-venv"
+
+PARSE = r"""
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    out[fam.name] = {"type": fam.type, "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
+print(json.dumps(out))
+"""
+
+APP = """
+import os, time
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path == "/sleep":
+        time.sleep(float(environ.get("QUERY_STRING") or 3))
+    if path == "/crash":
+        os._exit(3)
+    if path == "/missing":
+        start_response("404 Not Found", [])
+        return [b"no"]
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello " + body]
+"""
+
+CONFIG = """
+WSGIScriptAlias /e {root}/app.wsgi
+WSGIDaemonProcess g processes=2 threads=2 maximum-requests=4 request-timeout=1 graceful-timeout=1
+WSGIScriptAlias /d {root}/app.wsgi process-group=g application-group=%{GLOBAL}
+<Location /metrics>
+    SetHandler rwsgi-metrics
+    Require all granted
+</Location>
+<Location /denied>
+    SetHandler rwsgi-metrics
+    Require all denied
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def parser():
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python) or subprocess.run([python, "-c", "import prometheus_client"], capture_output=True).returncode != 0:
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        pip = subprocess.run([python, "-m", "pip", "install", "-q", "prometheus_client"], capture_output=True, text=True)
+        if pip.returncode != 0:
+            pytest.fail("cannot install prometheus_client into %s: %s" % (VENV, pip.stderr[-2000:]))
+
+    def parse(text):
+        import json
+
+        done = subprocess.run([python, "-c", PARSE], input=text, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    return parse
+
+
+def value(families, family, sample, **labels):
+    for name, lab, v in families[family]["samples"]:
+        if name == sample and all(lab.get(k) == str(x) for k, x in labels.items()):
+            return v
+    raise KeyError((family, sample, labels))
+
+
+def scrape(srv, parser):
+    r = srv.get("/metrics")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/plain; version=0.0.4")
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=r.text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    else:
+        pytest.fail("promtool is missing (Debian's prometheus package: scripts/setup.sh installs it)")
+    return r.text, parser(r.text)
+
+
+def test_endpoint_counts(apache, parser):
+    srv = apache(CONFIG, apps={"app.wsgi": APP})
+    assert srv.get("/denied").status == 403  # Apache's own Require guards it
+    text, fams = scrape(srv, parser)
+    assert fams["rwsgi_requests"]["type"] == "counter"
+    assert fams["rwsgi_application_seconds"]["type"] == "histogram"
+    assert fams["rwsgi_queue_wait_seconds"]["type"] == "histogram"
+    # In daemon mode the harness routes the whole server (/e too) to its group.
+    egroup = "testdaemon" if harness.default_mode() == "daemon" else ""
+    base_e = value(fams, "rwsgi_requests", "rwsgi_requests_total", group=egroup, status_class="2xx")
+    base_d = value(fams, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx")
+
+    for _ in range(3):
+        assert srv.request("POST", "/e", body=b"abc").status == 200
+        assert srv.request("POST", "/d", body=b"abc").status == 200
+    assert srv.get("/d/missing").status == 404
+    text, fams = scrape(srv, parser)
+    assert value(fams, "rwsgi_requests", "rwsgi_requests_total", group=egroup, status_class="2xx") >= base_e + 3
+    assert value(fams, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx") == base_d + 3
+    assert value(fams, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="4xx") == 1
+    assert value(fams, "rwsgi_received_bytes", "rwsgi_received_bytes_total", group="g") >= 9
+    assert value(fams, "rwsgi_application_seconds", "rwsgi_application_seconds_count", group="g") >= 4
+    assert value(fams, "rwsgi_queue_wait_seconds", "rwsgi_queue_wait_seconds_count", group="g") >= 4
+    opened = value(fams, "rwsgi_daemon_connections", "rwsgi_daemon_connections_total", group="g", kind="opened")
+    reused = value(fams, "rwsgi_daemon_connections", "rwsgi_daemon_connections_total", group="g", kind="reused")
+    assert opened >= 1 and opened + reused >= 4
+    # Every daemon process has its own series.
+    for p in ("0", "1"):
+        value(fams, "rwsgi_process_resident_memory_bytes", "rwsgi_process_resident_memory_bytes", group="g", process=p)
+        assert value(fams, "rwsgi_threads", "rwsgi_threads", group="g", process=p, state="busy") + \
+            value(fams, "rwsgi_threads", "rwsgi_threads", group="g", process=p, state="idle") == 2
+
+    # maximum-requests=4: more requests recycle the processes.
+    for _ in range(6):
+        srv.get("/d")
+    # A request running past request-timeout=1: a 504 and a restart for that reason.
+    assert srv.get("/d/sleep", timeout=20).status == 504
+    # A crash.
+    srv.get("/d/crash")
+    time.sleep(1.5)
+    # A busy thread shows while a request runs.
+    text, fams = scrape(srv, parser)
+    restarts = {lab["reason"]: v for name, lab, v in fams["rwsgi_process_restarts"]["samples"] if lab["group"] == "g"}
+    assert restarts["maximum_requests"] >= 1, restarts
+    assert restarts["request_timeout"] >= 1, restarts
+    assert restarts["crash"] >= 1, restarts
+    assert value(fams, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="5xx") >= 2
+
+    # A graceful signal to one daemon process (SIGUSR1).
+    deadline = time.monotonic() + 10
+    while True:  # the slot's process may be between two lives (just recycled)
+        _, fams = scrape(srv, parser)
+        try:
+            os.kill(int(value(fams, "rwsgi_process_pid", "rwsgi_process_pid", group="g", process="0")), signal.SIGUSR1)
+            break
+        except ProcessLookupError:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, fams = scrape(srv, parser)
+        if value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_signal") >= 1:
+            break
+        time.sleep(0.3)
+    assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_signal") >= 1
+    # In flight: the scrape is not a WSGI request; embedded has none running now.
+    assert value(fams, "rwsgi_requests_in_flight", "rwsgi_requests_in_flight", group="g", process="0") == 0
+
+
+def test_counters_survive_apache_restarts(apache, parser):
+    """A graceful restart of Apache (the module reloads, post_config runs
+    again) keeps the counters: they only go up, and the daemons it replaced
+    are counted as stopped by Apache (shutdown_signal)."""
+    srv = apache(CONFIG, apps={"app.wsgi": APP})
+    for _ in range(3):
+        assert srv.get("/d").status == 200
+    _, before = scrape(srv, parser)
+    served = value(before, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx")
+    stopped = value(before, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal")
+    srv.graceful()
+    deadline = time.monotonic() + 15
+    while True:
+        r = srv.get("/d")
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.status == 200
+    time.sleep(1.0)
+    _, after = scrape(srv, parser)
+    assert value(after, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx") >= served + 1
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") >= stopped + 2
