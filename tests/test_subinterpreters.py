@@ -522,3 +522,40 @@ def test_import_access_and_dispatch_scripts_run_in_their_groups_interpreters(apa
     assert srv.get("/d").json() == {"group": "alpha", "seen": ["access", "import"]}
     # The dispatch script ran in its own group's interpreter (gamma).
     assert srv.get("/b").json()["seen"] == []
+
+
+EVENTS_APP = """
+import json, mod_wsgi
+seen = []
+def on_event(name, **payload):
+    if name == "request_started":
+        seen.append(payload.get("request_id"))
+mod_wsgi.subscribe_events(on_event)
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"id": environ.get("mod_wsgi.request_id"), "seen": seen,
+                        "callbacks": len(mod_wsgi.event_callbacks)}).encode()]
+"""
+
+
+@both_modes
+def test_event_callbacks_are_per_interpreter(apache):
+    """A callback subscribed in one application group's interpreter sees only
+    that interpreter's requests, as with mod_wsgi."""
+    srv = apache("WSGIScriptAlias /a {root}/events.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /b {root}/events.wsgi application-group=beta\n", start=False)
+    srv.mpm_config = ONE_CHILD["event"]
+    srv.write_file("events.wsgi", EVENTS_APP)
+    srv.start()
+    own = {"/a": set(), "/b": set()}
+    seen = {"/a": set(), "/b": set()}
+    for path in ("/a", "/b", "/a", "/b", "/a"):
+        r = srv.get(path)
+        assert r.status == 200, (r.status, r.text[:500])
+        got = json.loads(r.text)
+        assert got["callbacks"] == 1, got
+        own[path].add(got["id"])
+        seen[path].update(got["seen"])
+    assert own["/a"] and own["/b"]
+    assert seen["/a"] <= own["/a"] and seen["/b"] <= own["/b"], (own, seen)
+    assert own["/a"] & seen["/a"] and own["/b"] & seen["/b"], (own, seen)

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyModule, PyString, PyTuple};
 
 use super::environ::RequestInfo;
@@ -19,7 +18,10 @@ use super::request_handle::RequestHandle;
 use crate::metrics;
 use rwsgi_metrics::{BUCKETS, read};
 
-static CALLBACKS: PyOnceLock<Py<PyList>> = PyOnceLock::new();
+/// The subscribed callbacks of each interpreter (by its `PyInterpreterState`
+/// address): as in mod_wsgi, an application's callbacks see the events of
+/// its own interpreter's requests and run in that interpreter.
+static CALLBACKS: Mutex<Vec<(usize, Py<PyList>)>> = Mutex::new(Vec::new());
 static SLOW_US: AtomicU64 = AtomicU64::new(0);
 /// Some callback is subscribed: the I/O of requests is timed for their events.
 static TIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -133,7 +135,7 @@ fn secs(us: i64) -> f64 {
 /// Adds the API to the `mod_wsgi` module.
 pub fn install(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = STARTED_US.compare_exchange(0, now_us() as u64, Relaxed, Relaxed);
-    m.add("event_callbacks", CALLBACKS.get_or_init(py, || PyList::empty(py).unbind()).bind(py))?;
+    m.add("event_callbacks", callbacks(py))?;
     m.add("active_requests", Py::new(py, ActiveRequests)?)?;
     m.add_function(pyo3::wrap_pyfunction!(subscribe_events, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(request_data, m)?)?;
@@ -151,8 +153,17 @@ fn subscribe_events(py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<()> 
     callbacks(py).append(callback)
 }
 
-fn callbacks(py: Python<'_>) -> &Bound<'_, PyList> {
-    CALLBACKS.get_or_init(py, || PyList::empty(py).unbind()).bind(py)
+/// The current interpreter's callback list (made on first use).
+fn callbacks(py: Python<'_>) -> Bound<'_, PyList> {
+    // SAFETY: the GIL is held (`py`), so there is a current interpreter.
+    let interpreter = unsafe { pyo3::ffi::PyInterpreterState_Get() } as usize;
+    let mut all = CALLBACKS.lock();
+    if let Some((_, list)) = all.iter().find(|(i, _)| *i == interpreter) {
+        return list.bind(py).clone();
+    }
+    let list = PyList::empty(py);
+    all.push((interpreter, list.clone().unbind()));
+    list
 }
 
 /// `request_data()`: the dict of the request this thread serves (shared with
