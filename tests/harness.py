@@ -152,6 +152,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pip_venv(path, packages, imports):
+    """A virtualenv at `path` (made once and kept between runs) holding
+    `packages` from PyPI, checked by importing `imports`, and readable by
+    Apache's children (www-data). A failed install fails the test."""
+    import subprocess
+    python = os.path.join(path, "bin", "python")
+    probe = [python, "-c", "import " + ", ".join(imports)]
+    if not os.path.exists(python) or subprocess.run(probe, capture_output=True).returncode != 0:
+        subprocess.run(["/usr/bin/python3", "-m", "venv", path], check=True)
+        pip = subprocess.run([python, "-m", "pip", "install", "-q", *packages], capture_output=True, text=True, timeout=900)
+        if pip.returncode != 0:
+            import pytest
+            pytest.fail("cannot install %s into %s: %s" % (", ".join(packages), path, pip.stderr[-2000:]))
+    subprocess.run(["chmod", "-R", "a+rX", path], check=True)
+    return path
+
+
 def make_world_readable_dir(prefix="rwsgi-test-"):
     d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(d, 0o755)

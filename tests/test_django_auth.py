@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+import harness
 from harness import make_world_readable_dir
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -64,13 +65,7 @@ urlpatterns = [path("secret/", secret)]
 @pytest.fixture(scope="module")
 def django_site():
     venv = os.environ.get("RWSGI_DJANGO_VENV") or "/tmp/rwsgi-django-venv"
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python) or subprocess.run([python, "-c", "import django"], capture_output=True).returncode != 0:
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        pip = subprocess.run([python, "-m", "pip", "install", "-q", "django"], capture_output=True, text=True)
-        if pip.returncode != 0:
-            pytest.fail("cannot install Django into %s: %s" % (venv, pip.stderr[-2000:]))
-    subprocess.run(["chmod", "-R", "a+rX", venv], check=True)
+    python = os.path.join(harness.pip_venv(venv, ["django"], ["django"]), "bin", "python")
     root = make_world_readable_dir(prefix="rwsgi-django-")
     subprocess.run([os.path.join(venv, "bin", "django-admin"), "startproject", "mysite", root], check=True)
     with open(os.path.join(root, "mysite", "wsgi.py"), "w") as f:

@@ -60,12 +60,7 @@ WSGIScriptAlias /d {root}/app.wsgi process-group=g application-group=%{GLOBAL}
 
 @pytest.fixture(scope="module")
 def parser():
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python) or subprocess.run([python, "-c", "import prometheus_client"], capture_output=True).returncode != 0:
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        pip = subprocess.run([python, "-m", "pip", "install", "-q", "prometheus_client"], capture_output=True, text=True)
-        if pip.returncode != 0:
-            pytest.fail("cannot install prometheus_client into %s: %s" % (VENV, pip.stderr[-2000:]))
+    python = os.path.join(harness.pip_venv(VENV, ["prometheus_client"], ["prometheus_client"]), "bin", "python")
 
     def parse(text):
         import json

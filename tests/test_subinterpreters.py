@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+import harness
+
 # The both_modes tests are rerun in daemon mode (see conftest.py).
 both_modes = pytest.mark.both_modes
 
@@ -135,19 +137,8 @@ def subinterp_venv():
     """A virtualenv (made once, under /tmp, readable by www-data) with Django,
     pydantic-core (built with PyO3) and numpy from PyPI."""
     import os
-    import subprocess
-    import sys
     venv = os.environ.get("RWSGI_SUBINTERP_VENV") or "/tmp/rwsgi-subinterp-venv"
-    python = os.path.join(venv, "bin", "python")
-    check = "import django, pydantic_core, numpy"
-    if not os.path.exists(python) or subprocess.run([python, "-c", check], capture_output=True).returncode != 0:
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        pip = subprocess.run([python, "-m", "pip", "install", "-q", "django", "pydantic-core", "numpy"],
-                             capture_output=True, text=True)
-        if pip.returncode != 0:
-            pytest.fail("cannot install the test packages into %s: %s" % (venv, pip.stderr[-2000:]))
-    subprocess.run(["chmod", "-R", "a+rX", venv], check=True)
-    return venv
+    return harness.pip_venv(venv, ["django", "pydantic-core", "numpy"], ["django", "pydantic_core", "numpy"])
 
 
 @pytest.fixture(scope="module")

@@ -77,21 +77,7 @@ impl Cmd {
     /// (Apache has already read them into the tree; nothing runs them unless
     /// the container's handler does).
     pub fn contained_directives(&self) -> Vec<String> {
-        let d = self.raw().directive;
-        let mut names = Vec::new();
-        if d.is_null() {
-            return names;
-        }
-        // SAFETY: cmd->directive and its children are the parsed tree, live during parsing.
-        let mut child = unsafe { (*d).first_child };
-        while !child.is_null() {
-            // SAFETY: as above; each node's name is a NUL-terminated pool string.
-            unsafe {
-                names.push(cstr_utf8((*child).directive).unwrap_or("?").to_string());
-                child = (*child).next;
-            }
-        }
-        names
+        self.contained_lines().into_iter().map(|(name, _)| name).collect()
     }
 
     /// The directives inside this container, as (name, raw arguments).
