@@ -180,3 +180,51 @@ def test_counters_survive_apache_restarts(apache, parser):
     _, after = scrape(srv, parser)
     assert value(after, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx") >= served + 1
     assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") >= stopped + 2
+
+
+LIMITS_APP = r"""
+import os, time
+def application(environ, start_response):
+    if environ.get("QUERY_STRING") == "spin":
+        end = time.process_time() + 1.5
+        while time.process_time() < end:
+            pass
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+
+LIMITS_CONFIG = """
+WSGIDaemonProcess interval processes=1 threads=1 restart-interval=1
+WSGIDaemonProcess idle processes=1 threads=1 inactivity-timeout=1
+WSGIDaemonProcess cpu processes=1 threads=1 cpu-time-limit=1 graceful-timeout=10
+WSGIScriptAlias /interval {root}/limits.wsgi process-group=interval application-group=%{GLOBAL}
+WSGIScriptAlias /idle {root}/limits.wsgi process-group=idle application-group=%{GLOBAL}
+WSGIScriptAlias /cpu {root}/limits.wsgi process-group=cpu application-group=%{GLOBAL}
+<Location /metrics>
+    SetHandler rwsgi-metrics
+    Require all granted
+</Location>
+"""
+
+
+def test_restarts_by_interval_inactivity_and_cpu_limit_are_counted(apache, parser):
+    """restart-interval, inactivity-timeout and cpu-time-limit each restart a
+    process, and each is counted under its own reason."""
+    srv = apache(LIMITS_CONFIG, apps={"limits.wsgi": LIMITS_APP}, mode="embedded")
+    for path in ("/interval", "/idle", "/cpu"):
+        assert srv.get(path).status == 200
+    assert srv.get("/cpu?spin", timeout=30).status == 200
+    wanted = {"interval": "restart_interval", "idle": "inactivity_timeout", "cpu": "cpu_time_limit"}
+
+    def counted():
+        _, fams = scrape(srv, parser)
+        return all(value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason=r) >= 1
+                   for g, r in wanted.items())
+
+    deadline = time.monotonic() + 20
+    while not counted():
+        assert time.monotonic() < deadline, scrape(srv, parser)[0]
+        time.sleep(0.3)
+    _, fams = scrape(srv, parser)
+    for g in wanted:
+        assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason="crash") == 0
