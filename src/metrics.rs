@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use parking_lot::RwLock;
-use rwsgi_core::metrics::{ProcessBlock, Region, region_size};
+use rwsgi_core::metrics::{ExitReason, ProcessBlock, Region, region_size};
 use rwsgi_metrics::{read, report, status};
 
 use crate::apache::{Request, brigade::Brigade, mpm};
@@ -111,9 +111,38 @@ pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
             continue;
         };
         g.metrics_fd = true;
+        // A new generation: its processes stop for their own reasons until told otherwise.
+        for i in 0..r.processes() {
+            if let Some(b) = r.process(i) {
+                b.stop_reason.store(0, Relaxed);
+            }
+        }
         list.push(GroupRegions { name: g.options.name.clone(), memfd: fd, region: r, front });
     }
     *REGIONS.write() = Some(Arc::new(Regions { embedded, groups: list }));
+}
+
+/// A pconf cleanup (dropped when the generation ends, before APR signals the
+/// daemons noted on pconf): if Apache is restarting, every daemon slot is told
+/// to count the stop that follows as `graceful_restart`, not `shutdown_signal`.
+struct RestartNotice;
+
+impl Drop for RestartNotice {
+    fn drop(&mut self) {
+        let reason = if mpm::restarting() { ExitReason::GracefulRestart as u64 + 1 } else { 0 };
+        for g in &regions().groups {
+            for i in 0..g.region.processes() {
+                if let Some(b) = g.region.process(i) {
+                    b.stop_reason.store(reason, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Registers the [`RestartNotice`] of this generation on `pconf`.
+pub fn note_restart_on(pconf: crate::apache::Pool) {
+    pconf.adopt(RestartNotice);
 }
 
 /// The memfd to pass to a process of `group` (on METRICS_FD).

@@ -161,13 +161,16 @@ def test_endpoint_counts(apache, parser):
 def test_counters_survive_apache_restarts(apache, parser):
     """A graceful restart of Apache (the module reloads, post_config runs
     again) keeps the counters: they only go up, and the daemons it replaced
-    are counted as stopped by Apache (shutdown_signal)."""
+    are counted as replaced by Apache's restart (graceful_restart), not as
+    stopped by Apache (shutdown_signal): the parent tells their slots it is
+    restarting before it signals them."""
     srv = apache(CONFIG, apps={"app.wsgi": APP})
     for _ in range(3):
         assert srv.get("/d").status == 200
     _, before = scrape(srv, parser)
     served = value(before, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx")
     stopped = value(before, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal")
+    replaced = value(before, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_restart")
     srv.graceful()
     deadline = time.monotonic() + 15
     while True:
@@ -179,7 +182,65 @@ def test_counters_survive_apache_restarts(apache, parser):
     time.sleep(1.0)
     _, after = scrape(srv, parser)
     assert value(after, "rwsgi_requests", "rwsgi_requests_total", group="g", status_class="2xx") >= served + 1
-    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") >= stopped + 2
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_restart") == replaced + 2
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") == stopped
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="crash") == 0
+    # The new generation's processes are not told Apache restarts: a signal is a shutdown_signal again.
+    pid = int(value(after, "rwsgi_process_pid", "rwsgi_process_pid", group="g", process="1"))
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, after = scrape(srv, parser)
+        if value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") > stopped:
+            break
+        time.sleep(0.3)
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="shutdown_signal") == stopped + 1
+    assert value(after, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="g", reason="graceful_restart") == replaced + 2
+
+
+DEADLOCK_APP = """
+import ctypes, os
+def application(environ, start_response):
+    if environ.get("PATH_INFO") == "/holdgil":
+        # A PyDLL call keeps the GIL: the daemon's heartbeat stops.
+        ctypes.PyDLL(None).sleep(8)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+
+DEADLOCK_CONFIG = """
+WSGIDaemonProcess dl processes=1 threads=2 deadlock-timeout=2
+WSGIScriptAlias /dl {root}/app.wsgi process-group=dl application-group=%{GLOBAL}
+<Location /metrics>
+    SetHandler rwsgi-metrics
+    Require all granted
+</Location>
+"""
+
+
+def test_deadlock_timeout_is_its_own_reason(apache, parser):
+    """A daemon whose GIL is held past deadlock-timeout exits at once with a
+    non-zero status; it counts that as deadlock_timeout in its slot before it
+    exits, and the parent does not count it again as a crash."""
+    srv = apache(DEADLOCK_CONFIG, apps={"app.wsgi": DEADLOCK_APP})
+    r = srv.get("/dl")
+    assert r.status == 200
+    before = int(r.text)
+    _, fams = scrape(srv, parser)
+    assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="dl", reason="deadlock_timeout") == 0
+    mark = srv.log_mark()
+    assert srv.get("/dl/holdgil", timeout=20).status >= 500
+    srv.wait_for_log(r"pid=%d, group='dl'\): Python's GIL has been held for longer than deadlock-timeout" % before, since=mark)
+    deadline = time.monotonic() + 15
+    while True:
+        r = srv.get("/dl")
+        if (r.status == 200 and int(r.text) != before) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.status == 200 and int(r.text) != before
+    _, fams = scrape(srv, parser)
+    assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="dl", reason="deadlock_timeout") == 1
+    assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="dl", reason="crash") == 0
 
 
 LIMITS_APP = r"""

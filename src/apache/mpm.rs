@@ -73,6 +73,13 @@ pub fn process_model() -> rwsgi_core::runtime::ProcessModel {
     }
 }
 
+/// Apache is restarting (its configuration is being torn down for a new
+/// generation), not stopping: what pconf's cleanups see.
+pub fn restarting() -> bool {
+    // SAFETY: a plain query of the server's state.
+    unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE) == ffi::AP_SQ_MS_DESTROY_CONFIG }
+}
+
 /// Apache is stopping (or restarting): processes that exit now are not replaced.
 pub fn is_stopping() -> bool {
     query(ffi::AP_MPMQ_MPM_STATE) == Some(ffi::AP_MPMQ_STOPPING)

@@ -55,9 +55,17 @@ pub fn refresh() {
     metrics::block().rss_bytes.store(rwsgi_core::wsgi::events::rss_bytes(), std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The process stops for `reason` (as the supervisor wrote it).
+/// The process stops for `reason` (`deadlock_timeout`, `maximum_requests`, ...).
+/// A stop by Apache's signal counts as the reason the supervisor wrote in the
+/// slot before it signalled (Apache restarting), if it wrote one. Only atomics
+/// and the clock: the deadlock path calls it with the interpreter stuck.
 pub fn stopping(reason: &str) {
-    if let Some(r) = ExitReason::parse(reason) {
-        metrics::block().exited(r);
+    let Some(mut r) = ExitReason::parse(reason) else { return };
+    let block = metrics::block();
+    if r == ExitReason::ShutdownSignal
+        && let Some(asked) = block.supervisor_reason()
+    {
+        r = asked;
     }
+    block.exiting(r, u64::from(std::process::id()));
 }

@@ -43,9 +43,11 @@ pub enum ExitReason {
     MemoryLimit,
     ScriptReload,
     Crash,
+    /// Apache restarted (graceful or not) and replaced the group's processes.
+    GracefulRestart,
 }
 
-pub const EXIT_REASONS: usize = 12;
+pub const EXIT_REASONS: usize = 13;
 
 impl ExitReason {
     pub const ALL: [ExitReason; EXIT_REASONS] = [
@@ -61,6 +63,7 @@ impl ExitReason {
         ExitReason::MemoryLimit,
         ExitReason::ScriptReload,
         ExitReason::Crash,
+        ExitReason::GracefulRestart,
     ];
 
     /// mod_wsgi's `shutdown_reason` spelling (process_stopping), also the label value.
@@ -78,6 +81,7 @@ impl ExitReason {
             ExitReason::MemoryLimit => "memory_limit",
             ExitReason::ScriptReload => "script_reload",
             ExitReason::Crash => "crash",
+            ExitReason::GracefulRestart => "graceful_restart",
         }
     }
 
@@ -186,6 +190,13 @@ pub struct ProcessBlock {
     /// Request threads (the group's threads=, or the MPM's).
     pub threads: AtomicU64,
     pub exits: [AtomicU64; EXIT_REASONS],
+    /// Written by the supervisor before it signals the process to stop: the
+    /// reason (an ExitReason index + 1) the process counts its stop as instead
+    /// of `shutdown_signal` (the supervisor knows Apache is restarting). 0: none.
+    pub stop_reason: AtomicU64,
+    /// The pid of the last process in the slot that counted its own exit (so
+    /// the supervisor does not count it again when it exits with a non-zero status).
+    pub counted_exit: AtomicU64,
     /// Apache child to daemon connections: new ones, and kept ones reused.
     pub connections_opened: AtomicU64,
     pub connections_reused: AtomicU64,
@@ -213,6 +224,18 @@ impl ProcessBlock {
         self.status[class].fetch_add(1, Relaxed);
         self.requests.fetch_add(1, Relaxed);
         self.busy_us.fetch_add(us, Relaxed);
+    }
+
+    /// The process in this slot counts its own exit (`pid` is its own).
+    pub fn exiting(&self, reason: ExitReason, pid: u64) {
+        self.exited(reason);
+        self.counted_exit.store(pid, Relaxed);
+    }
+
+    /// The reason the supervisor asked the process to count a signalled stop
+    /// as, if it wrote a valid one.
+    pub fn supervisor_reason(&self) -> Option<ExitReason> {
+        (self.stop_reason.load(Relaxed) as usize).checked_sub(1).and_then(|i| ExitReason::ALL.get(i).copied())
     }
 
     pub fn exited(&self, reason: ExitReason) {
@@ -363,6 +386,19 @@ mod tests {
         for r in ExitReason::ALL {
             assert_eq!(ExitReason::parse(r.name()), Some(r));
         }
+    }
+
+    #[test]
+    fn supervisor_reason_is_bounded() {
+        let b = Region::private_block();
+        assert_eq!(b.supervisor_reason(), None);
+        b.stop_reason.store(ExitReason::GracefulRestart as u64 + 1, Relaxed);
+        assert_eq!(b.supervisor_reason(), Some(ExitReason::GracefulRestart));
+        b.stop_reason.store(u64::MAX, Relaxed);
+        assert_eq!(b.supervisor_reason(), None);
+        b.exiting(ExitReason::DeadlockTimeout, 42);
+        assert_eq!(b.counted_exit.load(Relaxed), 42);
+        assert_eq!(b.exits[ExitReason::DeadlockTimeout as usize].load(Relaxed), 1);
     }
 
     #[test]

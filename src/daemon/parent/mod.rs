@@ -49,6 +49,7 @@ pub fn start(pconf: Pool, main: Server, config: &ServerConfig, defined: Vec<Defi
         resolved.push(group);
     }
     crate::metrics::parent_setup(&mut resolved);
+    crate::metrics::note_restart_on(pconf);
     let groups: Vec<Arc<_>> = resolved.into_iter().map(Arc::new).collect();
     // Forks below and Apache's children (forked later) inherit this generation.
     registry::set_running(Generation { groups: groups.clone(), embedded_imports });

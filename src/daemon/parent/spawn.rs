@@ -179,9 +179,11 @@ unsafe extern "C" fn on_child_event(reason: c_int, data: *mut c_void, status: c_
         let s = unsafe { &*(data as *const Slot) };
         let why = match child_event(reason, status) {
             ChildEvent::Died(status) => {
-                // A process that stops on its own (any reason it counts itself) exits 0.
+                // A process that stops on its own exits 0, or counted its exit
+                // itself (deadlock-timeout exits 1 at once): the rest crashed.
                 if status != 0
                     && let Some(b) = crate::metrics::group_block(&s.group.options.name, s.index as usize)
+                    && b.counted_exit.load(std::sync::atomic::Ordering::Relaxed) != s.record.pid() as u64
                 {
                     b.exited(rwsgi_core::metrics::ExitReason::Crash);
                 }

@@ -149,7 +149,8 @@ fn main(group: Arc<Group>, index: u32, parent: u32) -> i32 {
         let state = state.clone();
         let _ = guard::spawn("rwsgi-heartbeat", None, move || {
             loop {
-                python::attach(|_| state.heartbeat_ms.store(state.now_ms(), Ordering::Relaxed));
+                // Never 0 (which means "no beat yet"): a first beat in the first millisecond counts.
+                python::attach(|_| state.heartbeat_ms.store(state.now_ms().max(1), Ordering::Relaxed));
                 std::thread::sleep(Duration::from_secs(1));
             }
         });

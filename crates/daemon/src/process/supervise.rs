@@ -107,6 +107,7 @@ fn check_triggers(state: &Arc<State>) {
         let beat = state.heartbeat_ms.load(Ordering::Relaxed);
         if beat > 0 && now.saturating_sub(beat) >= o.deadlock_timeout.as_millis() as u64 {
             crate::crit!("Python's GIL has been held for longer than deadlock-timeout; exiting");
+            crate::metrics::stopping("deadlock_timeout");
             // SAFETY: the interpreter is stuck; nothing can be drained.
             unsafe { libc::_exit(1) };
         }
