@@ -462,6 +462,38 @@ def test_interpreter_options_scope_path_and_restrictions_to_their_groups(apache)
     assert any("<WSGIInterpreterOptions (" in l and "WSGIPerInterpreterGIL inside it" in l for l in lines)
 
 
+def test_interpreter_options_as_configuration_tools_write_them(apache):
+    # Quoted selectors and values, the container inside <IfModule mod_wsgi.c>
+    # and a conditional section inside the container (Apache expands those
+    # while it reads the file).
+    srv = apache(
+        "<IfModule mod_wsgi.c>\n"
+        "  <WSGIInterpreterOptions application-group=\"alpha\">\n"
+        "    WSGIPythonPath \"{root}/layer\"\n"
+        "    <IfModule mod_alias.c>\n"
+        "      WSGIRestrictStdout 'On'\n"
+        "    </IfModule>\n"
+        "    <IfModule mod_not_loaded.c>\n"
+        "      WSGIRestrictStdout Off\n"
+        "    </IfModule>\n"
+        "  </WSGIInterpreterOptions>\n"
+        "</IfModule>\n"
+        "WSGIScriptAlias /a {root}/opts.wsgi application-group=alpha\n"
+        "WSGIScriptAlias /b {root}/opts.wsgi application-group=beta\n", start=False)
+    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
+    srv.write_file("opts.wsgi", OPTIONS_APP)
+    srv.start()
+    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
+    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+
+
+def test_interpreter_options_reject_a_second_argument(apache):
+    srv = apache("<WSGIInterpreterOptions application-group=x>\n    WSGIRestrictStdout On Off\n</WSGIInterpreterOptions>\n",
+                 start=False)
+    rc, out = srv.config_test()
+    assert rc != 0 and "<WSGIInterpreterOptions> WSGIRestrictStdout takes one argument, not 'On Off'" in out, out
+
+
 @both_modes
 def test_interpreter_options_reject_other_directives(apache):
     srv = apache("<WSGIInterpreterOptions application-group=x>\n    WSGIPythonHome /opt\n</WSGIInterpreterOptions>\n",

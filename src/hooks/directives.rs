@@ -636,12 +636,17 @@ mod more {
             if !line.trim_end().ends_with('>') {
                 return Err("<WSGIInterpreterOptions> line must end with '>'".to_string());
             }
-            let words = words(line.trim_end().trim_end_matches('>'), 0);
-            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            let selectors = words(line.trim_end().trim_end_matches('>'), 0);
+            let args: Vec<&str> = selectors.iter().map(String::as_str).collect();
             let (process_group, application_group) = parse::interpreter_options_selectors(&args).map_err(|e| e.to_string())?;
             let mut options = crate::config::InterpreterOptions { process_group, application_group, ..Default::default() };
-            for (name, value) in cmd.contained_lines() {
-                let value = value.trim();
+            for (name, args) in cmd.contained_lines() {
+                // Each of these takes one argument, which may be quoted as anywhere else.
+                let values = words(&args, 0);
+                let [value] = values.as_slice() else {
+                    return Err(format!("<WSGIInterpreterOptions> {name} takes one argument, not '{}'", args.trim()));
+                };
+                let value = value.as_str();
                 let flag = || parse::on_off(value).map_err(|e| format!("<WSGIInterpreterOptions> {name}: {e}"));
                 match name.to_ascii_lowercase().as_str() {
                     "wsgipythonpath" => options.paths.extend(parse::python_path(value)),
