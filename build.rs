@@ -36,7 +36,7 @@ fn parse_flags(flags: &str, includes: &mut Vec<String>, defines: &mut Vec<String
 const FUNCTIONS: &[&str] = &[
     "ap_add_cgi_vars", "ap_add_common_vars", "ap_add_version_component", "ap_allow_options", "ap_check_cmd_context",
     "ap_close_listeners", "ap_get_client_block", "ap_get_conn_socket", "ap_get_limit_req_body", "ap_get_server_description",
-    "ap_get_server_module_loglevel", "ap_get_server_port", "ap_hook_child_init", "ap_hook_handler", "ap_hook_post_config", "ap_hook_pre_config",
+    "ap_get_server_module_loglevel", "ap_get_server_port", "ap_hook_child_init", "ap_hook_handler", "ap_hook_monitor", "ap_hook_post_config", "ap_hook_pre_config",
     "ap_hook_translate_name", "ap_mpm_query", "ap_pass_brigade", "ap_pregcomp", "ap_pregsub", "ap_regexec",
     "ap_run_generate_log_id", "ap_runtime_dir_relative", "ap_server_root_relative", "ap_set_content_length",
     "ap_set_content_type", "ap_setup_client_block", "ap_should_client_block", "ap_state_query",

@@ -105,6 +105,11 @@ impl Dims {
     pub fn size(self) -> usize {
         size_of::<Header>() + self.processes * size_of::<ProcSlot>() + self.processes * self.threads * size_of::<WorkerSlot>()
     }
+
+    /// Bytes the largest copy takes.
+    pub fn max_size() -> usize {
+        size_of::<Header>() + MAX_PROCESSES * size_of::<ProcSlot>() + MAX_WORKERS * size_of::<WorkerSlot>()
+    }
 }
 
 #[repr(C)]
@@ -419,7 +424,9 @@ mod tests {
         assert!(!big.covers(20_000, 20_000));
         assert_eq!(Dims::for_limits(0, -5), Dims { processes: 1, threads: 1 });
         assert_eq!(Dims::for_limits(5000, 1).processes, MAX_PROCESSES);
-        assert!(Dims::for_limits(i64::MAX, i64::MAX).size() < 4 << 20);
+        assert!(Dims::for_limits(i64::MAX, i64::MAX).size() <= Dims::max_size());
+        assert!(Dims::for_limits(5000, 1).size() <= Dims::max_size());
+        assert!(Dims::max_size() < 4 << 20);
     }
 
     #[test]
