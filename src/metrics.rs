@@ -161,14 +161,14 @@ pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
     }
     *REGIONS.write() = Some(Arc::new(Regions { embedded, groups: list }));
     // After a graceful restart the scoreboard is there already: the new
-    // daemons find a copy at once (on the first start it is made later).
+    // daemons find a copy at once (otherwise pre_mpm makes the first).
     copy_scoreboard();
 }
 
-/// The parent's monitor hook (and post_config): copies Apache's scoreboard
-/// into the memfd of each group with server-metrics=On. Apache runs the hook
-/// every tenth turn of its main loop, which waits a second a turn: the
-/// copies are about 10 seconds old at most.
+/// Copies Apache's scoreboard into the memfd of each group with
+/// server-metrics=On (the parent: its monitor hook, pre_mpm and post_config).
+/// Apache runs the monitor hook every tenth turn of its main loop, which waits
+/// a second a turn: a copy is at most about 10 seconds old.
 pub fn copy_scoreboard() {
     let r = regions();
     let copies: Vec<&'static Summary> = r.groups.iter().filter_map(|g| g.scoreboard).collect();

@@ -191,7 +191,11 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
     Apache's children, a request in flight seen from another request, and
     access counts that grow. Off: None."""
     srv = scoreboard_site(apache, "rwsgi")
-    first = poll(srv, "/d/sm", lambda a: a["sm"] is not None)
+    # A copy from the start (made before Apache forks its children), with Apache's limits.
+    early = srv.get("/d/sm").json()["sm"]
+    assert early is not None and (early["server_limit"], early["thread_limit"]) == (3, 6)
+    # Apache's children in it from the parent's next copy on.
+    first = poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]))
     sm, daemon_pid = first["sm"], first["pid"]
     assert (sm["server_limit"], sm["thread_limit"]) == (3, 6)
     assert len(sm["processes"]) == 3 and all(len(p["workers"]) == 6 for p in sm["processes"])
@@ -224,6 +228,12 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
     finally:
         open(release, "w").close()
         slow.join()
+    # A graceful restart (post_config again, this module reloaded): the new
+    # daemon reads the same kind of copy, of the new generation.
+    srv.graceful()
+    after = poll(srv, "/d/sm", lambda a: a["sm"] is not None and a["sm"]["running_generation"] == srv.get("/e/sm").json()["sm"]["running_generation"])
+    assert after["pid"] != daemon_pid and after["sm"]["running_generation"] != sm["running_generation"]
+    assert (after["sm"]["server_limit"], after["sm"]["thread_limit"]) == (3, 6)
     srv.stop()
     # server-metrics off (the default): None, with WSGIServerMetrics On for Apache's children.
     off = scoreboard_site(apache, "rwsgi", on="")
