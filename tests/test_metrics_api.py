@@ -250,6 +250,27 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
         assert shape(sm)["processes"] == shape(ref_sm)["processes"]
 
 
+SIZES_APP = r'''
+import json, mod_wsgi
+def application(environ, start_response):
+    sm = mod_wsgi.server_metrics()
+    out = {"limits": [sm["server_limit"], sm["thread_limit"]], "processes": len(sm["processes"]),
+           "workers": sorted({len(p["workers"]) for p in sm["processes"]})}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(out).encode()]
+'''
+
+
+def test_daemon_scoreboard_copy_is_bounded(apache):
+    """A scoreboard larger than the copy's bounds (16384 worker slots): the
+    first slots, Apache's limits as they are, and a start-up warning."""
+    mpm = "StartServers 1\nServerLimit 20\nThreadLimit 1024\nThreadsPerChild 2\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n"
+    srv = apache("WSGIDaemonProcess sm threads=1 server-metrics=On\nWSGIScriptAlias /d {root}/s.wsgi process-group=sm application-group=%{GLOBAL}",
+                 apps={"s.wsgi": SIZES_APP}, mpm_config=mpm, mpm="event")
+    srv.wait_for_log(r"daemon process group 'sm': server-metrics=On reports the first 16 of ServerLimit 20 processes and 1024 of ThreadLimit 1024 threads each")
+    assert srv.get("/d").json() == {"limits": [20, 1024], "processes": 16, "workers": [1024]}
+
+
 SLOW_APP = """
 import time
 def application(environ, start_response):
