@@ -36,7 +36,7 @@ fn parse_flags(flags: &str, includes: &mut Vec<String>, defines: &mut Vec<String
 const FUNCTIONS: &[&str] = &[
     "ap_add_cgi_vars", "ap_add_common_vars", "ap_add_version_component", "ap_allow_options", "ap_check_cmd_context",
     "ap_close_listeners", "ap_get_client_block", "ap_get_conn_socket", "ap_get_limit_req_body", "ap_get_server_description",
-    "ap_get_server_module_loglevel", "ap_get_server_port", "ap_hook_child_init", "ap_hook_handler", "ap_hook_post_config", "ap_hook_pre_config",
+    "ap_get_server_module_loglevel", "ap_get_server_port", "ap_hook_child_init", "ap_hook_handler", "ap_hook_monitor", "ap_hook_pre_mpm", "ap_hook_post_config", "ap_hook_pre_config",
     "ap_hook_translate_name", "ap_mpm_query", "ap_pass_brigade", "ap_pregcomp", "ap_pregsub", "ap_regexec",
     "ap_run_generate_log_id", "ap_runtime_dir_relative", "ap_server_root_relative", "ap_set_content_length",
     "ap_set_content_type", "ap_setup_client_block", "ap_should_client_block", "ap_state_query",
@@ -53,7 +53,7 @@ const FUNCTIONS: &[&str] = &[
 /// The constants and globals it reads.
 const VARIABLES: &[&str] = &[
     "OK", "DECLINED", "HTTP_.*", "APLOG_.*", "OR_FILEINFO", "OR_AUTHCFG", "ACCESS_CONF", "RSRC_CONF", "GLOBAL_ONLY",
-    "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_HOOK_REALLY_FIRST", "APR_SUCCESS", "OPT_EXECCGI",
+    "REQUEST_CHUNKED_.*", "AP_MPMQ_.*", "AP_SQ_.*", "MODULE_MAGIC_.*", "APR_HOOK_MIDDLE", "APR_HOOK_REALLY_FIRST", "APR_HOOK_REALLY_LAST", "APR_SUCCESS", "OPT_EXECCGI",
     "AP_REQ_REJECT_PATH_INFO", "AP_REG_.*", "APR_FOPEN_READ", "APR_FOPEN_SENDFILE_ENABLED", "APR_OC_REASON_.*",
     "APR_INCHILD", "APR_INPARENT", "ap_server_conf", "ap_unixd_config", "ap_conftree",
     "AUTHN_PROVIDER_.*", "AUTHZ_PROVIDER_.*", "AP_AUTH_INTERNAL_PER_CONF", "SATISFY_ANY", "REMOTE_HOST",

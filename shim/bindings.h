@@ -11,6 +11,7 @@
 #include "ap_mpm.h"
 #include "ap_regex.h"
 #include "mpm_common.h"
+#include "scoreboard.h"
 #include "unixd.h"
 #include "ap_listen.h"
 #include "apr_buckets.h"

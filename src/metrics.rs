@@ -1,13 +1,15 @@
 //! The Apache side of the metrics: the shared regions the parent makes
 //! before it forks (an anonymous shared mapping for Apache's children, one
 //! sealed-size memfd per daemon group, passed to its processes at launch),
-//! each child's slot, what Apache's children count for daemon groups, and the
-//! `rwsgi-metrics` endpoint.
+//! each child's slot, what Apache's children count for daemon groups, the
+//! copy of Apache's scoreboard kept in the memfd of each group with
+//! server-metrics=On, and the `rwsgi-metrics` endpoint.
 //!
 //! Regions are kept for the parent's life in its process pool (by name and
 //! size), so counters keep going up across restarts and a reload of this
 //! module. A daemon group's memfd is writable by that group's processes only:
 //! everything read from it goes through `rwsgi_metrics::read`, which clamps it.
+//! The parent only writes to a group's copy of the scoreboard, never reads it.
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use parking_lot::RwLock;
 use rwsgi_core::metrics::{ExitReason, ProcessBlock, Region, region_size};
+use rwsgi_metrics::scoreboard::{Dims, Summary};
 use rwsgi_metrics::{read, report, status};
 
 use crate::apache::{Request, brigade::Brigade, mpm};
@@ -28,6 +31,8 @@ struct GroupRegions {
     region: &'static Region,
     /// What Apache's children count for the group (one block, not writable by the group).
     front: &'static Region,
+    /// server-metrics=On: where the parent copies Apache's scoreboard (after the region).
+    scoreboard: Option<&'static Summary>,
 }
 
 #[derive(Default)]
@@ -87,8 +92,11 @@ fn map_new(len: usize, memfd: bool) -> Result<(*const u8, RawFd), String> {
     }
 }
 
-fn region(key: &str, processes: usize, memfd: bool) -> Option<(&'static Region, RawFd)> {
-    let len = region_size(processes);
+/// A region of `processes` blocks, followed by a copy of the scoreboard of
+/// `scoreboard` dimensions if asked for.
+fn region(key: &str, processes: usize, memfd: bool, scoreboard: Option<Dims>) -> Option<(&'static Region, RawFd, Option<&'static Summary>)> {
+    let blocks = region_size(processes);
+    let len = blocks + scoreboard.map_or(0, |d| d.size());
     let (addr, fd, made) = lifetime_mapping(&format!("metrics:{key}:{processes}:{len}"), len, memfd)?;
     // SAFETY: a mapping of `len` bytes made above (or by an earlier generation
     // with the same key and size), never unmapped in the parent's life; its
@@ -97,17 +105,49 @@ fn region(key: &str, processes: usize, memfd: bool) -> Option<(&'static Region, 
     if made {
         r.init();
     }
-    Some((Box::leak(Box::new(r)), fd))
+    // SAFETY: the same mapping; the copy takes the `len - blocks` bytes after
+    // the blocks (a multiple of 8 bytes from the page-aligned start).
+    let summary = scoreboard.and_then(|d| unsafe { Summary::new(addr.add(blocks), len - blocks, d) });
+    if let Some(s) = &summary {
+        s.init();
+    }
+    Some((Box::leak(Box::new(r)), fd, summary.map(|s| &*Box::leak(Box::new(s)))))
+}
+
+/// What a group's copy of the scoreboard holds: all of it, unless that is
+/// more than `rwsgi_metrics::scoreboard`'s bounds (then the first slots, and
+/// a warning).
+fn scoreboard_dims(groups: &[rwsgi_daemon::group::Group]) -> Dims {
+    let (server_limit, thread_limit) = (i64::from(mpm::hard_limit_daemons()), i64::from(mpm::hard_limit_threads()));
+    let dims = Dims::for_limits(server_limit, thread_limit);
+    if !dims.covers(server_limit, thread_limit) {
+        for g in groups.iter().filter(|g| g.options.server_metrics) {
+            tracing::warn!(
+                "daemon process group '{}': server-metrics=On reports the first {} of ServerLimit {} processes and {} of ThreadLimit {} threads each (the copy of the scoreboard is bounded to {} worker slots)",
+                g.options.name,
+                dims.processes,
+                server_limit,
+                dims.threads,
+                thread_limit,
+                rwsgi_metrics::scoreboard::MAX_WORKERS
+            );
+        }
+    }
+    dims
 }
 
 /// post_config (the parent, the pass that runs): regions for embedded mode
 /// and for every daemon group; marks the groups whose launch passes a region.
 pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
-    let embedded = region("embedded", (mpm::hard_limit_daemons().max(mpm::max_daemons()).max(1) as usize).min(MAX_EMBEDDED), false).map(|(r, _)| r);
+    let embedded = region("embedded", (mpm::hard_limit_daemons().max(mpm::max_daemons()).max(1) as usize).min(MAX_EMBEDDED), false, None).map(|(r, ..)| r);
+    let dims = scoreboard_dims(groups);
     let mut list = Vec::new();
     for g in groups.iter_mut() {
         let n = g.options.processes as usize;
-        let (Some((r, fd)), Some((front, _))) = (region(&format!("group:{}", g.options.name), n, true), region(&format!("front:{}", g.options.name), 1, false)) else {
+        let copy = g.options.server_metrics.then_some(dims);
+        let (Some((r, fd, scoreboard)), Some((front, ..))) =
+            (region(&format!("group:{}", g.options.name), n, true, copy), region(&format!("front:{}", g.options.name), 1, false, None))
+        else {
             continue;
         };
         g.metrics_fd = true;
@@ -117,9 +157,42 @@ pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
                 b.stop_reason.store(0, Relaxed);
             }
         }
-        list.push(GroupRegions { name: g.options.name.clone(), memfd: fd, region: r, front });
+        list.push(GroupRegions { name: g.options.name.clone(), memfd: fd, region: r, front, scoreboard });
     }
     *REGIONS.write() = Some(Arc::new(Regions { embedded, groups: list }));
+    // After a graceful restart the scoreboard is there already: the new
+    // daemons find a copy at once (otherwise pre_mpm makes the first).
+    copy_scoreboard();
+}
+
+/// Copies Apache's scoreboard into the memfd of each group with
+/// server-metrics=On (the parent: its monitor hook, pre_mpm and post_config).
+/// Apache runs the monitor hook every tenth turn of its main loop, which waits
+/// a second a turn: a copy is at most about 10 seconds old.
+pub fn copy_scoreboard() {
+    let r = regions();
+    let copies: Vec<&'static Summary> = r.groups.iter().filter_map(|g| g.scoreboard).collect();
+    let Some(dims) = copies.first().map(|s| s.dims()) else { return };
+    let Some(sb) = crate::apache::scoreboard::read_first(dims.processes, dims.threads) else { return };
+    let now = rwsgi_core::protocol::now_micros().max(0) as u64;
+    let round = next_round();
+    for copy in copies {
+        copy.publish(round, &sb, now);
+    }
+}
+
+/// A number that rises with every copy, also across reloads of this module
+/// in the same parent (the monotonic clock), so that a reader never sees the
+/// same sequence number around two different copies.
+fn next_round() -> u64 {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let clock = (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64);
+    let round = clock.max(LAST.load(Relaxed) + 1);
+    LAST.store(round, Relaxed);
+    round
 }
 
 /// A pconf cleanup (dropped when the generation ends, before APR signals the

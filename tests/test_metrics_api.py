@@ -5,6 +5,8 @@ Debian's mod_wsgi 4.9.4 for the same requests where it is installed."""
 
 import json
 import os
+import threading
+import time
 
 import pytest
 
@@ -112,10 +114,9 @@ def test_events_and_metrics(apache):
 
 
 def test_server_metrics_when_enabled(apache):
-    daemon = harness.default_mode() == "daemon"
-    # Daemon mode: the group's server-metrics=On; embedded: WSGIServerMetrics On.
-    extra = ("WSGIDaemonProcess sm processes=2 threads=3 server-metrics=On\n<Location /a>\nWSGIProcessGroup sm\n</Location>"
-             if daemon else "WSGIServerMetrics On")
+    """WSGIServerMetrics On: Apache's children report Apache's scoreboard, this
+    request's worker busy in it. (Daemon groups: the test below.)"""
+    extra = "WSGIServerMetrics On\n<Location /a>\nWSGIProcessGroup %{GLOBAL}\n</Location>"
     first, _ = run_site(apache, "rwsgi", extra)
     sm = first["server_metrics"]
     assert sm is not None and sm["processes"]
@@ -123,12 +124,151 @@ def test_server_metrics_when_enabled(apache):
     me = [p for p in sm["processes"] if p["pid"] == first["process_metrics"]["pid"]]
     assert me, sm["processes"]
     assert any(w["status"] == "W" for w in me[0]["workers"])  # this request's thread
-    if daemon:
-        assert len(sm["processes"]) == 2 and len(me[0]["workers"]) == 3
     if os.path.exists(harness.MOD_WSGI_PATH):
         ref_first, _ = run_site(apache, "wsgi", extra)
         assert shape(first["server_metrics"])["processes"][0]["workers"] == shape(ref_first["server_metrics"])["processes"][0]["workers"]
         assert set(sm) == set(ref_first["server_metrics"])
+
+
+# Apache's limits set here, so that what a daemon reports can be checked against them.
+SCOREBOARD_MPM = """\
+StartServers 2
+ServerLimit 3
+ThreadLimit 6
+ThreadsPerChild 3
+MinSpareThreads 1
+MaxSpareThreads 6
+MaxRequestWorkers 6
+"""
+
+SCOREBOARD_APP = r'''
+import json, os, time, mod_wsgi
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/slow":
+        # Held until the test has seen it in the scoreboard (or 40 s).
+        release = environ["QUERY_STRING"]
+        for _ in range(400):
+            if os.path.exists(release):
+                break
+            time.sleep(0.1)
+    body = json.dumps({"pid": os.getpid(), "sm": mod_wsgi.server_metrics() if path != "/slow" else None})
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body.encode()]
+'''
+
+# ExtendedStatus On: Apache writes each worker's request line, client and
+# virtual host into the scoreboard (mod_status turns it on when loaded).
+SCOREBOARD_SITE = """
+ExtendedStatus On
+WSGIServerMetrics On
+WSGIDaemonProcess sm processes=1 threads=4 %(on)s
+WSGIScriptAlias /d {root}/sb.wsgi process-group=sm application-group=%%{GLOBAL}
+WSGIScriptAlias /e {root}/sb.wsgi process-group=%%{GLOBAL} application-group=%%{GLOBAL}
+"""
+
+
+def poll(srv, path, until, timeout=40.0):
+    """GETs `path` (JSON) until `until(answer)` holds; returns that answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = srv.get(path).json()
+        if until(answer):
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.3)
+
+
+def scoreboard_site(apache, module, on="server-metrics=On"):
+    srv = apache(SCOREBOARD_SITE % {"on": on}, apps={"sb.wsgi": SCOREBOARD_APP}, module=module, mpm_config=SCOREBOARD_MPM, mpm="event")
+    os.chmod(srv.root, 0o1777)  # the release file is made by the test, read by the app
+    return srv
+
+
+def test_daemon_server_metrics_is_apaches_scoreboard(apache):
+    """server-metrics=On: a daemon process reports Apache's scoreboard (the
+    copy the Apache parent refreshes in the group's memory): Apache's limits,
+    Apache's children, a request in flight seen from another request, and
+    access counts that grow. Off: None."""
+    srv = scoreboard_site(apache, "rwsgi")
+    # A copy from the start (made before Apache forks its children), with Apache's limits.
+    early = srv.get("/d/sm").json()["sm"]
+    assert early is not None and (early["server_limit"], early["thread_limit"]) == (3, 6)
+    # Apache's children in it from the parent's next copy on.
+    first = poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]))
+    sm, daemon_pid = first["sm"], first["pid"]
+    assert (sm["server_limit"], sm["thread_limit"]) == (3, 6)
+    assert len(sm["processes"]) == 3 and all(len(p["workers"]) == 6 for p in sm["processes"])
+    assert [p["process_num"] for p in sm["processes"]] == [0, 1, 2]
+    pids = {p["pid"] for p in sm["processes"] if p["pid"]}
+    # Apache's children, never the daemon itself, and what an Apache child reads itself.
+    embedded = srv.get("/e/sm").json()
+    assert daemon_pid not in pids and embedded["pid"] != daemon_pid
+    assert embedded["pid"] in pids, (embedded["pid"], pids)
+    assert pids <= set(srv.child_pids())
+    assert pids == {p["pid"] for p in embedded["sm"]["processes"] if p["pid"]}
+    assert sm["running_generation"] == embedded["sm"]["running_generation"]
+    assert abs(sm["restart_time"] - embedded["sm"]["restart_time"]) < 1e-3
+    served = sum(w["access_count"] for p in sm["processes"] for w in p["workers"])
+    for _ in range(20):
+        srv.get("/e/sm")
+    release = srv.path("release")
+    slow = threading.Thread(target=lambda: srv.get("/d/slow?" + release, timeout=60))
+    slow.start()
+    try:
+        def busy(a):
+            return [w for p in a["sm"]["processes"] for w in p["workers"] if w["status"] == "W" and w["request"].startswith("GET /d/slow?")]
+        seen = poll(srv, "/d/sm", lambda a: busy(a))
+        worker = busy(seen)[0]
+        # The same worker as Apache's children see it in the scoreboard itself.
+        direct = busy(srv.get("/e/sm").json())
+        assert [(w["request"], w["client"], w["vhost"], w["start_time"]) for w in direct] == [(worker["request"], worker["client"], worker["vhost"], worker["start_time"])]
+        assert worker["start_time"] > 0 and worker["client"] == "127.0.0.1"
+        assert sum(w["access_count"] for p in seen["sm"]["processes"] for w in p["workers"]) >= served + 20
+    finally:
+        open(release, "w").close()
+        slow.join()
+    # A graceful restart (post_config again, this module reloaded): the new
+    # daemon reads the same kind of copy, of the new generation.
+    srv.graceful()
+    after = poll(srv, "/d/sm", lambda a: a["sm"] is not None and a["sm"]["running_generation"] == srv.get("/e/sm").json()["sm"]["running_generation"])
+    assert after["pid"] != daemon_pid and after["sm"]["running_generation"] != sm["running_generation"]
+    assert (after["sm"]["server_limit"], after["sm"]["thread_limit"]) == (3, 6)
+    srv.stop()
+    # server-metrics off (the default): None, with WSGIServerMetrics On for Apache's children.
+    off = scoreboard_site(apache, "rwsgi", on="")
+    assert off.get("/d/sm").json()["sm"] is None
+    assert off.get("/e/sm").json()["sm"] is not None
+    off.stop()
+    if os.path.exists(harness.MOD_WSGI_PATH):
+        ref = scoreboard_site(apache, "wsgi")
+        ref_sm = poll(ref, "/d/sm", lambda a: a["sm"] is not None)["sm"]
+        ref.stop()
+        assert set(sm) == set(ref_sm)
+        assert (sm["server_limit"], sm["thread_limit"]) == (ref_sm["server_limit"], ref_sm["thread_limit"])
+        assert len(sm["processes"]) == len(ref_sm["processes"])
+        assert shape(sm)["processes"] == shape(ref_sm)["processes"]
+
+
+SIZES_APP = r'''
+import json, mod_wsgi
+def application(environ, start_response):
+    sm = mod_wsgi.server_metrics()
+    out = {"limits": [sm["server_limit"], sm["thread_limit"]], "processes": len(sm["processes"]),
+           "workers": sorted({len(p["workers"]) for p in sm["processes"]})}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(out).encode()]
+'''
+
+
+def test_daemon_scoreboard_copy_is_bounded(apache):
+    """A scoreboard larger than the copy's bounds (16384 worker slots): the
+    first slots, Apache's limits as they are, and a start-up warning."""
+    mpm = "StartServers 1\nServerLimit 20\nThreadLimit 1024\nThreadsPerChild 2\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n"
+    srv = apache("WSGIDaemonProcess sm threads=1 server-metrics=On\nWSGIScriptAlias /d {root}/s.wsgi process-group=sm application-group=%{GLOBAL}",
+                 apps={"s.wsgi": SIZES_APP}, mpm_config=mpm, mpm="event")
+    srv.wait_for_log(r"daemon process group 'sm': server-metrics=On reports the first 16 of ServerLimit 20 processes and 1024 of ThreadLimit 1024 threads each")
+    assert srv.get("/d").json() == {"limits": [20, 1024], "processes": 16, "workers": [1024]}
 
 
 SLOW_APP = """

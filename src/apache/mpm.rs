@@ -29,6 +29,11 @@ pub fn hard_limit_daemons() -> i32 {
     query(ffi::AP_MPMQ_HARD_LIMIT_DAEMONS).unwrap_or(0)
 }
 
+/// ThreadLimit: the most threads a child process can have (1 for prefork).
+pub fn hard_limit_threads() -> i32 {
+    query(ffi::AP_MPMQ_HARD_LIMIT_THREADS).unwrap_or(0)
+}
+
 /// The most child processes that have run at once, or None where the MPM
 /// does not fork.
 fn max_daemons_used() -> Option<i32> {

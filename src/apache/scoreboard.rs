@@ -1,16 +1,24 @@
 //! Apache's scoreboard, read for `mod_wsgi.server_metrics()` (through the shim,
-//! which copies each entry out).
+//! which copies each entry out): in Apache's children, and in the parent for
+//! the copies it keeps for daemon groups.
 
 use crate::ffi;
 use rwsgi_core::metrics::{ScoreProcess, ScoreWorker, Scoreboard};
+use rwsgi_metrics::scoreboard::latin1;
 
 fn text(buf: &[std::ffi::c_char]) -> String {
-    let bytes: Vec<u8> = buf.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    let bytes: Vec<u8> = buf.iter().map(|&c| c as u8).collect();
+    latin1(&bytes)
 }
 
 /// The scoreboard now, or None where there is none.
 pub fn read() -> Option<Scoreboard> {
+    read_first(100_000, 100_000)
+}
+
+/// The scoreboard's first `max_processes` process slots and `max_threads` worker
+/// slots of each (the limits reported are Apache's, whole).
+pub fn read_first(max_processes: usize, max_threads: usize) -> Option<Scoreboard> {
     // SAFETY: zeroed plain C structs the shim fills in.
     let mut limits: ffi::rwsgi_sb_limits = unsafe { std::mem::zeroed() };
     // SAFETY: the shim checks the scoreboard exists before reading it.
@@ -18,7 +26,7 @@ pub fn read() -> Option<Scoreboard> {
         return None;
     }
     let mut processes = Vec::new();
-    for i in 0..limits.server_limit.clamp(0, 100_000) {
+    for i in 0..limits.server_limit.clamp(0, max_processes.min(100_000) as i32) {
         // SAFETY: as above; i is below the MPM's server limit.
         let mut p: ffi::rwsgi_sb_process = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
@@ -26,7 +34,7 @@ pub fn read() -> Option<Scoreboard> {
             continue;
         }
         let mut workers = Vec::new();
-        for j in 0..limits.thread_limit.clamp(0, 100_000) {
+        for j in 0..limits.thread_limit.clamp(0, max_threads.min(100_000) as i32) {
             // SAFETY: as above; j is below the thread limit.
             let mut w: ffi::rwsgi_sb_worker = unsafe { std::mem::zeroed() };
             // SAFETY: as above.

@@ -50,6 +50,25 @@ pub unsafe extern "C" fn post_config(
     })
 }
 
+/// The parent's periodic hook (every tenth turn of the MPM's main loop, about
+/// every 10 seconds): refreshes the daemon groups' copies of the scoreboard.
+pub unsafe extern "C" fn monitor(_p: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) -> c_int {
+    guard::contain("monitor", ffi::DECLINED, || {
+        crate::metrics::copy_scoreboard();
+        ffi::DECLINED
+    })
+}
+
+/// The parent, once Apache has made its scoreboard (first start, and a
+/// restart that is not graceful), before it forks its children: the daemon
+/// groups get their first copy of it at once, not at the first monitor run.
+pub unsafe extern "C" fn pre_mpm(_p: *mut ffi::apr_pool_t, _sb_type: ffi::ap_scoreboard_e) -> c_int {
+    guard::contain("pre_mpm", ffi::OK, || {
+        crate::metrics::copy_scoreboard();
+        ffi::OK
+    })
+}
+
 /// pchild cleanup: the applications' atexit callbacks, as the child exits.
 unsafe extern "C" fn child_exit(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
     guard::contain("child exit", (), || interpreter::run_exit_functions("shutdown_signal", std::time::Duration::from_secs(2)));

@@ -39,6 +39,9 @@ pub unsafe extern "C" fn register(pool: *mut ffi::apr_pool_t) {
             ffi::ap_hook_pre_config(Some(lifecycle::pre_config), null(), null(), ffi::APR_HOOK_MIDDLE);
             ffi::ap_hook_post_config(Some(lifecycle::post_config), null(), null(), ffi::APR_HOOK_MIDDLE);
             ffi::ap_hook_child_init(Some(lifecycle::child_init), null(), null(), ffi::APR_HOOK_MIDDLE);
+            ffi::ap_hook_monitor(Some(lifecycle::monitor), null(), null(), ffi::APR_HOOK_MIDDLE);
+            // After the core's pre_mpm, which makes the scoreboard.
+            ffi::ap_hook_pre_mpm(Some(lifecycle::pre_mpm), null(), null(), ffi::APR_HOOK_REALLY_LAST);
             ffi::ap_hook_translate_name(
                 Some(translate::translate_name),
                 TRANSLATE_AFTER.0.as_ptr(),

@@ -357,7 +357,7 @@ const OPTIONS: &[(&str, Setter)] = &[
     }),
     ("response-socket-timeout", |d, v| set(&mut d.response_socket_timeout, seconds(v).map(off_if_zero))),
     ("response-flush-delay", |d, v| set(&mut d.response_flush_delay, milliseconds(v).map(off_if_zero))),
-    // mod_wsgi.server_metrics() in the group's processes: the group's processes and threads.
+    // mod_wsgi.server_metrics() in the group's processes: the parent's copy of Apache's scoreboard.
     ("server-metrics", |d, v| set(&mut d.server_metrics, on_off(v))),
 ];
 

@@ -46,36 +46,7 @@ pub static LOCAL: LocalTimes = LocalTimes {
     daemon: rwsgi_metrics::Histogram { counts: [ZERO; rwsgi_metrics::BUCKETS], sum_us: ZERO },
 };
 
-/// Apache's scoreboard, as `server_metrics()` reports it (mod_wsgi's fields).
-pub struct Scoreboard {
-    pub server_limit: i64,
-    pub thread_limit: i64,
-    pub running_generation: i64,
-    pub restart_time_us: i64,
-    pub processes: Vec<ScoreProcess>,
-}
-
-pub struct ScoreProcess {
-    pub process_num: i64,
-    pub pid: i64,
-    pub generation: i64,
-    pub quiescing: bool,
-    pub workers: Vec<ScoreWorker>,
-}
-
-pub struct ScoreWorker {
-    pub thread_num: i64,
-    pub generation: i64,
-    pub status: char,
-    pub access_count: u64,
-    pub bytes_served: u64,
-    pub start_time_us: i64,
-    pub stop_time_us: i64,
-    pub last_used_us: i64,
-    pub client: String,
-    pub request: String,
-    pub vhost: String,
-}
+pub use rwsgi_metrics::scoreboard::{ScoreProcess, ScoreWorker, Scoreboard};
 
 static SCOREBOARD: OnceCell<fn() -> Option<Scoreboard>> = OnceCell::new();
 static SERVER_METRICS: AtomicBool = AtomicBool::new(false);
@@ -89,7 +60,9 @@ pub fn server_metrics_enabled() -> bool {
     SERVER_METRICS.load(Relaxed)
 }
 
-/// How this process reads Apache's scoreboard (Apache's children only).
+/// How this process reads Apache's scoreboard: Apache's children from the
+/// scoreboard itself, a daemon process from the copy the Apache parent keeps
+/// in its group's memfd.
 pub fn set_scoreboard_source(f: fn() -> Option<Scoreboard>) {
     let _ = SCOREBOARD.set(f);
 }

@@ -1,23 +1,31 @@
 //! Where this daemon process counts: its slot of the group's metrics region
 //! (the memfd the Apache parent passed on METRICS_FD), or a private region
-//! when none was passed.
+//! when none was passed; and, with server-metrics=On, the copy of Apache's
+//! scoreboard the parent keeps after the region, which `server_metrics()`
+//! reports.
 
-use rwsgi_core::metrics::{self, ExitReason, Region};
+use rwsgi_core::metrics::{self, ExitReason, Region, Scoreboard};
+use rwsgi_metrics::scoreboard::{Dims, Summary};
 
 use crate::group::Group;
 
 static REGION: once_cell::sync::OnceCell<Region> = once_cell::sync::OnceCell::new();
+static SCOREBOARD: once_cell::sync::OnceCell<Summary> = once_cell::sync::OnceCell::new();
 
-fn map_group_region(processes: usize) -> Option<Region> {
+/// Maps the group's memfd: the region, and the scoreboard's copy if `copy`.
+fn map_group_region(processes: usize, copy: bool) -> Option<(Region, Option<Summary>)> {
     use crate::protocol::launch::METRICS_FD;
-    let len = rwsgi_core::metrics::region_size(processes);
+    let blocks = rwsgi_core::metrics::region_size(processes);
+    // Never more than the largest copy the parent makes (the size is sealed).
+    let most = blocks + if copy { Dims::max_size() } else { 0 };
     // SAFETY: fstat on the descriptor the launch says is the region.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    if unsafe { libc::fstat(METRICS_FD, &mut st) } != 0 || (st.st_size as usize) < len {
+    if unsafe { libc::fstat(METRICS_FD, &mut st) } != 0 || (st.st_size as usize) < blocks {
         return None;
     }
-    // SAFETY: mapping the region shared, read-write, at its sealed size.
+    let len = (st.st_size as usize).min(most);
+    // SAFETY: mapping the region shared, read-write, within its sealed size.
     let base = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, METRICS_FD, 0) };
     // SAFETY: closing our copy of the descriptor; the mapping stays.
     unsafe { libc::close(METRICS_FD) };
@@ -25,15 +33,35 @@ fn map_group_region(processes: usize) -> Option<Region> {
         return None;
     }
     // SAFETY: `len` bytes mapped for the life of the process, page-aligned.
-    unsafe { Region::new(base as *const u8, len, processes) }
+    let region = unsafe { Region::new(base as *const u8, len, processes) }?;
+    // SAFETY: the same mapping, from the end of the blocks (a multiple of 8
+    // bytes) to its end; `open` keeps the copy's dimensions only if they fit.
+    let summary = if copy { unsafe { Summary::open((base as *const u8).add(blocks), len - blocks) } } else { None };
+    if copy && summary.is_none() {
+        tracing::error!("server-metrics=On: the metrics memory the Apache parent passed holds no copy of Apache's scoreboard; server_metrics() returns None");
+    }
+    Some((region, summary))
+}
+
+fn scoreboard() -> Option<Scoreboard> {
+    SCOREBOARD.get()?.read().map(|(sb, _)| sb)
 }
 
 /// Picks this process's block (before it serves) and records its start.
 pub fn install(group: &Group, index: u32) {
     let processes = group.options.processes as usize;
     let region = REGION.get_or_init(|| {
-        let mapped = if group.metrics_fd { map_group_region(processes) } else { None };
-        mapped.unwrap_or_else(|| Region::leak(processes))
+        let mapped = if group.metrics_fd { map_group_region(processes, group.options.server_metrics) } else { None };
+        match mapped {
+            Some((region, summary)) => {
+                if let Some(s) = summary {
+                    let _ = SCOREBOARD.set(s);
+                    metrics::set_scoreboard_source(scoreboard);
+                }
+                region
+            }
+            None => Region::leak(processes),
+        }
     });
     let Some(block) = region.process(index as usize) else { return };
     block.pid.store(u64::from(std::process::id()), std::sync::atomic::Ordering::Relaxed);

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod prometheus;
 pub mod read;
 pub mod report;
+pub mod scoreboard;
 pub mod status;
 
 pub use layout::*;

@@ -572,9 +572,10 @@ fn request_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// `server_metrics()`: None unless WSGIServerMetrics On (or the daemon
-/// group's server-metrics=On). Apache's children report Apache's scoreboard;
-/// a daemon process reports its group's processes and their threads in the
-/// same shape (daemons are not Apache processes and have no scoreboard).
+/// group's server-metrics=On). Apache's scoreboard: read directly in Apache's
+/// children; in a daemon process, the copy the Apache parent last made in the
+/// group's memfd (None until its first copy, or if it could not be read
+/// between two rewrites).
 #[pyfunction]
 fn server_metrics(py: Python<'_>) -> PyResult<Py<PyAny>> {
     if !metrics::server_metrics_enabled() {
@@ -618,45 +619,5 @@ fn server_metrics(py: Python<'_>) -> PyResult<Py<PyAny>> {
         d.set_item("processes", procs)?;
         return Ok(d.into_any().unbind());
     }
-    let Some((region, _)) = metrics::group() else { return Ok(py.None()) };
-    let model = crate::runtime::process_model();
-    let d = PyDict::new(py);
-    d.set_item("server_limit", region.processes())?;
-    d.set_item("thread_limit", model.max_threads)?;
-    d.set_item("running_generation", 0)?;
-    d.set_item("restart_time", secs(STARTED_US.load(Relaxed) as i64))?;
-    d.set_item("current_time", secs(now))?;
-    d.set_item("running_time", (now - STARTED_US.load(Relaxed) as i64).max(0) / 1_000_000)?;
-    let procs = PyList::empty(py);
-    for i in 0..region.processes() {
-        let Some(block) = region.process(i) else { continue };
-        let s = read::process(block);
-        let pd = PyDict::new(py);
-        pd.set_item("process_num", i)?;
-        pd.set_item("pid", s.pid)?;
-        pd.set_item("generation", s.starts)?;
-        pd.set_item("quiescing", false)?;
-        let workers = PyList::empty(py);
-        for t in 0..(model.max_threads.max(1) as usize).min(rwsgi_metrics::MAX_THREADS) {
-            let ts = s.thread.iter().find(|x| x.id == t + 1);
-            let wd = PyDict::new(py);
-            wd.set_item("thread_num", t)?;
-            wd.set_item("generation", s.starts)?;
-            let busy = ts.and_then(|x| x.busy.as_ref());
-            wd.set_item("status", if busy.is_some() { "W" } else { "_" })?;
-            wd.set_item("access_count", ts.map_or(0, |x| x.requests))?;
-            wd.set_item("bytes_served", 0)?;
-            wd.set_item("start_time", busy.map_or(0.0, |b| secs(b.start_us as i64)))?;
-            wd.set_item("stop_time", 0.0)?;
-            wd.set_item("last_used", 0.0)?;
-            wd.set_item("client", "")?;
-            wd.set_item("request", busy.map_or(String::new(), |b| String::from_utf8_lossy(&b.url).into_owned()))?;
-            wd.set_item("vhost", "")?;
-            workers.append(wd)?;
-        }
-        pd.set_item("workers", workers)?;
-        procs.append(pd)?;
-    }
-    d.set_item("processes", procs)?;
-    Ok(d.into_any().unbind())
+    Ok(py.None())
 }
