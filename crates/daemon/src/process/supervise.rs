@@ -152,12 +152,14 @@ fn check_triggers(state: &Arc<State>) {
 fn interrupt(ident: u64) {
     let _ = crate::guard::spawn("rwsgi-interrupt", None, move || {
         python::attach(|py| {
-            let exc = py.get_type::<crate::wsgi::RequestTimeout>();
             // The thread may be running in any interpreter, and CPython looks
-            // the thread up in the current interpreter only.
-            python::interpreters::each(py, |_, _| {
+            // the thread up in the current interpreter only; each raises its own class.
+            python::interpreters::each(py, |py, _| match crate::wsgi::request_timeout(py) {
                 // SAFETY: the GIL is held; the exception type is a live type object.
-                unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
+                Ok(exc) => unsafe {
+                    pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr());
+                },
+                Err(e) => tracing::error!("cannot raise RequestTimeout: {e}"),
             });
         })
     });
