@@ -3,6 +3,7 @@ main interpreter, every other group (by default %{RESOURCE}: host, port and
 mount point) an interpreter of its own in each process, in both modes."""
 
 import json
+import re
 
 import pytest
 
@@ -550,3 +551,170 @@ def test_event_callbacks_are_per_interpreter(apache):
     assert own["/a"] and own["/b"]
     assert seen["/a"] <= own["/a"] and seen["/b"] <= own["/b"], (own, seen)
     assert own["/a"] & seen["/a"] and own["/b"] & seen["/b"], (own, seen)
+
+
+# Every object an application gets, used in whichever interpreter runs it. The
+# objects of each request are also kept, and an atexit callback writes to the
+# last wsgi.errors kept, so that they outlive their requests and their
+# interpreter's exit.
+OBJECTS_APP = """
+import atexit, io, json, os, sys, mod_wsgi
+kept = []
+atexit.register(lambda: kept and kept[-1][1].write("atexit writes in %r\\n" % mod_wsgi.application_group))
+DATA = os.path.join(os.path.dirname(__file__), "data.bin")
+def application(environ, start_response):
+    inp, err, fw = environ["wsgi.input"], environ["wsgi.errors"], environ["wsgi.file_wrapper"]
+    if environ["QUERY_STRING"] == "file":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return fw(open(DATA, "rb"))
+    if environ["QUERY_STRING"] == "bytesio":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return mod_wsgi.FileWrapper(io.BytesIO(open(DATA, "rb").read()), blksize=1000)
+    read = [inp.readline().decode(), inp.read(4).decode(), inp.readline(3).decode(),
+            [l.decode() for l in inp.readlines(1)], "".join(l.decode() for l in inp)]
+    wrapper = fw(open(__file__, "rb"), 64)
+    with open(__file__, "rb") as f:
+        same_file = b"".join(wrapper) == f.read()
+    wrapper.close()
+    group = mod_wsgi.application_group
+    err.write("objects app in %r\\n" % group)
+    err.writelines(["writelines one in %r\\n" % group, "writelines two in %r\\n" % group])
+    err.flush()
+    try:
+        raise mod_wsgi.RequestTimeout("test")
+    except mod_wsgi.RequestTimeout:
+        caught = True
+    refused = []
+    for cls in (type(inp), type(err), type(start_response), type(mod_wsgi.active_requests)):
+        try:
+            cls()
+        except TypeError:
+            refused.append(cls.__name__)
+    write = start_response("200 OK", [("Content-Type", "application/json")])
+    kept.append((inp, err, write, start_response, wrapper))
+    types = {"input": type(inp), "errors": type(err), "stderr": type(sys.stderr),
+             "start_response": type(start_response), "write": type(write), "file_wrapper": fw,
+             "FileWrapper": mod_wsgi.FileWrapper, "RequestTimeout": mod_wsgi.RequestTimeout,
+             "active_requests": type(mod_wsgi.active_requests)}
+    write(json.dumps({
+        "pid": os.getpid(), "group": group,
+        "ids": {k: id(v) for k, v in types.items()},
+        "names": {k: "%s.%s" % (v.__module__, v.__name__) for k, v in types.items()},
+        "read": read, "same_file": same_file,
+        "wrapper": [fw is mod_wsgi.FileWrapper, type(wrapper) is mod_wsgi.FileWrapper,
+                    isinstance(wrapper, mod_wsgi.FileWrapper), wrapper.blksize, wrapper.filelike.closed],
+        "timeout": [caught, issubclass(mod_wsgi.RequestTimeout, BaseException),
+                    issubclass(mod_wsgi.RequestTimeout, Exception)],
+        "refused": refused,
+        "active": [len(mod_wsgi.active_requests), environ["mod_wsgi.request_id"] in mod_wsgi.active_requests],
+    }).encode())
+    return []
+"""
+
+OBJECT_GROUPS = {"/a": "alpha", "/b": "beta", "/g": "%{GLOBAL}"}
+BODY = b"line one\nabcdrest\nxyz-more\nfour\nfive\nsix"
+DATA = bytes(range(256)) * 40
+
+
+def objects_server(apache, mpm="event", config="", mode=None):
+    kw = {} if mode is None else {"mode": mode}
+    srv = apache("".join("WSGIScriptAlias %s {root}/objects.wsgi application-group=%s\n" % (p, g)
+                         for p, g in OBJECT_GROUPS.items()) + config, start=False, mpm=mpm, **kw)
+    srv.mpm_config = ONE_CHILD[mpm]  # every group is asked in the same process
+    srv.write_file("objects.wsgi", OBJECTS_APP)
+    with open(srv.path("data.bin"), "wb") as f:
+        f.write(DATA)
+    return srv
+
+
+def check_objects(srv, path):
+    """One request to `path` through every object; returns what it reported."""
+    r = srv.request("POST", path, body=BODY)
+    assert r.status == 200, r.body[:2000]
+    got = r.json()
+    assert got["read"] == ["line one\n", "abcd", "res", ["t\n"], "xyz-more\nfour\nfive\nsix"]
+    assert got["same_file"] is True
+    assert got["wrapper"] == [True, True, True, 64, True]
+    assert got["timeout"] == [True, True, False]
+    assert got["refused"] == ["Input", "Log", "StartResponse", "ActiveRequests"]
+    assert got["active"] == [1, True]
+    assert got["names"] == {"input": "mod_wsgi.Input", "errors": "mod_wsgi.Log", "stderr": "mod_wsgi.Log",
+                            "start_response": "mod_wsgi.StartResponse", "write": "mod_wsgi.Write",
+                            "file_wrapper": "mod_wsgi.FileWrapper", "FileWrapper": "mod_wsgi.FileWrapper",
+                            "RequestTimeout": "mod_wsgi.RequestTimeout",
+                            "active_requests": "mod_wsgi.ActiveRequests"}
+    # Within one interpreter: one class each (wsgi.errors and sys.stderr
+    # share Log; wsgi.file_wrapper is mod_wsgi.FileWrapper).
+    assert got["ids"]["errors"] == got["ids"]["stderr"]
+    assert got["ids"]["file_wrapper"] == got["ids"]["FileWrapper"]
+    for query in ("file", "bytesio"):
+        r = srv.get(path + "?" + query)
+        assert r.status == 200 and r.body == DATA, (query, r.status, len(r.body))
+    return got
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_objects_the_application_sees_are_each_interpreters_own(apache, mpm):
+    """wsgi.input, wsgi.errors, start_response and write, the file wrapper,
+    mod_wsgi.FileWrapper, RequestTimeout and active_requests: each
+    interpreter (two sub-interpreters and %{GLOBAL}, in one process) has
+    classes of its own, made there, and they all work in each."""
+    srv = objects_server(apache, mpm)
+    srv.start()
+    seen = {}
+    for _ in range(2):
+        for path, group in OBJECT_GROUPS.items():
+            got = check_objects(srv, path)
+            assert got["group"] == ("" if group == "%{GLOBAL}" else group)
+            assert seen.setdefault(path, got["ids"]) == got["ids"]  # the same classes on every request
+    assert len({got["pid"] for got in [check_objects(srv, p) for p in OBJECT_GROUPS]}) == 1
+    for kind in seen["/a"]:
+        ids = {path: seen[path][kind] for path in OBJECT_GROUPS}
+        assert len(set(ids.values())) == len(ids), (kind, ids)
+    for group in ("alpha", "beta", ""):
+        srv.wait_for_log(r"objects app in '%s'" % group)
+        srv.wait_for_log(r"writelines two in '%s'" % group)
+    srv.stop()
+    # At exit each interpreter's atexit callback still writes through a
+    # wsgi.errors kept past its request; nothing crashed on the way out.
+    for group in ("alpha", "beta", ""):
+        assert re.search(r"atexit writes in '%s'" % group, srv.error_log()), group
+    srv.check_log()
+
+
+def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache):
+    """Embedded mode: Apache children with several interpreters whose objects
+    outlive their requests end by MaxConnectionsPerChild, graceful restart and
+    stop; none crashes (the error log names every abnormal child exit)."""
+    srv = objects_server(apache, config="MaxConnectionsPerChild 4\n", mode="embedded")
+    srv.start()
+    for _ in range(4):
+        for path in OBJECT_GROUPS:
+            check_objects(srv, path)
+    srv.graceful()
+    for path in OBJECT_GROUPS:
+        check_objects(srv, path)
+    srv.stop()
+    assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
+    srv.check_log()
+
+
+def test_objects_survive_recycling_and_restarts_in_a_daemon(apache):
+    """Daemon mode: a daemon with several interpreters whose objects outlive
+    their requests ends by maximum-requests, graceful restart and stop,
+    without a crash."""
+    srv = objects_server(apache, mode="embedded", config=(
+        "WSGIDaemonProcess objects processes=1 threads=4 maximum-requests=5\n"
+        "WSGIProcessGroup objects\n"))
+    srv.start()
+    for _ in range(4):
+        for path in OBJECT_GROUPS:
+            check_objects(srv, path)
+    srv.wait_for_log(r"shutting down \(maximum-requests\)")
+    srv.graceful()
+    for path in OBJECT_GROUPS:
+        check_objects(srv, path)
+    srv.stop()
+    assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
+    srv.check_log()
