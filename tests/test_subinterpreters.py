@@ -718,3 +718,111 @@ def test_objects_survive_recycling_and_restarts_in_a_daemon(apache):
     srv.stop()
     assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
     srv.check_log()
+
+
+INTERRUPT_APP = """
+import os, sys, time, mod_wsgi
+def application(environ, start_response):
+    err = environ["wsgi.errors"]
+    try:
+        while True:
+            time.sleep(0.02)
+    finally:
+        kind = sys.exc_info()[0]
+        err.write("BUSYLOOP in %r unwound: %s, its own class: %s\\n"
+                  % (mod_wsgi.application_group, kind.__name__, kind is mod_wsgi.RequestTimeout))
+        err.flush()
+"""
+
+
+def test_request_timeout_raises_each_interpreters_own_class(apache):
+    """interrupt-timeout raises the interrupted interpreter's RequestTimeout,
+    which its application can catch as mod_wsgi.RequestTimeout, and the
+    request becomes a 504, in a sub-interpreter as in %{GLOBAL}."""
+    import time
+    srv = apache(
+        "WSGIDaemonProcess intr processes=1 threads=2 request-timeout=1 interrupt-timeout=2 graceful-timeout=1\n"
+        "WSGIScriptAlias /a {root}/busy.wsgi process-group=intr application-group=alpha\n"
+        "WSGIScriptAlias /g {root}/busy.wsgi process-group=intr application-group=%{GLOBAL}\n",
+        start=False, mode="embedded")
+    srv.write_file("busy.wsgi", INTERRUPT_APP)
+    srv.start()
+    for path, group in (("/a", "alpha"), ("/g", "")):
+        mark = srv.log_mark()
+        started = time.monotonic()
+        r = srv.get(path, timeout=20)
+        assert r.status == 504, (path, r.status, r.body[:300])
+        assert time.monotonic() - started < 4
+        srv.wait_for_log(r"BUSYLOOP in '%s' unwound: RequestTimeout, its own class: True" % group, since=mark)
+    srv.stop()
+
+
+ARGUMENTS_APP = """
+import json, mod_wsgi
+def application(environ, start_response):
+    inp, err = environ["wsgi.input"], environ["wsgi.errors"]
+    calls = {
+        "read str": lambda: inp.read("x"),
+        "read too many": lambda: inp.read(1, 2),
+        "readline keyword": lambda: inp.readline(bad=1),
+        "close with argument": lambda: inp.close(1),
+        "errors bytes": lambda: err.write(b"bytes"),
+        "errors missing": lambda: err.write(),
+        "errors twice": lambda: err.write("a", text="b"),
+        "writelines not iterable": lambda: err.writelines(3),
+        "fileno": lambda: err.fileno(),
+        "start_response missing": lambda: start_response("200 OK"),
+        "start_response status": lambda: start_response(200, []),
+        "start_response headers": lambda: start_response("200 OK", [("X-A", 1)]),
+        "FileWrapper missing": lambda: mod_wsgi.FileWrapper(),
+        "FileWrapper blksize": lambda: mod_wsgi.FileWrapper(None, "big"),
+        "active_requests key": lambda: mod_wsgi.active_requests["nope"],
+    }
+    errors = {}
+    for name, call in calls.items():
+        try:
+            call()
+            errors[name] = None
+        except Exception as e:
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+    write = start_response("200 OK", [("Content-Type", "application/json")])
+    for name, call in {"write str": lambda: write("text"), "write none": lambda: write()}.items():
+        try:
+            call()
+            errors[name] = None
+        except Exception as e:
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+    return [json.dumps(errors).encode()]
+"""
+
+
+@both_modes
+def test_bad_arguments_raise_clear_errors_in_every_interpreter(apache):
+    srv = apache("WSGIScriptAlias /a {root}/args.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /g {root}/args.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.write_file("args.wsgi", ARGUMENTS_APP)
+    srv.start()
+    expected = {
+        "read str": "TypeError: 'str' object cannot be interpreted as an integer",
+        "read too many": "TypeError: read() takes at most 1 argument (2 given)",
+        "readline keyword": "TypeError: readline() got an unexpected keyword argument 'bad'",
+        "close with argument": "TypeError: close() takes at most 0 arguments (1 given)",
+        "errors bytes": "TypeError: write() argument must be str, not bytes",
+        "errors missing": "TypeError: write() missing required argument 'text' (pos 1)",
+        "errors twice": "TypeError: write() got multiple values for argument 'text'",
+        "writelines not iterable": "TypeError: 'int' object is not iterable",
+        "fileno": "OSError: the Apache error log stream has no file descriptor",
+        "start_response missing": "TypeError: start_response() missing required argument 'response_headers' (pos 2)",
+        "start_response status": "TypeError: expected str for status line, got int",
+        "start_response headers": 'TypeError: value of header "X-A" must be str, got int',
+        "FileWrapper missing": "TypeError: FileWrapper() missing required argument 'filelike' (pos 1)",
+        "FileWrapper blksize": "TypeError: 'str' object cannot be interpreted as an integer",
+        "active_requests key": "KeyError: 'nope'",
+        "write str": "TypeError: write() argument must be bytes, not str",
+        "write none": "TypeError: write() missing required argument 'data' (pos 1)",
+    }
+    for path in ("/a", "/g"):
+        r = srv.get(path)
+        assert r.status == 200, r.body[:2000]
+        assert r.json() == expected, path
+    srv.check_log()

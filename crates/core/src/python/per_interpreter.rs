@@ -4,10 +4,12 @@
 //! static shared by every interpreter; this store keeps them by interpreter
 //! instead, each under a [`Key`] (a static that only numbers a kind of object).
 //!
-//! The store holds one reference to each object. An interpreter that is ended
+//! The store holds one reference to each object; finding one is a
+//! thread-local check and an atomic load (it is on every request's path). An interpreter that is ended
 //! must give its objects up first, with [`forget`], while it is still current.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use pyo3::ffi;
@@ -43,15 +45,24 @@ impl Default for Key {
     }
 }
 
-/// An interpreter's objects, by key slot.
+/// The most keys there may be (each is a slot in every interpreter's row).
+const SLOTS: usize = 32;
+
+/// An interpreter's objects, by key slot: a reference owned by the row, or NULL.
 struct Row {
-    interpreter: usize,
-    objects: Vec<Option<Py<PyAny>>>,
+    objects: [AtomicPtr<ffi::PyObject>; SLOTS],
 }
 
-/// Rows by interpreter (`PyInterpreterState` address). The lock is held only
-/// to look up or insert, never while Python code runs.
-static STORE: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+/// Rows by interpreter (`PyInterpreterState` address). A row is never freed:
+/// [`forget`] empties it, and an interpreter made later at the same address
+/// uses it again; so a row found once stays valid for the thread to keep.
+static ROWS: Mutex<Vec<(usize, &'static Row)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    // The row of the interpreter this thread last asked for (requests mostly
+    // stay in one). A plain Cell: no destructor, which would pin the DSO.
+    static LAST: Cell<(usize, *const Row)> = const { Cell::new((0, std::ptr::null())) };
+}
 
 /// The current interpreter's address.
 pub fn current(_py: Python<'_>) -> usize {
@@ -59,49 +70,64 @@ pub fn current(_py: Python<'_>) -> usize {
     unsafe { ffi::PyInterpreterState_Get() as usize }
 }
 
-fn lookup<'py>(py: Python<'py>, interpreter: usize, slot: usize) -> Option<Bound<'py, PyAny>> {
-    let store = STORE.lock();
-    let row = store.iter().find(|r| r.interpreter == interpreter)?;
-    row.objects.get(slot)?.as_ref().map(|o| o.bind(py).clone())
+fn row(py: Python<'_>) -> &'static Row {
+    let interpreter = current(py);
+    let (last, row) = LAST.with(Cell::get);
+    if last == interpreter && !row.is_null() {
+        // SAFETY: rows are leaked, never freed.
+        return unsafe { &*row };
+    }
+    let row = {
+        let mut rows = ROWS.lock();
+        match rows.iter().find(|(i, _)| *i == interpreter) {
+            Some(&(_, row)) => row,
+            None => {
+                let row: &'static Row = Box::leak(Box::new(Row { objects: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())) }));
+                rows.push((interpreter, row));
+                row
+            }
+        }
+    };
+    LAST.with(|last| last.set((interpreter, row)));
+    row
 }
 
 /// The current interpreter's object for `key`, made by `make` the first time.
 /// Two threads may both make it; the first one stored is kept.
 pub fn get_or_try_init<'py>(py: Python<'py>, key: &'static Key, make: impl FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-    let interpreter = current(py);
     let slot = key.slot();
-    if let Some(found) = lookup(py, interpreter, slot) {
-        return Ok(found);
+    if slot >= SLOTS {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("internal error: more than {SLOTS} kinds of per-interpreter objects")));
+    }
+    let cell = &row(py).objects[slot];
+    let found = cell.load(Ordering::Acquire);
+    if !found.is_null() {
+        // SAFETY: the row holds a reference to it; only this interpreter's
+        // threads, holding its GIL, reach this slot (or empty it).
+        return Ok(unsafe { Bound::from_borrowed_ptr(py, found) });
     }
     let made = make(py)?;
-    let mut store = STORE.lock();
-    let index = match store.iter().position(|r| r.interpreter == interpreter) {
-        Some(i) => i,
-        None => {
-            store.push(Row { interpreter, objects: Vec::new() });
-            store.len() - 1
+    match cell.compare_exchange(std::ptr::null_mut(), made.as_ptr(), Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            let for_caller = made.clone();
+            // The row keeps this reference (until `forget`).
+            let _ = made.into_ptr();
+            Ok(for_caller)
         }
-    };
-    let objects = &mut store[index].objects;
-    if objects.len() <= slot {
-        objects.resize_with(slot + 1, || None);
-    }
-    match &objects[slot] {
-        Some(earlier) => Ok(earlier.bind(py).clone()),
-        None => {
-            objects[slot] = Some(made.clone().unbind());
-            Ok(made)
-        }
+        // SAFETY: as above, for the object another thread stored first.
+        Err(earlier) => Ok(unsafe { Bound::from_borrowed_ptr(py, earlier) }),
     }
 }
 
-/// Drops the current interpreter's objects (before it is ended); they are
-/// released here, in their own interpreter. Later uses make them again.
+/// Empties the current interpreter's row (before the interpreter is ended);
+/// the objects are released here, in their own interpreter. Later uses in an
+/// interpreter at the same address make them again.
 pub fn forget(py: Python<'_>) {
-    let interpreter = current(py);
-    let row = {
-        let mut store = STORE.lock();
-        store.iter().position(|r| r.interpreter == interpreter).map(|i| store.swap_remove(i))
-    };
-    drop(row);
+    for cell in &row(py).objects {
+        let object = cell.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !object.is_null() {
+            // SAFETY: the row's own reference, given up with the GIL held.
+            unsafe { ffi::Py_DECREF(object) };
+        }
+    }
 }
