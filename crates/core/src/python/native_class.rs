@@ -318,9 +318,7 @@ fn entry<R: Copy>(failed: R, body: impl for<'py> FnOnce(Python<'py>) -> PyResult
     crate::guard::contain_or(
         "a method of a mod_wsgi object",
         || {
-            // The thread holds the GIL already (CPython is calling us); this
-            // only tells pyo3 so, so that references dropped here are released now.
-            Python::attach(|py| match body(py) {
+            attached(|py| match body(py) {
                 Ok(value) => value,
                 Err(e) => {
                     e.restore(py);
@@ -334,6 +332,27 @@ fn entry<R: Copy>(failed: R, body: impl for<'py> FnOnce(Python<'py>) -> PyResult
             failed
         },
     )
+}
+
+/// Runs `f` on a thread that holds the GIL (CPython is calling us), telling
+/// pyo3 so where that is safe, so that Python references dropped in `f` are
+/// released now, in this interpreter, rather than queued for whichever
+/// interpreter pyo3 next runs in. Telling pyo3 is `Python::attach`, which on a
+/// thread pyo3 has not counted as attached calls `PyGILState_Ensure`: that
+/// only counts when the thread's PyGILState state is the current one (Python's
+/// own threads, the main interpreter), and would wait for the GIL it already
+/// holds when a sub-interpreter's state is current. Our request threads are
+/// always counted there; anything else (an interpreter being ended outside
+/// pyo3) gets the token as is.
+fn attached<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    // SAFETY: the GIL is held, so there is a current thread state to compare.
+    let own_state = unsafe { ffi::PyGILState_GetThisThreadState() == ffi::PyThreadState_Get() };
+    if own_state {
+        Python::attach(f)
+    } else {
+        // SAFETY: CPython called us with the GIL held on this thread.
+        f(unsafe { Python::assume_attached() })
+    }
 }
 
 fn into_ptr(value: Bound<'_, PyAny>) -> *mut ffi::PyObject {
@@ -501,9 +520,7 @@ unsafe extern "C" fn dealloc<T: Native>(slf: *mut ffi::PyObject) {
     crate::guard::contain_or(
         "freeing a mod_wsgi object",
         || {
-            // As in `entry`: pyo3 must know the thread is attached so that the
-            // value's Python references are released now, in this interpreter.
-            Python::attach(|_| {
+            attached(|_| {
                 // SAFETY: the value was initialised when the instance was made
                 // and is dropped exactly once, here.
                 unsafe { ManuallyDrop::drop(&mut (*slf.cast::<Instance<T>>()).value) }
