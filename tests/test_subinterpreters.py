@@ -558,7 +558,7 @@ def test_event_callbacks_are_per_interpreter(apache):
 # last wsgi.errors kept, so that they outlive their requests and their
 # interpreter's exit.
 OBJECTS_APP = """
-import atexit, io, json, os, sys, threading, mod_wsgi
+import atexit, gc, io, json, os, sys, threading, weakref, mod_wsgi
 kept = []
 atexit.register(lambda: kept and kept[-1][1].write("atexit writes in %r\\n" % mod_wsgi.application_group))
 DATA = os.path.join(os.path.dirname(__file__), "data.bin")
@@ -585,6 +585,21 @@ def application(environ, start_response):
     thread = threading.Thread(target=in_thread)
     thread.start()
     thread.join()
+    # Each instance holds one reference to its class, given back when it goes.
+    before = sys.getrefcount(mod_wsgi.FileWrapper)
+    for _ in range(1000):
+        mod_wsgi.FileWrapper(io.BytesIO(b"x"))
+    class_references = sys.getrefcount(mod_wsgi.FileWrapper) - before
+    # A cycle through a FileWrapper is collected.
+    class Reader:
+        def read(self, n):
+            return b""
+    reader = Reader()
+    reader.wrapper = mod_wsgi.FileWrapper(reader)
+    reader_ref = weakref.ref(reader)
+    del reader
+    gc.collect()
+    cycle_collected = reader_ref() is None
     err.write("objects app in %r\\n" % group)
     err.writelines(["writelines one in %r\\n" % group, "writelines two in %r\\n" % group])
     err.flush()
@@ -609,6 +624,7 @@ def application(environ, start_response):
         "ids": {k: id(v) for k, v in types.items()},
         "names": {k: "%s.%s" % (v.__module__, v.__name__) for k, v in types.items()},
         "read": read, "same_file": same_file, "thread": [x.decode() for x in made_in_thread],
+        "class_references": class_references, "cycle_collected": cycle_collected,
         "wrapper": [fw is mod_wsgi.FileWrapper, type(wrapper) is mod_wsgi.FileWrapper,
                     isinstance(wrapper, mod_wsgi.FileWrapper), wrapper.blksize, wrapper.filelike.closed],
         "timeout": [caught, issubclass(mod_wsgi.RequestTimeout, BaseException),
@@ -643,6 +659,7 @@ def check_objects(srv, path):
     assert got["read"] == ["line one\n", "abcd", "res", ["t\n"], "xyz-more\nfour\nfive\nsix"]
     assert got["same_file"] is True
     assert got["thread"] == ["abc"]
+    assert got["class_references"] == 0 and got["cycle_collected"] is True
     assert got["wrapper"] == [True, True, True, 64, True]
     assert got["timeout"] == [True, True, False]
     assert got["refused"] == ["Input", "Log", "StartResponse", "ActiveRequests"]
