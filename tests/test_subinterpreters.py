@@ -711,11 +711,12 @@ def test_objects_the_application_sees_are_each_interpreters_own(apache, mpm):
     srv.check_log()
 
 
-def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache):
+@pytest.mark.parametrize("mpm", MPMS)
+def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache, mpm):
     """Embedded mode: Apache children with several interpreters whose objects
     outlive their requests end by MaxConnectionsPerChild, graceful restart and
     stop; none crashes (the error log names every abnormal child exit)."""
-    srv = objects_server(apache, config="MaxConnectionsPerChild 4\n", mode="embedded")
+    srv = objects_server(apache, mpm, config="MaxConnectionsPerChild 4\n", mode="embedded")
     srv.start()
     for _ in range(4):
         for path in OBJECT_GROUPS:
