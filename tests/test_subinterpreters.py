@@ -3,6 +3,7 @@ main interpreter, every other group (by default %{RESOURCE}: host, port and
 mount point) an interpreter of its own in each process, in both modes."""
 
 import json
+import re
 
 import pytest
 
@@ -582,3 +583,307 @@ def test_event_callbacks_are_per_interpreter(apache):
     assert own["/a"] and own["/b"]
     assert seen["/a"] <= own["/a"] and seen["/b"] <= own["/b"], (own, seen)
     assert own["/a"] & seen["/a"] and own["/b"] & seen["/b"], (own, seen)
+
+
+# Every object an application gets, used in whichever interpreter runs it. The
+# objects of each request are also kept, and an atexit callback writes to the
+# last wsgi.errors kept, so that they outlive their requests and their
+# interpreter's exit.
+OBJECTS_APP = """
+import atexit, gc, io, json, os, sys, threading, weakref, mod_wsgi
+kept = []
+atexit.register(lambda: kept and kept[-1][1].write("atexit writes in %r\\n" % mod_wsgi.application_group))
+DATA = os.path.join(os.path.dirname(__file__), "data.bin")
+def application(environ, start_response):
+    inp, err, fw = environ["wsgi.input"], environ["wsgi.errors"], environ["wsgi.file_wrapper"]
+    if environ["QUERY_STRING"] == "file":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return fw(open(DATA, "rb"))
+    if environ["QUERY_STRING"] == "bytesio":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return mod_wsgi.FileWrapper(io.BytesIO(open(DATA, "rb").read()), blksize=1000)
+    read = [inp.readline().decode(), inp.read(4).decode(), inp.readline(3).decode(),
+            [l.decode() for l in inp.readlines(1)], "".join(l.decode() for l in inp)]
+    wrapper = fw(open(__file__, "rb"), 64)
+    with open(__file__, "rb") as f:
+        same_file = b"".join(wrapper) == f.read()
+    wrapper.close()
+    group = mod_wsgi.application_group
+    made_in_thread = []
+    def in_thread():  # a thread of Python's own, in this interpreter
+        sys.stderr.write("thread writes in %r\\n" % group)
+        sys.stderr.flush()
+        made_in_thread.append(b"".join(mod_wsgi.FileWrapper(io.BytesIO(b"abc"), 1)))
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    # Each instance holds one reference to its class, given back when it goes.
+    before = sys.getrefcount(mod_wsgi.FileWrapper)
+    for _ in range(1000):
+        mod_wsgi.FileWrapper(io.BytesIO(b"x"))
+    class_references = sys.getrefcount(mod_wsgi.FileWrapper) - before
+    # A cycle through a FileWrapper is collected.
+    class Reader:
+        def read(self, n):
+            return b""
+    reader = Reader()
+    reader.wrapper = mod_wsgi.FileWrapper(reader)
+    reader_ref = weakref.ref(reader)
+    del reader
+    gc.collect()
+    cycle_collected = reader_ref() is None
+    err.write("objects app in %r\\n" % group)
+    err.writelines(["writelines one in %r\\n" % group, "writelines two in %r\\n" % group])
+    err.flush()
+    try:
+        raise mod_wsgi.RequestTimeout("test")
+    except mod_wsgi.RequestTimeout:
+        caught = True
+    refused = []
+    for cls in (type(inp), type(err), type(start_response), type(mod_wsgi.active_requests)):
+        try:
+            cls()
+        except TypeError:
+            refused.append(cls.__name__)
+    write = start_response("200 OK", [("Content-Type", "application/json")])
+    kept.append((inp, err, write, start_response, wrapper))
+    types = {"input": type(inp), "errors": type(err), "stderr": type(sys.stderr),
+             "start_response": type(start_response), "write": type(write), "file_wrapper": fw,
+             "FileWrapper": mod_wsgi.FileWrapper, "RequestTimeout": mod_wsgi.RequestTimeout,
+             "active_requests": type(mod_wsgi.active_requests)}
+    write(json.dumps({
+        "pid": os.getpid(), "group": group,
+        "ids": {k: id(v) for k, v in types.items()},
+        "names": {k: "%s.%s" % (v.__module__, v.__name__) for k, v in types.items()},
+        "read": read, "same_file": same_file, "thread": [x.decode() for x in made_in_thread],
+        "class_references": class_references, "cycle_collected": cycle_collected,
+        "wrapper": [fw is mod_wsgi.FileWrapper, type(wrapper) is mod_wsgi.FileWrapper,
+                    isinstance(wrapper, mod_wsgi.FileWrapper), wrapper.blksize, wrapper.filelike.closed],
+        "timeout": [caught, issubclass(mod_wsgi.RequestTimeout, BaseException),
+                    issubclass(mod_wsgi.RequestTimeout, Exception)],
+        "refused": refused,
+        "active": [len(mod_wsgi.active_requests), environ["mod_wsgi.request_id"] in mod_wsgi.active_requests],
+    }).encode())
+    return []
+"""
+
+OBJECT_GROUPS = {"/a": "alpha", "/b": "beta", "/g": "%{GLOBAL}"}
+BODY = b"line one\nabcdrest\nxyz-more\nfour\nfive\nsix"
+DATA = bytes(range(256)) * 40
+
+
+def objects_server(apache, mpm="event", config="", mode=None):
+    kw = {} if mode is None else {"mode": mode}
+    srv = apache("".join("WSGIScriptAlias %s {root}/objects.wsgi application-group=%s\n" % (p, g)
+                         for p, g in OBJECT_GROUPS.items()) + config, start=False, mpm=mpm, **kw)
+    srv.mpm_config = ONE_CHILD[mpm]  # every group is asked in the same process
+    srv.write_file("objects.wsgi", OBJECTS_APP)
+    with open(srv.path("data.bin"), "wb") as f:
+        f.write(DATA)
+    return srv
+
+
+def check_objects(srv, path):
+    """One request to `path` through every object; returns what it reported."""
+    r = srv.request("POST", path, body=BODY)
+    assert r.status == 200, r.body[:2000]
+    got = r.json()
+    assert got["read"] == ["line one\n", "abcd", "res", ["t\n"], "xyz-more\nfour\nfive\nsix"]
+    assert got["same_file"] is True
+    assert got["thread"] == ["abc"]
+    assert got["class_references"] == 0 and got["cycle_collected"] is True
+    assert got["wrapper"] == [True, True, True, 64, True]
+    assert got["timeout"] == [True, True, False]
+    assert got["refused"] == ["Input", "Log", "StartResponse", "ActiveRequests"]
+    # (In daemon mode the previous request may still be finishing: at least this one.)
+    assert got["active"][0] >= 1 and got["active"][1] is True
+    assert got["names"] == {"input": "mod_wsgi.Input", "errors": "mod_wsgi.Log", "stderr": "mod_wsgi.Log",
+                            "start_response": "mod_wsgi.StartResponse", "write": "mod_wsgi.Write",
+                            "file_wrapper": "mod_wsgi.FileWrapper", "FileWrapper": "mod_wsgi.FileWrapper",
+                            "RequestTimeout": "mod_wsgi.RequestTimeout",
+                            "active_requests": "mod_wsgi.ActiveRequests"}
+    # Within one interpreter: one class each (wsgi.errors and sys.stderr
+    # share Log; wsgi.file_wrapper is mod_wsgi.FileWrapper).
+    assert got["ids"]["errors"] == got["ids"]["stderr"]
+    assert got["ids"]["file_wrapper"] == got["ids"]["FileWrapper"]
+    for query in ("file", "bytesio"):
+        r = srv.get(path + "?" + query)
+        assert r.status == 200 and r.body == DATA, (query, r.status, len(r.body))
+    return got
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_objects_the_application_sees_are_each_interpreters_own(apache, mpm):
+    """wsgi.input, wsgi.errors, start_response and write, the file wrapper,
+    mod_wsgi.FileWrapper, RequestTimeout and active_requests: each
+    interpreter (two sub-interpreters and %{GLOBAL}, in one process) has
+    classes of its own, made there, and they all work in each."""
+    srv = objects_server(apache, mpm)
+    srv.start()
+    seen = {}
+    for _ in range(2):
+        for path, group in OBJECT_GROUPS.items():
+            got = check_objects(srv, path)
+            assert got["group"] == ("" if group == "%{GLOBAL}" else group)
+            assert seen.setdefault(path, got["ids"]) == got["ids"]  # the same classes on every request
+    assert len({got["pid"] for got in [check_objects(srv, p) for p in OBJECT_GROUPS]}) == 1
+    for kind in seen["/a"]:
+        ids = {path: seen[path][kind] for path in OBJECT_GROUPS}
+        assert len(set(ids.values())) == len(ids), (kind, ids)
+    for group in ("alpha", "beta", ""):
+        srv.wait_for_log(r"objects app in '%s'" % group)
+        srv.wait_for_log(r"writelines two in '%s'" % group)
+        srv.wait_for_log(r"thread writes in '%s'" % group)
+    srv.stop()
+    # At exit each interpreter's atexit callback still writes through a
+    # wsgi.errors kept past its request; nothing crashed on the way out.
+    for group in ("alpha", "beta", ""):
+        assert re.search(r"atexit writes in '%s'" % group, srv.error_log()), group
+    srv.check_log()
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache, mpm):
+    """Embedded mode: Apache children with several interpreters whose objects
+    outlive their requests end by MaxConnectionsPerChild, graceful restart and
+    stop; none crashes (the error log names every abnormal child exit)."""
+    srv = objects_server(apache, mpm, config="MaxConnectionsPerChild 4\n", mode="embedded")
+    srv.start()
+    for _ in range(4):
+        for path in OBJECT_GROUPS:
+            check_objects(srv, path)
+    srv.graceful()
+    for path in OBJECT_GROUPS:
+        check_objects(srv, path)
+    srv.stop()
+    assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
+    srv.check_log()
+
+
+def test_objects_survive_recycling_and_restarts_in_a_daemon(apache):
+    """Daemon mode: a daemon with several interpreters whose objects outlive
+    their requests ends by maximum-requests, graceful restart and stop,
+    without a crash."""
+    srv = objects_server(apache, mode="embedded", config=(
+        "WSGIDaemonProcess objects processes=1 threads=4 maximum-requests=5\n"
+        "WSGIProcessGroup objects\n"))
+    srv.start()
+    for _ in range(4):
+        for path in OBJECT_GROUPS:
+            check_objects(srv, path)
+    srv.wait_for_log(r"shutting down \(maximum-requests\)")
+    srv.graceful()
+    for path in OBJECT_GROUPS:
+        check_objects(srv, path)
+    srv.stop()
+    assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
+    srv.check_log()
+
+
+INTERRUPT_APP = """
+import os, sys, time, mod_wsgi
+def application(environ, start_response):
+    err = environ["wsgi.errors"]
+    try:
+        while True:
+            time.sleep(0.02)
+    finally:
+        kind = sys.exc_info()[0]
+        err.write("BUSYLOOP in %r unwound: %s, its own class: %s\\n"
+                  % (mod_wsgi.application_group, kind.__name__, kind is mod_wsgi.RequestTimeout))
+        err.flush()
+"""
+
+
+def test_request_timeout_raises_each_interpreters_own_class(apache):
+    """interrupt-timeout raises the interrupted interpreter's RequestTimeout,
+    which its application can catch as mod_wsgi.RequestTimeout, and the
+    request becomes a 504, in a sub-interpreter as in %{GLOBAL}."""
+    import time
+    srv = apache(
+        "WSGIDaemonProcess intr processes=1 threads=2 request-timeout=1 interrupt-timeout=2 graceful-timeout=1\n"
+        "WSGIScriptAlias /a {root}/busy.wsgi process-group=intr application-group=alpha\n"
+        "WSGIScriptAlias /g {root}/busy.wsgi process-group=intr application-group=%{GLOBAL}\n",
+        start=False, mode="embedded")
+    srv.write_file("busy.wsgi", INTERRUPT_APP)
+    srv.start()
+    for path, group in (("/a", "alpha"), ("/g", "")):
+        mark = srv.log_mark()
+        started = time.monotonic()
+        r = srv.get(path, timeout=20)
+        assert r.status == 504, (path, r.status, r.body[:300])
+        assert time.monotonic() - started < 4
+        srv.wait_for_log(r"BUSYLOOP in '%s' unwound: RequestTimeout, its own class: True" % group, since=mark)
+    srv.stop()
+
+
+ARGUMENTS_APP = """
+import json, mod_wsgi
+def application(environ, start_response):
+    inp, err = environ["wsgi.input"], environ["wsgi.errors"]
+    calls = {
+        "read str": lambda: inp.read("x"),
+        "read too many": lambda: inp.read(1, 2),
+        "readline keyword": lambda: inp.readline(bad=1),
+        "close with argument": lambda: inp.close(1),
+        "errors bytes": lambda: err.write(b"bytes"),
+        "errors missing": lambda: err.write(),
+        "errors twice": lambda: err.write("a", text="b"),
+        "writelines not iterable": lambda: err.writelines(3),
+        "fileno": lambda: err.fileno(),
+        "start_response missing": lambda: start_response("200 OK"),
+        "start_response status": lambda: start_response(200, []),
+        "start_response headers": lambda: start_response("200 OK", [("X-A", 1)]),
+        "FileWrapper missing": lambda: mod_wsgi.FileWrapper(),
+        "FileWrapper blksize": lambda: mod_wsgi.FileWrapper(None, "big"),
+        "active_requests key": lambda: mod_wsgi.active_requests["nope"],
+    }
+    errors = {}
+    for name, call in calls.items():
+        try:
+            call()
+            errors[name] = None
+        except Exception as e:
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+    write = start_response("200 OK", [("Content-Type", "application/json")])
+    for name, call in {"write str": lambda: write("text"), "write none": lambda: write()}.items():
+        try:
+            call()
+            errors[name] = None
+        except Exception as e:
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+    return [json.dumps(errors).encode()]
+"""
+
+
+@both_modes
+def test_bad_arguments_raise_clear_errors_in_every_interpreter(apache):
+    srv = apache("WSGIScriptAlias /a {root}/args.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /g {root}/args.wsgi application-group=%{GLOBAL}\n", start=False)
+    srv.write_file("args.wsgi", ARGUMENTS_APP)
+    srv.start()
+    expected = {
+        "read str": "TypeError: 'str' object cannot be interpreted as an integer",
+        "read too many": "TypeError: read() takes at most 1 argument (2 given)",
+        "readline keyword": "TypeError: readline() got an unexpected keyword argument 'bad'",
+        "close with argument": "TypeError: close() takes at most 0 arguments (1 given)",
+        "errors bytes": "TypeError: write() argument must be str, not bytes",
+        "errors missing": "TypeError: write() missing required argument 'text' (pos 1)",
+        "errors twice": "TypeError: write() got multiple values for argument 'text'",
+        "writelines not iterable": "TypeError: 'int' object is not iterable",
+        "fileno": "OSError: the Apache error log stream has no file descriptor",
+        "start_response missing": "TypeError: start_response() missing required argument 'response_headers' (pos 2)",
+        "start_response status": "TypeError: expected str for status line, got int",
+        "start_response headers": 'TypeError: value of header "X-A" must be str, got int',
+        "FileWrapper missing": "TypeError: FileWrapper() missing required argument 'filelike' (pos 1)",
+        "FileWrapper blksize": "TypeError: 'str' object cannot be interpreted as an integer",
+        "active_requests key": "KeyError: 'nope'",
+        "write str": "TypeError: write() argument must be bytes, not str",
+        "write none": "TypeError: write() missing required argument 'data' (pos 1)",
+    }
+    for path in ("/a", "/g"):
+        r = srv.get(path)
+        assert r.status == 200, r.body[:2000]
+        assert r.json() == expected, path
+    srv.check_log()

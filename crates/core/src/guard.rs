@@ -20,11 +20,17 @@ fn describe(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs `body`; if it panics, logs `what` with the panic message and returns `fallback`.
 pub fn contain<T>(what: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+    contain_or(what, body, || fallback)
+}
+
+/// Like [`contain`], with the fallback made only after a panic (for callers
+/// whose fallback has an effect, such as setting a Python exception).
+pub fn contain_or<T>(what: &str, body: impl FnOnce() -> T, on_panic: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
             crate::crit!("internal error (panic caught) in {what}: {}", describe(payload.as_ref()));
-            fallback
+            on_panic()
         }
     }
 }

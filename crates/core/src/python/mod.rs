@@ -3,6 +3,8 @@
 
 pub mod interpreter;
 pub mod interpreters;
+pub mod native_class;
+pub mod per_interpreter;
 pub mod script;
 pub mod thread;
 

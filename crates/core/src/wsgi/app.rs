@@ -8,12 +8,13 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
 use super::channel::{Channel, Disconnected};
 use super::environ::{self, CgiVariables, RequestInfo};
 use super::events;
-use super::errors::Log;
+use super::errors::{LOG, Log};
 use super::file_wrapper;
-use super::input::Input;
+use super::input::{INPUT, Input};
 use super::request_handle::RequestHandle;
-use super::response::{Response, StartResponse};
+use super::response::{Response, START_RESPONSE, StartResponse};
 use crate::log;
+use crate::python::native_class::Object;
 use crate::python::script;
 
 /// The script a request runs, and how.
@@ -68,7 +69,8 @@ pub fn serve_request(channel: Box<dyn Channel>, info: &RequestInfo<'_>, script: 
 /// Serves one request on `handle`'s channel; `environ` lacks wsgi.input/errors.
 /// Also returns the status that went out (0 if none) and the body bytes sent.
 fn run(py: Python<'_>, handle: &RequestHandle, script: &Script<'_>, environ: Bound<'_, PyDict>, request: &events::Request) -> (Outcome, u16, u64) {
-    let errors = match Py::new(py, Log::for_request(handle.clone())) {
+    let log = Log::for_request(handle.clone());
+    let errors = match LOG.create(py, log) {
         Ok(errors) => errors,
         Err(e) => {
             log_exception(py, handle, script, &e);
@@ -124,7 +126,7 @@ pub fn load_failure_line(path: &[u8]) -> String {
 /// connection so the client sees an incomplete response, not a complete one.
 /// Before that, a request interrupted by request-timeout is a 504, anything else a 500.
 fn fail_with(py: Python<'_>, handle: &RequestHandle, response: &Response, err: &PyErr) -> Outcome {
-    if !response.headers_committed() && err.is_instance_of::<super::RequestTimeout>(py) {
+    if !response.headers_committed() && super::request_timeout(py).is_ok_and(|timeout| err.is_instance(py, &timeout)) {
         return Outcome::Failed(504);
     }
     fail(handle, response)
@@ -147,7 +149,7 @@ fn respond(
     script: &Script<'_>,
     environ: Bound<'_, PyDict>,
     response: &Arc<Response>,
-    errors: &Py<Log>,
+    errors: &Object<'_, Log>,
     request: &events::Request,
 ) -> Outcome {
     let module = match script::load(py, script.application_group, script.path, script.mtime, script.reloading) {
@@ -182,9 +184,9 @@ fn respond(
     };
 
     let called: PyResult<Bound<'_, PyAny>> = (|| {
-        environ.set_item(pyo3::intern!(py, "wsgi.input"), Py::new(py, Input::new(handle.clone()))?)?;
-        environ.set_item(pyo3::intern!(py, "wsgi.errors"), errors.clone_ref(py))?;
-        let start_response = Py::new(py, StartResponse::new(response.clone()))?;
+        environ.set_item(pyo3::intern!(py, "wsgi.input"), INPUT.create(py, Input::new(handle.clone()))?.into_any())?;
+        environ.set_item(pyo3::intern!(py, "wsgi.errors"), &**errors)?;
+        let start_response = START_RESPONSE.create(py, StartResponse::new(response.clone()))?.into_any();
         let app = request.started(py, app, &environ);
         app.call1((environ, start_response))
     })();

@@ -5,21 +5,20 @@ use std::collections::HashMap;
 use parking_lot::Mutex;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 use rwsgi_config::trusted_proxy::MOUNT_POINT;
 
 
-/// Keys whose values are the same for every request of this process; each
-/// request starts from a copy of this dict.
-static TEMPLATE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+/// Keys whose values are the same for every request of this interpreter;
+/// each request starts from a copy of this dict.
+static TEMPLATE: crate::python::per_interpreter::Key = crate::python::per_interpreter::Key::new();
 
 /// The mod_wsgi version whose behaviour this module reproduces, as exposed to
 /// applications in `mod_wsgi.version` (some check it to detect features).
 pub const MOD_WSGI_COMPAT_VERSION: (u32, u32, u32) = (4, 9, 4);
 
 fn template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let t = TEMPLATE.get_or_try_init(py, || -> PyResult<Py<PyDict>> {
+    let t = crate::python::per_interpreter::get_or_try_init(py, &TEMPLATE, |py| {
         let d = PyDict::new(py);
         let model = crate::runtime::process_model();
         d.set_item("wsgi.version", (1, 0))?;
@@ -27,16 +26,17 @@ fn template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         d.set_item("wsgi.multiprocess", model.multiprocess)?;
         d.set_item("wsgi.run_once", false)?;
         d.set_item("wsgi.input_terminated", true)?;
-        d.set_item("wsgi.file_wrapper", py.get_type::<super::file_wrapper::FileWrapper>())?;
+        d.set_item("wsgi.file_wrapper", super::file_wrapper::FILE_WRAPPER.type_object(py)?)?;
         d.set_item("mod_wsgi.version", MOD_WSGI_COMPAT_VERSION)?;
         d.set_item("mod_rwsgi.version", env!("CARGO_PKG_VERSION"))?;
         d.set_item("apache.version", crate::runtime::apache_version())?;
         d.set_item("mod_wsgi.handler_script", "")?;
         d.set_item("mod_wsgi.enable_sendfile", "0")?;
         d.set_item("mod_wsgi.ignore_activity", "0")?;
-        Ok(d.unbind())
+        Ok(d.into_any())
     })?;
-    t.bind(py).copy()
+    // SAFETY: only this dict is stored under TEMPLATE.
+    unsafe { t.cast_into_unchecked::<PyDict>() }.copy()
 }
 
 mod counters {

@@ -2,15 +2,17 @@
 //! Apache's error log, one log entry per line.
 
 use parking_lot::Mutex;
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::request_handle::RequestHandle;
-use crate::log;
 use crate::config::PythonSettings;
+use crate::log;
+use crate::python::native_class::{self, Args, Class, Native};
 
-#[pyclass(module = "mod_wsgi", name = "Log", frozen)]
+/// `wsgi.errors`, and `sys.stdout`/`sys.stderr` outside requests.
 pub struct Log {
     request: Option<RequestHandle>,
     pending: Mutex<String>,
@@ -45,7 +47,58 @@ impl Log {
     }
 }
 
-#[pymethods]
+/// What a method answers whatever it is asked.
+fn constant<'py, V: IntoPyObjectExt<'py>>(py: Python<'py>, args: &Args<'_, 'py>, name: &str, value: V) -> PyResult<Bound<'py, PyAny>> {
+    args.none(name)?;
+    value.into_bound_py_any(py)
+}
+
+pub static LOG: Class<Log> = Class {
+    methods: &[
+        (c"write", |log, py, args| {
+            let [text] = args.parse("write", ["text"], 1)?;
+            log.write(&text.expect("required"))?.into_bound_py_any(py)
+        }),
+        (c"writelines", |log, py, args| {
+            let [lines] = args.parse("writelines", ["lines"], 1)?;
+            for line in lines.expect("required").try_iter()? {
+                log.write(&line?)?;
+            }
+            native_class::none(py)
+        }),
+        (c"flush", |log, py, args| {
+            args.none("flush")?;
+            log.flush_pending();
+            native_class::none(py)
+        }),
+        (c"close", |log, py, args| {
+            args.none("close")?;
+            log.flush_pending();
+            native_class::none(py)
+        }),
+        (c"isatty", |_, py, args| constant(py, args, "isatty", false)),
+        (c"readable", |_, py, args| constant(py, args, "readable", false)),
+        (c"writable", |_, py, args| constant(py, args, "writable", true)),
+        (c"seekable", |_, py, args| constant(py, args, "seekable", false)),
+        (c"fileno", |_, _, args| {
+            args.none("fileno")?;
+            Err(PyOSError::new_err("the Apache error log stream has no file descriptor"))
+        }),
+    ],
+    getters: &[
+        (c"closed", |_, py| false.into_bound_py_any(py)),
+        (c"encoding", |_, py| "utf-8".into_bound_py_any(py)),
+        (c"errors", |_, py| "backslashreplace".into_bound_py_any(py)),
+    ],
+    ..native_class::class(c"mod_wsgi.Log")
+};
+
+impl Native for Log {
+    fn class() -> &'static Class<Self> {
+        &LOG
+    }
+}
+
 impl Log {
     fn write(&self, text: &Bound<'_, PyAny>) -> PyResult<usize> {
         let text = text
@@ -66,92 +119,42 @@ impl Log {
         }
         Ok(text.chars().count())
     }
-
-    fn writelines(&self, lines: &Bound<'_, PyAny>) -> PyResult<()> {
-        for line in lines.try_iter()? {
-            self.write(&line?)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&self) {
-        self.flush_pending();
-    }
-
-    fn close(&self) {
-        self.flush_pending();
-    }
-
-    #[getter]
-    fn closed(&self) -> bool {
-        false
-    }
-
-    #[getter]
-    fn encoding(&self) -> &'static str {
-        "utf-8"
-    }
-
-    #[getter]
-    fn errors(&self) -> &'static str {
-        "backslashreplace"
-    }
-
-    fn isatty(&self) -> bool {
-        false
-    }
-
-    fn readable(&self) -> bool {
-        false
-    }
-
-    fn writable(&self) -> bool {
-        true
-    }
-
-    fn seekable(&self) -> bool {
-        false
-    }
-
-    fn fileno(&self) -> PyResult<i32> {
-        Err(PyOSError::new_err("the Apache error log stream has no file descriptor"))
-    }
 }
 
 /// Stands in for `sys.stdin`/`sys.stdout` under WSGIRestrictStdin/WSGIRestrictStdout.
-#[pyclass(module = "mod_wsgi", name = "Restricted", frozen)]
 struct Restricted {
     name: &'static str,
 }
 
-#[pymethods]
-impl Restricted {
-    fn __getattr__(&self, _attr: &str) -> PyResult<()> {
+static RESTRICTED: Class<Restricted> = Class {
+    getattr: Some(|r, _, _| {
         Err(PyOSError::new_err(format!(
             "sys.{} access restricted by mod_rwsgi (WSGIRestrict{}{} On)",
-            self.name,
-            self.name[..1].to_uppercase(),
-            &self.name[1..]
+            r.name,
+            r.name[..1].to_uppercase(),
+            &r.name[1..]
         )))
+    }),
+    ..native_class::class(c"mod_wsgi.Restricted")
+};
+
+impl Native for Restricted {
+    fn class() -> &'static Class<Self> {
+        &RESTRICTED
     }
 }
 
 /// Points sys.stdout and sys.stderr at the error log (or restricts them).
 pub fn install_stdio(py: Python<'_>, settings: &PythonSettings) -> PyResult<()> {
     let sys = py.import("sys")?;
-    sys.setattr("stderr", Py::new(py, Log::for_process())?)?;
+    sys.setattr("stderr", LOG.create(py, Log::for_process())?.into_any())?;
     if settings.restrict_stdout == Some(true) {
-        sys.setattr("stdout", Py::new(py, Restricted { name: "stdout" })?)?;
+        sys.setattr("stdout", RESTRICTED.create(py, Restricted { name: "stdout" })?.into_any())?;
     } else {
-        sys.setattr("stdout", Py::new(py, Log::for_process())?)?;
+        sys.setattr("stdout", LOG.create(py, Log::for_process())?.into_any())?;
     }
     if settings.restrict_stdin == Some(true) {
-        sys.setattr("stdin", Py::new(py, Restricted { name: "stdin" })?)?;
+        sys.setattr("stdin", RESTRICTED.create(py, Restricted { name: "stdin" })?.into_any())?;
     }
     Ok(())
-}
-
-/// Makes the stdio classes in the (main) interpreter that is current.
-pub(super) fn make_types(py: Python<'_>) {
-    let _ = py.get_type::<Restricted>();
 }

@@ -16,6 +16,7 @@ use pyo3::types::{PyDict, PyList, PyModule, PyString, PyTuple};
 use super::environ::RequestInfo;
 use super::request_handle::RequestHandle;
 use crate::metrics;
+use crate::python::native_class::{self, Class, Iter, Native};
 use rwsgi_metrics::{BUCKETS, read};
 
 /// The subscribed callbacks of each interpreter (by its `PyInterpreterState`
@@ -68,7 +69,6 @@ fn id_at<'py>(py: Python<'py>, index: usize) -> Option<Bound<'py, PyString>> {
 
 /// `mod_wsgi.active_requests`: the requests in progress in this process, a
 /// read-only mapping of request id to its request_data dict.
-#[pyclass(module = "mod_wsgi", name = "ActiveRequests", frozen, mapping)]
 struct ActiveRequests;
 
 impl ActiveRequests {
@@ -81,41 +81,51 @@ impl ActiveRequests {
         let n = RUNNING.lock().len();
         (0..n).find(|&i| id_at(py, i).is_some_and(|id| id.to_str().ok() == Some(key.as_str()))).and_then(|i| data_at(py, i))
     }
-}
-
-#[pymethods]
-impl ActiveRequests {
-    fn __len__(&self, py: Python<'_>) -> usize {
-        Self::snapshot(py).len()
-    }
-    fn __getitem__<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        Self::find(py, &key).ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.unbind()))
-    }
-    fn __contains__(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> bool {
-        Self::find(py, &key).is_some()
-    }
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.keys(py)?.try_iter().map(|i| i.into_any())
-    }
-    #[pyo3(signature = (key, default = None))]
-    fn get<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>, default: Option<Bound<'py, PyAny>>) -> Bound<'py, PyAny> {
-        match Self::find(py, &key) {
-            Some(d) => d.into_any(),
-            None => default.unwrap_or_else(|| py.None().into_bound(py)),
-        }
-    }
-    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn keys(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         PyList::new(py, Self::snapshot(py).into_iter().map(|(k, _)| k))
     }
-    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, Self::snapshot(py).into_iter().map(|(_, v)| v))
-    }
-    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, Self::snapshot(py).into_iter().map(|(k, v)| PyTuple::new(py, [k.into_any(), v.into_any()]).expect("a pair")))
-    }
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let items: Vec<String> = Self::snapshot(py).iter().map(|(k, v)| format!("{}: {}", k.repr().map(|r| r.to_string()).unwrap_or_default(), v.repr().map(|r| r.to_string()).unwrap_or_default())).collect();
-        format!("{{{}}}", items.join(", "))
+}
+
+static ACTIVE_REQUESTS: Class<ActiveRequests> = Class {
+    methods: &[
+        (c"get", |_, py, args| {
+            let [key, default] = args.parse("get", ["key", "default"], 1)?;
+            Ok(match ActiveRequests::find(py, &key.expect("required")) {
+                Some(d) => d.into_any(),
+                None => default.unwrap_or_else(|| py.None().into_bound(py)),
+            })
+        }),
+        (c"keys", |_, py, args| {
+            args.none("keys")?;
+            Ok(ActiveRequests::keys(py)?.into_any())
+        }),
+        (c"values", |_, py, args| {
+            args.none("values")?;
+            Ok(PyList::new(py, ActiveRequests::snapshot(py).into_iter().map(|(_, v)| v))?.into_any())
+        }),
+        (c"items", |_, py, args| {
+            args.none("items")?;
+            let pairs = ActiveRequests::snapshot(py).into_iter().map(|(k, v)| PyTuple::new(py, [k.into_any(), v.into_any()]));
+            Ok(PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)?.into_any())
+        }),
+    ],
+    len: Some(|_, py| Ok(ActiveRequests::snapshot(py).len())),
+    getitem: Some(|_, py, key| ActiveRequests::find(py, key).map(Bound::into_any).ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.clone().unbind()))),
+    contains: Some(|_, py, key| Ok(ActiveRequests::find(py, key).is_some())),
+    iter: Iter::Call(|_, py| Ok(ActiveRequests::keys(py)?.try_iter()?.into_any())),
+    repr: Some(|_, py| {
+        let items: Vec<String> = ActiveRequests::snapshot(py)
+            .iter()
+            .map(|(k, v)| format!("{}: {}", k.repr().map(|r| r.to_string()).unwrap_or_default(), v.repr().map(|r| r.to_string()).unwrap_or_default()))
+            .collect();
+        Ok(format!("{{{}}}", items.join(", ")))
+    }),
+    ..native_class::class(c"mod_wsgi.ActiveRequests")
+};
+
+impl Native for ActiveRequests {
+    fn class() -> &'static Class<Self> {
+        &ACTIVE_REQUESTS
     }
 }
 
@@ -136,7 +146,7 @@ fn secs(us: i64) -> f64 {
 pub fn install(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = STARTED_US.compare_exchange(0, now_us() as u64, Relaxed, Relaxed);
     m.add("event_callbacks", callbacks(py))?;
-    m.add("active_requests", Py::new(py, ActiveRequests)?)?;
+    m.add("active_requests", ACTIVE_REQUESTS.create(py, ActiveRequests)?.into_any())?;
     m.add_function(pyo3::wrap_pyfunction!(subscribe_events, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(request_data, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(process_metrics, m)?)?;

@@ -2,54 +2,61 @@
 //! file, the file goes out as an APR file bucket (sendfile when Apache's
 //! EnableSendfile is on) instead of through Python reads.
 
-use pyo3::exceptions::PyStopIteration;
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use crate::python::native_class::{self, Args, Class, Iter, Native};
 
-#[pyclass(module = "mod_wsgi", name = "FileWrapper", frozen)]
+/// `wsgi.file_wrapper` and `mod_wsgi.FileWrapper(filelike, blksize=8192)`.
 pub struct FileWrapper {
     filelike: Py<PyAny>,
     blksize: usize,
 }
 
-#[pymethods]
+pub static FILE_WRAPPER: Class<FileWrapper> = Class {
+    methods: &[(c"close", FileWrapper::close)],
+    getters: &[(c"filelike", |w, py| Ok(w.filelike.bind(py).clone())), (c"blksize", |w, py| w.blksize.into_bound_py_any(py))],
+    iter: Iter::Itself,
+    next: Some(FileWrapper::next),
+    new: Some(FileWrapper::new),
+    traverse: Some(|w, visit| visit(w.filelike.as_ptr())),
+    ..native_class::class(c"mod_wsgi.FileWrapper")
+};
+
+impl Native for FileWrapper {
+    fn class() -> &'static Class<Self> {
+        &FILE_WRAPPER
+    }
+}
+
 impl FileWrapper {
-    #[new]
-    #[pyo3(signature = (filelike, blksize = 8192))]
-    fn new(filelike: Py<PyAny>, blksize: i64) -> FileWrapper {
-        FileWrapper { filelike, blksize: blksize.max(1) as usize }
+    fn new(_py: Python<'_>, args: &Args<'_, '_>) -> PyResult<FileWrapper> {
+        let [filelike, blksize] = args.parse("FileWrapper", ["filelike", "blksize"], 1)?;
+        let filelike = filelike.expect("required");
+        let blksize: i64 = match blksize {
+            Some(b) => b.extract()?,
+            None => 8192,
+        };
+        Ok(FileWrapper { filelike: filelike.unbind(), blksize: blksize.max(1) as usize })
     }
 
-    #[getter]
-    fn filelike(&self, py: Python<'_>) -> Py<PyAny> {
-        self.filelike.clone_ref(py)
-    }
-
-    #[getter]
-    fn blksize(&self) -> usize {
-        self.blksize
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let data = self.filelike.bind(py).call_method1("read", (self.blksize,))?;
         let empty = match data.cast::<PyBytes>() {
             Ok(b) => b.as_bytes().is_empty(),
             Err(_) => data.len().map(|n| n == 0).unwrap_or(false),
         };
-        if empty { Err(PyStopIteration::new_err(())) } else { Ok(data) }
+        Ok((!empty).then_some(data))
     }
 
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
+    fn close<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        args.none("close")?;
         let f = self.filelike.bind(py);
         if f.hasattr("close")? {
             f.call_method0("close")?;
         }
-        Ok(())
+        native_class::none(py)
     }
 }
 
@@ -64,8 +71,11 @@ pub struct FileRegion {
 /// the region from the file's current position to its end. Anything else:
 /// `None`, and the caller iterates the wrapper like any other response.
 pub fn file_region(py: Python<'_>, result: &Bound<'_, PyAny>) -> Option<FileRegion> {
-    let wrapper = result.cast::<FileWrapper>().ok()?;
-    let filelike = wrapper.get().filelike.bind(py);
+    // The usual result, a list or tuple, needs no look-up of the class.
+    if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() {
+        return None;
+    }
+    let filelike = FILE_WRAPPER.value(py, result)?.filelike.bind(py);
     let fd: i32 = filelike.call_method0("fileno").ok()?.extract().ok()?;
     // Flush buffered writes so the descriptor sees them (harmless for readers).
     if filelike.hasattr("flush").unwrap_or(false) {

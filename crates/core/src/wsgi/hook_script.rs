@@ -4,14 +4,16 @@
 //! application group the directive names (`%{GLOBAL}` by default), and are
 //! loaded and reloaded like any WSGI script (`python::script`).
 
-use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule, PyString};
 
 use super::app::{load_failure_line, report_exception};
 use super::channel::{Channel, Disconnected, ValidatedHead};
-use super::errors::Log;
+use super::errors::{LOG, Log};
 use super::request_handle::RequestHandle;
+use crate::python::native_class::{self, Class, Native, Object};
 use crate::python::script;
 
 /// mod_ssl's view of a request, which the access and authentication
@@ -24,23 +26,31 @@ pub trait SslInfo: Send + Sync {
 }
 
 /// The callables' owner: usable only on the request's thread while the hook runs.
-#[pyclass(module = "mod_wsgi", name = "Auth", frozen)]
 pub(super) struct SslAccess {
     handle: RequestHandle,
     info: std::sync::Arc<dyn SslInfo>,
 }
 
-#[pymethods]
-impl SslAccess {
-    fn ssl_is_https(&self) -> PyResult<i32> {
-        self.handle.require("mod_ssl.is_https")?;
-        Ok(i32::from(self.info.is_https()))
-    }
+static SSL_ACCESS: Class<SslAccess> = Class {
+    methods: &[
+        (c"ssl_is_https", |access, py, args| {
+            args.none("ssl_is_https")?;
+            access.handle.require("mod_ssl.is_https")?;
+            i32::from(access.info.is_https()).into_bound_py_any(py)
+        }),
+        (c"ssl_var_lookup", |access, py, args| {
+            let [name] = args.parse("ssl_var_lookup", ["name"], 1)?;
+            access.handle.require("mod_ssl.var_lookup")?;
+            let name = latin1_bytes(&name.expect("required"), "byte string value expected")?;
+            access.info.var_lookup(&name).map(|v| super::environ::latin1(py, &v)).into_bound_py_any(py)
+        }),
+    ],
+    ..native_class::class(c"mod_wsgi.Auth")
+};
 
-    fn ssl_var_lookup<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.handle.require("mod_ssl.var_lookup")?;
-        let name = latin1_bytes(name, "byte string value expected")?;
-        Ok(self.info.var_lookup(&name).map(|v| super::environ::latin1(py, &v)))
+impl Native for SslAccess {
+    fn class() -> &'static Class<Self> {
+        &SSL_ACCESS
     }
 }
 
@@ -107,7 +117,7 @@ impl Channel for PhaseChannel {
 pub struct Loaded<'py> {
     pub py: Python<'py>,
     pub module: Bound<'py, PyModule>,
-    pub errors: Py<Log>,
+    pub errors: Object<'py, Log>,
     path: String,
     handle: RequestHandle,
 }
@@ -130,14 +140,14 @@ impl<'py> Loaded<'py> {
 
     /// Adds `mod_ssl.is_https` and `mod_ssl.var_lookup` to an environ.
     pub fn add_ssl(&self, environ: &Bound<'py, PyDict>, info: &std::sync::Arc<dyn SslInfo>) -> PyResult<()> {
-        let access = Bound::new(self.py, SslAccess { handle: self.handle.clone(), info: info.clone() })?;
+        let access = SSL_ACCESS.create(self.py, SslAccess { handle: self.handle.clone(), info: info.clone() })?;
         environ.set_item("mod_ssl.is_https", access.getattr("ssl_is_https")?)?;
         environ.set_item("mod_ssl.var_lookup", access.getattr("ssl_var_lookup")?)
     }
 
     /// Adds `wsgi.errors` to an environ.
     pub fn add_errors(&self, environ: &Bound<'py, PyDict>) -> PyResult<()> {
-        environ.set_item(pyo3::intern!(self.py, "wsgi.errors"), self.errors.clone_ref(self.py))
+        environ.set_item(pyo3::intern!(self.py, "wsgi.errors"), &*self.errors)
     }
 }
 
@@ -168,7 +178,7 @@ pub fn with_script<R>(script: &HookScript<'_>, body: impl for<'py> FnOnce(&Loade
             }
         };
         let handle = RequestHandle::new(Box::new(PhaseChannel));
-        let errors = match Py::new(py, Log::for_request(handle.clone())) {
+        let errors = match LOG.create(py, Log::for_request(handle.clone())) {
             Ok(errors) => errors,
             Err(e) => {
                 report_exception(py, path.as_bytes(), &e, &|line| tracing::error!(raw = true, "{line}"));

@@ -5,13 +5,14 @@
 //! what the application requests.
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyOSError, PyStopIteration};
+use pyo3::exceptions::PyOSError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use super::channel::Channel;
 use super::request_handle::RequestHandle;
+use crate::python::native_class::{self, Args, Class, Iter, Native};
 
 /// Bytes asked of Apache per read when the application gives no size.
 const CHUNK: usize = 64 * 1024;
@@ -46,7 +47,7 @@ impl Body {
     }
 }
 
-#[pyclass(module = "mod_wsgi", name = "Input", frozen)]
+/// `wsgi.input`.
 pub struct Input {
     request: RequestHandle,
     body: Mutex<Body>,
@@ -206,27 +207,44 @@ fn size_arg(size: Option<i64>) -> Option<usize> {
     size.filter(|&s| s >= 0).map(|s| s as usize)
 }
 
-#[pymethods]
+pub static INPUT: Class<Input> = Class {
+    methods: &[(c"read", Input::read), (c"readline", Input::readline), (c"readlines", Input::readlines), (c"close", Input::close)],
+    iter: Iter::Itself,
+    next: Some(Input::next),
+    ..native_class::class(c"mod_wsgi.Input")
+};
+
+impl Native for Input {
+    fn class() -> &'static Class<Self> {
+        &INPUT
+    }
+}
+
+/// A size argument: None, or an int.
+fn size_param(value: Option<Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    Ok(size_arg(value.map(|v| v.extract::<i64>()).transpose()?))
+}
+
 impl Input {
-    #[pyo3(signature = (size = None))]
-    fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn read<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let [size] = args.parse("read", ["size"], 0)?;
         let since = super::events::clock();
-        let data = self.read_bytes(py, size_arg(size))?;
+        let data = self.read_bytes(py, size_param(size)?)?;
         self.request.stats().read(data.as_bytes().len(), since);
-        Ok(data)
+        Ok(data.into_any())
     }
 
-    #[pyo3(signature = (size = None))]
-    fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+    fn readline<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let [size] = args.parse("readline", ["size"], 0)?;
         let since = super::events::clock();
-        let line = self.read_line(py, size_arg(size))?;
+        let line = self.read_line(py, size_param(size)?)?;
         self.request.stats().read(line.len(), since);
-        Ok(PyBytes::new(py, &line))
+        Ok(PyBytes::new(py, &line).into_any())
     }
 
-    #[pyo3(signature = (hint = None))]
-    fn readlines<'py>(&self, py: Python<'py>, hint: Option<i64>) -> PyResult<Bound<'py, PyList>> {
-        let hint = size_arg(hint).filter(|&h| h > 0);
+    fn readlines<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        let [hint] = args.parse("readlines", ["hint"], 0)?;
+        let hint = size_param(hint)?.filter(|&h| h > 0);
         let lines = PyList::empty(py);
         let mut total = 0;
         loop {
@@ -242,19 +260,18 @@ impl Input {
                 break;
             }
         }
-        Ok(lines)
+        Ok(lines.into_any())
     }
 
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let since = super::events::clock();
         let line = self.read_line(py, None)?;
         self.request.stats().read(line.len(), since);
-        if line.is_empty() { Err(PyStopIteration::new_err(())) } else { Ok(PyBytes::new(py, &line)) }
+        Ok((!line.is_empty()).then(|| PyBytes::new(py, &line).into_any()))
     }
 
-    fn close(&self) {}
+    fn close<'py>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+        args.none("close")?;
+        native_class::none(py)
+    }
 }

@@ -17,12 +17,25 @@ pub mod request_handle;
 pub mod response;
 
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyType};
 
-// Raised inside a request's thread when it exceeds request-timeout and the
-// daemon group sets interrupt-timeout (as in mod_wsgi 6); a BaseException so
-// that `except Exception` in the application does not swallow it.
-pyo3::create_exception!(mod_wsgi, RequestTimeout, pyo3::exceptions::PyBaseException);
+use crate::python::per_interpreter::{self, Key};
+
+static REQUEST_TIMEOUT: Key = Key::new();
+
+/// `mod_wsgi.RequestTimeout` of the current interpreter: raised inside a
+/// request's thread when it exceeds request-timeout and the daemon group sets
+/// interrupt-timeout (as in mod_wsgi 6); a BaseException so that `except
+/// Exception` in the application does not swallow it.
+pub fn request_timeout(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    let class = per_interpreter::get_or_try_init(py, &REQUEST_TIMEOUT, |py| {
+        // SAFETY: the GIL is held; a static name and base, no dict.
+        let raw = unsafe { pyo3::ffi::PyErr_NewException(c"mod_wsgi.RequestTimeout".as_ptr(), pyo3::ffi::PyExc_BaseException, std::ptr::null_mut()) };
+        // SAFETY: a new reference or NULL with an exception set.
+        unsafe { Bound::from_owned_ptr_or_err(py, raw) }
+    })?;
+    Ok(class.cast_into::<PyType>()?)
+}
 
 /// `subscribe_shutdown(callback)`: callbacks called as
 /// `callback("process_stopping", shutdown_reason=...)` when the process stops,
@@ -61,32 +74,16 @@ def _process_stopping(reason):
 /// interpreter's (`""`, the main interpreter, for `%{GLOBAL}`).
 ///
 /// The classes of the objects applications get (wsgi.input, wsgi.errors,
-/// start_response, FileWrapper, RequestTimeout) are made once, in the main
-/// interpreter, and every sub-interpreter uses them: with the one GIL of
-/// Python 3.11 this is how mod_wsgi's static C types are shared too, and the
-/// main interpreter is never ended, so they outlive every interpreter.
+/// start_response, FileWrapper, RequestTimeout) are made in each interpreter
+/// (`python::native_class`), from one description each.
 pub fn install(py: Python<'_>, settings: &crate::config::PythonSettings, application_group: &str) -> PyResult<()> {
-    if application_group.is_empty() {
-        make_types(py);
-    } else {
+    if !application_group.is_empty() {
         let code = crate::python::script::MARK_EXTENSION_ERRORS;
         PyModule::from_code(py, code, c"<mod_rwsgi extension errors>", c"_rwsgi_extension_errors")?.getattr("install")?.call0()?;
     }
     errors::install_stdio(py, settings)?;
     install_mod_wsgi_module(py, application_group)?;
     install_apache_module(py)
-}
-
-/// Makes every class applications see, in the (main) interpreter that is current.
-fn make_types(py: Python<'_>) {
-    let _ = py.get_type::<input::Input>();
-    let _ = py.get_type::<errors::Log>();
-    let _ = py.get_type::<response::StartResponse>();
-    let _ = py.get_type::<response::Write>();
-    let _ = py.get_type::<file_wrapper::FileWrapper>();
-    let _ = py.get_type::<hook_script::SslAccess>();
-    let _ = py.get_type::<RequestTimeout>();
-    errors::make_types(py);
 }
 
 /// Provides an importable `apache` module with mod_wsgi's attributes: what
@@ -112,8 +109,8 @@ fn install_mod_wsgi_module(py: Python<'_>, application_group: &str) -> PyResult<
     m.add("version", environ::MOD_WSGI_COMPAT_VERSION)?;
     m.add("process_group", "")?;
     m.add("application_group", application_group)?;
-    m.add("FileWrapper", py.get_type::<file_wrapper::FileWrapper>())?;
-    m.add("RequestTimeout", py.get_type::<RequestTimeout>())?;
+    m.add("FileWrapper", file_wrapper::FILE_WRAPPER.type_object(py)?)?;
+    m.add("RequestTimeout", request_timeout(py)?)?;
     let model = crate::runtime::process_model();
     m.add("maximum_processes", model.max_processes)?;
     m.add("threads_per_process", if model.multithread { model.max_threads } else { 1 })?;

@@ -14,6 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use super::channel::{Channel, Disconnected, ValidatedHead};
 use super::headers;
 use super::request_handle::RequestHandle;
+use crate::python::native_class::{self, Class, Native};
 
 struct ResponseState {
     pending: Option<ValidatedHead>,
@@ -204,7 +205,6 @@ fn parse_start(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResul
 }
 
 /// The `start_response` callable passed to the application.
-#[pyclass(module = "mod_wsgi", name = "StartResponse", frozen)]
 pub struct StartResponse {
     response: std::sync::Arc<Response>,
 }
@@ -215,40 +215,48 @@ impl StartResponse {
     }
 }
 
-#[pymethods]
-impl StartResponse {
-    #[pyo3(signature = (status, response_headers, exc_info = None))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        status: &Bound<'_, PyAny>,
-        response_headers: &Bound<'_, PyAny>,
-        exc_info: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Write>> {
-        self.response.request.require("start_response")?;
-        self.response.start(status, response_headers, exc_info)?;
-        super::events::response_started(py, status, response_headers, exc_info);
-        Py::new(py, Write { response: self.response.clone() })
+pub static START_RESPONSE: Class<StartResponse> = Class {
+    call: Some(|sr, py, args| {
+        let [status, response_headers, exc_info] = args.parse("start_response", ["status", "response_headers", "exc_info"], 2)?;
+        let (status, response_headers) = (status.expect("required"), response_headers.expect("required"));
+        sr.response.request.require("start_response")?;
+        sr.response.start(&status, &response_headers, exc_info.as_ref())?;
+        super::events::response_started(py, &status, &response_headers, exc_info.as_ref());
+        Ok(WRITE.create(py, Write { response: sr.response.clone() })?.into_any())
+    }),
+    ..native_class::class(c"mod_wsgi.StartResponse")
+};
+
+impl Native for StartResponse {
+    fn class() -> &'static Class<Self> {
+        &START_RESPONSE
     }
 }
 
 /// The `write(data)` callable returned by start_response (PEP 3333's
 /// imperative output API, for frameworks that need it).
-#[pyclass(module = "mod_wsgi", name = "Write", frozen)]
 pub struct Write {
     response: std::sync::Arc<Response>,
 }
 
-#[pymethods]
-impl Write {
-    fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.response.request.require("write()")?;
+pub static WRITE: Class<Write> = Class {
+    call: Some(|w, py, args| {
+        let [data] = args.parse("write", ["data"], 1)?;
+        let data = data.expect("required");
+        w.response.request.require("write()")?;
         let bytes = data
             .cast::<pyo3::types::PyBytes>()
-            .map_err(|_| PyTypeError::new_err(format!("write() argument must be bytes, not {}", type_name(data))))?;
-        match self.response.write(py, bytes.as_bytes(), true)? {
-            Ok(()) => Ok(()),
+            .map_err(|_| PyTypeError::new_err(format!("write() argument must be bytes, not {}", type_name(&data))))?;
+        match w.response.write(py, bytes.as_bytes(), true)? {
+            Ok(()) => native_class::none(py),
             Err(Disconnected) => Err(PyOSError::new_err("failed to write data: client connection closed")),
         }
+    }),
+    ..native_class::class(c"mod_wsgi.Write")
+};
+
+impl Native for Write {
+    fn class() -> &'static Class<Self> {
+        &WRITE
     }
 }

@@ -41,6 +41,9 @@ pub struct Active {
     pub connection: Arc<Connection>,
     /// Python's identifier of the thread (threading.get_ident()).
     pub python_thread: u64,
+    /// The application group the request runs in: the thread has a state in
+    /// several interpreters, and only this one's may be interrupted.
+    pub application_group: String,
     /// When interrupt-timeout's exception was injected, if it was.
     pub interrupted: Option<Instant>,
 }

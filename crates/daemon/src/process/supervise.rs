@@ -121,7 +121,7 @@ fn check_triggers(state: &Arc<State>) {
                 if let Some(active) = slot.as_mut().filter(|a| a.since.elapsed() >= t && a.interrupted.is_none()) {
                     active.interrupted = Some(Instant::now());
                     tracing::error!("request exceeded request-timeout of {:.0}s; interrupting it", t.as_secs_f64());
-                    interrupt(active.python_thread);
+                    interrupt(active.python_thread, active.application_group.clone());
                 }
             }
             let unwound_late = |a: &Active| a.interrupted.is_some_and(|at| at.elapsed() >= grace);
@@ -147,19 +147,23 @@ fn check_triggers(state: &Arc<State>) {
     }
 }
 
-/// Raises mod_wsgi.RequestTimeout in the Python thread `ident` (from a helper
-/// thread, so a thread holding the GIL cannot stall the main thread).
-fn interrupt(ident: u64) {
+/// Raises mod_wsgi.RequestTimeout in the Python thread `ident`, in the
+/// interpreter of `group` that its request runs in (from a helper thread, so
+/// a thread holding the GIL cannot stall the main thread). CPython looks the
+/// thread up in the current interpreter only; its states in the others must
+/// be left alone, or their next request would be interrupted.
+fn interrupt(ident: u64, group: String) {
     let _ = crate::guard::spawn("rwsgi-interrupt", None, move || {
-        python::attach(|py| {
-            let exc = py.get_type::<crate::wsgi::RequestTimeout>();
-            // The thread may be running in any interpreter, and CPython looks
-            // the thread up in the current interpreter only.
-            python::interpreters::each(py, |_, _| {
-                // SAFETY: the GIL is held; the exception type is a live type object.
-                unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr()) };
-            });
-        })
+        let raised = python::attach_in(&group, |py| match crate::wsgi::request_timeout(py) {
+            // SAFETY: the GIL is held; the exception type is a live type object.
+            Ok(exc) => unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, exc.as_ptr());
+            },
+            Err(e) => tracing::error!("cannot raise RequestTimeout: {e}"),
+        });
+        if let Err(e) = raised {
+            tracing::error!("cannot raise RequestTimeout: {e}");
+        }
     });
 }
 

@@ -137,15 +137,21 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     }
     state.active.fetch_add(1, Ordering::AcqRel);
     let _ = state.first_request_ms.compare_exchange(0, state.started.elapsed().as_millis() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
     // SAFETY: pthread_self is what Python's threading.get_ident() reports on Linux.
     let python_thread = unsafe { libc::pthread_self() } as u64;
-    *state.slots[thread].lock() = Some(Active { since: std::time::Instant::now(), connection: connection.clone(), python_thread, interrupted: None });
+    *state.slots[thread].lock() = Some(Active {
+        since: std::time::Instant::now(),
+        connection: connection.clone(),
+        python_thread,
+        application_group: application_group.clone(),
+        interrupted: None,
+    });
 
     if panic_script().is_some_and(|p| header.script_path.ends_with(p)) {
         panic!("test hook: RWSGI_TEST_PANIC_SCRIPT matched the script path");
     }
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let (process_group, application_group, callable_object) = (text(header.process_group), text(header.application_group), text(header.callable_object));
     let info = RequestInfo {
         script_name: header.script_name,
         url_scheme: header.url_scheme,
