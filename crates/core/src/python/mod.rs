@@ -4,6 +4,7 @@
 pub mod interpreter;
 pub mod interpreters;
 pub mod script;
+pub mod shutdown;
 pub mod thread;
 
 pub use thread::{attach, attach_in};
