@@ -482,6 +482,7 @@ mod tests {
                 restrict_stdin: Some(false),
                 restrict_stdout: Some(true),
                 restrict_signal: Some(false),
+                destroy_interpreter: Some(false),
                 warnings: vec!["ignore".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.01),
