@@ -579,6 +579,9 @@ if GROUP == "alpha" and %(thread)r == "forever":
 if GROUP == "alpha" and %(thread)r == "daemon":
     threading.Thread(target=threading.Event().wait, name="daemon-thread", daemon=True).start()
 def application(environ, start_response):
+    if environ.get("PATH_INFO") == "/slow":
+        import time
+        time.sleep(30)
     start_response("200 OK", [])
     return [json.dumps({"pid": os.getpid()}).encode()]
 """
@@ -699,3 +702,32 @@ def test_an_interpreter_with_a_daemon_thread_is_not_ended(apache):
     assert marks(srv, pid, FINALISERS, groups=("alpha", "GLOBAL"), wait=0.5) == []
     assert srv.wait_for_log(r"interpreter 'alpha' is not ended: 1 thread\(s\) of its own")
     srv.check_log()
+
+
+def test_a_hard_stop_during_a_request_under_prefork_does_not_finalise(apache):
+    """Prefork's SIGTERM handler exits the child from inside the request its
+    one thread is serving: Python is not finalised under that request; the
+    callbacks still run."""
+    import signal
+    import threading
+    import time
+    srv, pid = final_server(apache, "prefork")
+
+    def slow():
+        try:
+            srv.get("/a/slow", timeout=30)
+        except OSError:
+            pass  # the child exits under it
+    client = threading.Thread(target=slow)
+    client.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(20)
+    elapsed = time.monotonic() - started
+    client.join(30)
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert srv.wait_for_log(r"Python is not finalised at this exit \(the exit interrupted this thread's own request\)")
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, wait=0.5) == []
+    srv.stop()

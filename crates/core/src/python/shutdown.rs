@@ -47,25 +47,32 @@ pub(crate) struct Inside(());
 
 impl Inside {
     pub(crate) fn enter() -> Inside {
-        let depth = DEPTH.get();
-        if depth == 0 && USERS.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 && !EXEMPT.get() {
-            USERS.fetch_sub(1, Ordering::SeqCst);
+        let admitted = DEPTH.with(|depth| {
+            let outermost = depth.get() == 0;
+            if outermost && USERS.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 && !EXEMPT.get() {
+                USERS.fetch_sub(1, Ordering::SeqCst);
+                return false;
+            }
+            depth.set(depth.get() + 1);
+            true
+        });
+        if !admitted {
             loop {
                 std::thread::park();
             }
         }
-        DEPTH.set(depth + 1);
         Inside(())
     }
 }
 
 impl Drop for Inside {
     fn drop(&mut self) {
-        let depth = DEPTH.get() - 1;
-        DEPTH.set(depth);
-        if depth == 0 {
-            USERS.fetch_sub(1, Ordering::SeqCst);
-        }
+        DEPTH.with(|depth| {
+            depth.set(depth.get() - 1);
+            if depth.get() == 0 {
+                USERS.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
     }
 }
 
