@@ -556,7 +556,8 @@ def test_event_callbacks_are_per_interpreter(apache):
 # interpreter: the shutdown and atexit callbacks, and two finalisers that run
 # only when the interpreter is really ended (a module-level object's __del__,
 # a weakref callback; a weakref.finalize would not do: weakref's own atexit
-# hook runs or disables them all). `thread` starts, in the
+# hook runs or disables them all). Every request's environ, start_response and
+# a file wrapper are kept until the interpreter ends, long after the request. `thread` starts, in the
 # group 'alpha', a non-daemon thread that never ends or a daemon thread.
 FINAL_APP = """
 import atexit, json, os, threading, weakref, mod_wsgi
@@ -578,10 +579,12 @@ if GROUP == "alpha" and %(thread)r == "forever":
     threading.Thread(target=threading.Event().wait, name="never-ends").start()
 if GROUP == "alpha" and %(thread)r == "daemon":
     threading.Thread(target=threading.Event().wait, name="daemon-thread", daemon=True).start()
+KEPT = []  # the request's objects, kept past its end: released only when the interpreter ends
 def application(environ, start_response):
     if environ.get("PATH_INFO") == "/slow":
         import time
         time.sleep(30)
+    KEPT.append((environ, start_response, environ["wsgi.file_wrapper"](open(__file__, "rb"))))
     start_response("200 OK", [])
     return [json.dumps({"pid": os.getpid()}).encode()]
 """
