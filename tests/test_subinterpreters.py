@@ -734,3 +734,29 @@ def test_a_hard_stop_during_a_request_under_prefork_does_not_finalise(apache):
     assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
     assert marks(srv, pid, FINALISERS, wait=0.5) == []
     srv.stop()
+
+
+def test_a_daemon_request_that_outlives_the_drain_keeps_python_from_being_finalised(apache):
+    """A daemon process told to stop while a request still runs drains, then
+    runs the callbacks without finalising Python under that request."""
+    import os
+    import signal
+    import threading
+    import time
+    srv, pid = final_server(apache, setting="WSGIDaemonProcess fin processes=1 threads=4\nWSGIProcessGroup fin\n")
+    assert srv.log_lines(r"\(pid=%d, group='fin'\): daemon process 0 started" % pid)  # served by the daemon
+
+    def slow():
+        try:
+            srv.get("/a/slow", timeout=30)
+        except OSError:
+            pass
+    client = threading.Thread(target=slow)
+    client.start()
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTERM)
+    assert srv.wait_for_log(r"Python is not finalised at this exit \(1 request thread\(s\) are still running Python\)")
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, wait=0.5) == []
+    client.join(30)
+    srv.stop()

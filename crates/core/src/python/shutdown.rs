@@ -107,7 +107,9 @@ pub fn at_exit(reason: &str, destroy: bool, limit: Duration) {
     }
     let started = Instant::now();
     let finalise = destroy
-        && match close(limit / 4) {
+        // Only a thread between two quick steps can still be inside here: the
+        // MPMs have joined their workers, a daemon has drained.
+        && match close((limit / 4).min(Duration::from_millis(100))) {
             Ok(()) => true,
             Err(why) => {
                 tracing::debug!(pid = true, "Python is not finalised at this exit ({why}); the exit callbacks still run");
