@@ -707,6 +707,23 @@ def test_an_interpreter_with_a_daemon_thread_is_not_ended(apache):
     srv.check_log()
 
 
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_hard_stop_of_idle_processes_finalises(apache, mpm):
+    """SIGTERM (apachectl stop) rather than a graceful stop: prefork's children
+    run the exit from their signal handler, the threaded MPMs' after joining
+    their workers; either way every interpreter is ended, without a crash."""
+    import signal
+    import time
+    srv, pid = final_server(apache, mpm)
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(20)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert marks(srv, pid, CALLBACKS + FINALISERS) == expected(pid, CALLBACKS + FINALISERS)
+    srv.stop()
+
 def test_a_hard_stop_during_a_request_under_prefork_does_not_finalise(apache):
     """Prefork's SIGTERM handler exits the child from inside the request its
     one thread is serving: Python is not finalised under that request; the
