@@ -655,9 +655,10 @@ def test_stop_ends_every_interpreter_and_finalises_python(apache, mpm):
 
 
 @both_modes
-def test_graceful_restart_ends_the_old_processes_interpreters(apache):
+@pytest.mark.parametrize("mpm", MPMS)
+def test_graceful_restart_ends_the_old_processes_interpreters(apache, mpm):
     import time
-    srv, pid = final_server(apache, setting="WSGIDestroyInterpreter On\n")
+    srv, pid = final_server(apache, mpm, setting="WSGIDestroyInterpreter On\n")
     srv.graceful()
     deadline = time.monotonic() + 15
     while served_pid(srv) == pid:
