@@ -21,6 +21,9 @@ BAD = [
     ("WSGIPythonHashSeed abc", r"WSGIPythonHashSeed: 'abc' is not 'random' or an integer"),
     ("WSGIChunkedRequest maybe", r"WSGIChunkedRequest must be On or Off"),
     ("WSGIScriptReloading 1", r"WSGIScriptReloading must be On or Off"),
+    # mod_wsgi 4.9.4 words it "must be one of: Off | On".
+    ("WSGIDestroyInterpreter maybe", r"WSGIDestroyInterpreter must be (On or Off|one of: Off \| On)"),
+    ("<VirtualHost 127.0.0.1:1>\nWSGIDestroyInterpreter Off\n</VirtualHost>", r"WSGIDestroyInterpreter cannot occur within <VirtualHost> section"),
     ("WSGIApplicationGroup", r"WSGIApplicationGroup takes one argument"),
     ("<VirtualHost 127.0.0.1:1>\nWSGIPythonHome /usr\n</VirtualHost>", r"WSGIPythonHome cannot occur within <VirtualHost> section"),
     ("<Location /x>\nWSGIScriptAlias /x /srv/x.wsgi\n</Location>", r"WSGIScriptAlias not allowed in <Location> context"),

@@ -336,7 +336,6 @@ WARNED = [
     ("WSGITelemetryOptions +CaptureUserAgent", "WSGITelemetryOptions"),
     ("WSGIPerInterpreterGIL On", "WSGIPerInterpreterGIL"),
     ("WSGIFreeThreading On", "WSGIFreeThreading"),
-    ("WSGIDestroyInterpreter On", "WSGIDestroyInterpreter"),
     ("WSGICaseSensitivity Off", "WSGICaseSensitivity"),
     ("WSGINewRelicConfigFile /etc/newrelic.ini", "WSGINewRelicConfigFile"),
     ("WSGINewRelicEnvironment production", "WSGINewRelicEnvironment"),

@@ -887,3 +887,231 @@ def test_bad_arguments_raise_clear_errors_in_every_interpreter(apache):
         assert r.status == 200, r.body[:2000]
         assert r.json() == expected, path
     srv.check_log()
+
+
+# Marks, in the test's root, what ran at the process's exit in each
+# interpreter: the shutdown and atexit callbacks, and two finalisers that run
+# only when the interpreter is really ended (a module-level object's __del__,
+# a weakref callback; a weakref.finalize would not do: weakref's own atexit
+# hook runs or disables them all). Every request's environ, start_response and
+# a file wrapper are kept until the interpreter ends, long after the request. `thread` starts, in the
+# group 'alpha', a non-daemon thread that never ends or a daemon thread.
+FINAL_APP = """
+import atexit, json, os, threading, weakref, mod_wsgi
+GROUP = mod_wsgi.application_group or "GLOBAL"
+def _mark(kind, group=GROUP, root=%(root)r, pid=os.getpid(), join=os.path.join, open=open):
+    with open(join(root, "%%s-%%s-%%d" %% (kind, group, pid)), "w") as f:
+        f.write(kind)
+class Held:
+    def __del__(self, mark=_mark):
+        mark("del")
+held = Held()
+class Target:
+    pass
+target = Target()
+watch = weakref.ref(target, lambda ref, mark=_mark: mark("weakref"))
+atexit.register(_mark, "atexit")
+mod_wsgi.subscribe_shutdown(lambda event, **kw: _mark("shutdown"))
+if GROUP == "alpha" and %(thread)r == "forever":
+    threading.Thread(target=threading.Event().wait, name="never-ends").start()
+if GROUP == "alpha" and %(thread)r == "daemon":
+    threading.Thread(target=threading.Event().wait, name="daemon-thread", daemon=True).start()
+KEPT = []  # the request's objects, kept past its end: released only when the interpreter ends
+def application(environ, start_response):
+    if environ.get("PATH_INFO") == "/slow":
+        import time
+        time.sleep(30)
+    KEPT.append((environ, start_response, environ["wsgi.file_wrapper"](open(__file__, "rb"))))
+    start_response("200 OK", [])
+    return [json.dumps({"pid": os.getpid()}).encode()]
+"""
+
+FINAL_GROUPS = ("alpha", "beta", "GLOBAL")
+FINALISERS = ("del", "weakref")
+CALLBACKS = ("atexit", "shutdown")
+
+
+def final_server(apache, mpm="event", setting="", thread=None):
+    """Three interpreters (two sub-interpreters and %{GLOBAL}) in one process."""
+    import os
+    srv = apache(setting + "WSGIScriptAlias /a {root}/final.wsgi application-group=alpha\n"
+                 "WSGIScriptAlias /b {root}/final.wsgi application-group=beta\n"
+                 "WSGIScriptAlias /g {root}/final.wsgi application-group=%{GLOBAL}\n", start=False, mpm=mpm)
+    srv.mpm_config = ONE_CHILD[mpm]
+    os.chmod(srv.root, 0o1777)  # the app (www-data) writes its markers here
+    srv.write_file("final.wsgi", FINAL_APP % {"root": srv.root, "thread": thread})
+    srv.start()
+    return srv, served_pid(srv)
+
+
+def served_pid(srv):
+    pids = {srv.get(p).json()["pid"] for p in ("/a", "/b", "/g")}
+    assert len(pids) == 1, pids
+    return pids.pop()
+
+
+def timed_stop(srv):
+    import time
+    started = time.monotonic()
+    srv.stop(check_log=False)
+    return time.monotonic() - started
+
+
+def marks(srv, pid, kinds, groups=FINAL_GROUPS, wait=5.0):
+    """The markers of `kinds` x `groups` that exist for `pid` (waiting up to
+    `wait` seconds for all of them)."""
+    import os
+    import time
+    want = ["%s-%s-%d" % (k, g, pid) for k in kinds for g in groups]
+    deadline = time.monotonic() + wait
+    while True:
+        have = [w for w in want if os.path.exists(srv.path(w))]
+        if len(have) == len(want) or time.monotonic() >= deadline:
+            return sorted(have)
+        time.sleep(0.05)
+
+
+def expected(pid, kinds, groups=FINAL_GROUPS):
+    return sorted("%s-%s-%d" % (k, g, pid) for k in kinds for g in groups)
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_stop_ends_every_interpreter_and_finalises_python(apache, mpm):
+    """WSGIDestroyInterpreter On is the default: at stop each sub-interpreter's
+    objects are finalised and it is ended, then the main interpreter is
+    finalised, quickly and without a crash."""
+    srv, pid = final_server(apache, mpm)
+    elapsed = timed_stop(srv)
+    assert marks(srv, pid, CALLBACKS + FINALISERS) == expected(pid, CALLBACKS + FINALISERS)
+    assert elapsed < 10, "stop took %.1fs" % elapsed  # a hang check; it takes well under a second
+    for group in ("alpha", "beta"):
+        assert srv.log_lines(r"Destroy interpreter '%s'\." % group)
+    assert srv.log_lines(r"Python has shut down\.")
+    srv.check_log()
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_graceful_restart_ends_the_old_processes_interpreters(apache, mpm):
+    import time
+    srv, pid = final_server(apache, mpm, setting="WSGIDestroyInterpreter On\n")
+    srv.graceful()
+    deadline = time.monotonic() + 15
+    while served_pid(srv) == pid:
+        assert time.monotonic() < deadline, "the old process still serves"
+        time.sleep(0.1)
+    assert marks(srv, pid, CALLBACKS + FINALISERS) == expected(pid, CALLBACKS + FINALISERS)
+    assert timed_stop(srv) < 10
+    srv.check_log()
+
+
+@both_modes
+def test_destroy_interpreter_off_runs_callbacks_only(apache):
+    srv, pid = final_server(apache, setting="WSGIDestroyInterpreter Off\n")
+    timed_stop(srv)
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, wait=0.5) == []
+    assert not srv.log_lines(r"Destroy interpreter|Python has shut down")
+    srv.check_log()
+
+
+@both_modes
+def test_a_thread_that_never_ends_does_not_hang_the_stop(apache):
+    """threading's join of a non-daemon thread that never ends is given up by
+    the exit's watchdog, which names the step; every interpreter's callbacks
+    ran before."""
+    srv, pid = final_server(apache, thread="forever")
+    elapsed = timed_stop(srv)
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert srv.wait_for_log(r"shutdown step 'waiting for the non-daemon threads of interpreter 'alpha'' did not "
+                            r"finish within 2s; exiting without finishing the shutdown")
+    srv.check_log()
+
+
+@both_modes
+def test_an_interpreter_with_a_daemon_thread_is_not_ended(apache):
+    """Ending an interpreter whose own daemon thread still runs would crash
+    that thread: that interpreter is left (and so Python is not finalised),
+    the others are ended."""
+    srv, pid = final_server(apache, thread="daemon")
+    elapsed = timed_stop(srv)
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, groups=("beta",)) == expected(pid, FINALISERS, groups=("beta",))
+    assert marks(srv, pid, FINALISERS, groups=("alpha", "GLOBAL"), wait=0.5) == []
+    assert srv.wait_for_log(r"interpreter 'alpha' is not ended: 1 thread\(s\) of its own")
+    srv.check_log()
+
+
+@both_modes
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_hard_stop_of_idle_processes_finalises(apache, mpm):
+    """SIGTERM (apachectl stop) rather than a graceful stop: prefork's children
+    run the exit from their signal handler, the threaded MPMs' after joining
+    their workers; either way every interpreter is ended, without a crash."""
+    import signal
+    import time
+    srv, pid = final_server(apache, mpm)
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(20)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert marks(srv, pid, CALLBACKS + FINALISERS) == expected(pid, CALLBACKS + FINALISERS)
+    srv.stop()
+
+def test_a_hard_stop_during_a_request_under_prefork_does_not_finalise(apache):
+    """Prefork's SIGTERM handler exits the child from inside the request its
+    one thread is serving: Python is not finalised under that request; the
+    callbacks still run."""
+    import signal
+    import threading
+    import time
+    srv, pid = final_server(apache, "prefork")
+
+    def slow():
+        try:
+            srv.get("/a/slow", timeout=30)
+        except OSError:
+            pass  # the child exits under it
+    client = threading.Thread(target=slow)
+    client.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(20)
+    elapsed = time.monotonic() - started
+    client.join(30)
+    assert elapsed < 10, "stop took %.1fs" % elapsed
+    assert srv.wait_for_log(r"Python is not finalised at this exit \(the exit interrupted this thread's own request\)")
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, wait=0.5) == []
+    srv.stop()
+
+
+def test_a_daemon_request_that_outlives_the_drain_keeps_python_from_being_finalised(apache):
+    """A daemon process told to stop while a request still runs drains, then
+    runs the callbacks without finalising Python under that request."""
+    import os
+    import signal
+    import threading
+    import time
+    srv, pid = final_server(apache, setting="WSGIDaemonProcess fin processes=1 threads=4\nWSGIProcessGroup fin\n")
+    assert srv.log_lines(r"\(pid=%d, group='fin'\): daemon process 0 started" % pid)  # served by the daemon
+
+    def slow():
+        try:
+            srv.get("/a/slow", timeout=30)
+        except OSError:
+            pass
+    client = threading.Thread(target=slow)
+    client.start()
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTERM)
+    assert srv.wait_for_log(r"Python is not finalised at this exit \(1 request thread\(s\) are still running Python\)")
+    assert marks(srv, pid, CALLBACKS) == expected(pid, CALLBACKS)
+    assert marks(srv, pid, FINALISERS, wait=0.5) == []
+    client.join(30)
+    srv.stop()

@@ -567,7 +567,10 @@ mod more {
     }
 
     pub unsafe extern "C" fn destroy_interpreter(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {
-        warn_if_on(cmd, on, "Python is never finalised at process exit here (finalising can hang on threads that never finish); atexit and subscribe_shutdown() callbacks still run, which is what WSGIDestroyInterpreter Off keeps")
+        global(cmd, |_, c| {
+            c.python.destroy_interpreter = Some(on != 0);
+            Ok(())
+        })
     }
 
     pub unsafe extern "C" fn restrict_signal(cmd: *mut cmd_parms, _: *mut c_void, on: c_int) -> *const c_char {

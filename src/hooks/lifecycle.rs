@@ -14,6 +14,9 @@ use crate::python::interpreter;
 /// post_config, inherited by the children it forks).
 static PYTHON_IN_CHILDREN: AtomicBool = AtomicBool::new(false);
 
+/// WSGIDestroyInterpreter, as this child read it in child_init.
+static DESTROY_AT_EXIT: AtomicBool = AtomicBool::new(true);
+
 pub unsafe extern "C" fn pre_config(_pconf: *mut ffi::apr_pool_t, _plog: *mut ffi::apr_pool_t, _ptemp: *mut ffi::apr_pool_t) -> c_int {
     guard::contain("pre_config", ffi::OK, || {
         config_pass::begin();
@@ -69,9 +72,15 @@ pub unsafe extern "C" fn pre_mpm(_p: *mut ffi::apr_pool_t, _sb_type: ffi::ap_sco
     })
 }
 
-/// pchild cleanup: the applications' atexit callbacks, as the child exits.
+/// pchild cleanup: Python's exit sequence (`python::shutdown`), as the child
+/// exits. The threaded MPMs run it once their worker threads are joined;
+/// prefork from its main loop, or from its SIGTERM handler, possibly in the
+/// middle of a request (then Python is not finalised).
 unsafe extern "C" fn child_exit(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
-    guard::contain("child exit", (), || interpreter::run_exit_functions("shutdown_signal", std::time::Duration::from_secs(2)));
+    guard::contain("child exit", (), || {
+        let destroy = DESTROY_AT_EXIT.load(Ordering::Relaxed);
+        crate::python::shutdown::at_exit("shutdown_signal", destroy, std::time::Duration::from_secs(2))
+    });
     0
 }
 
@@ -109,6 +118,7 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         let ready = outcome.is_ok();
         crate::runtime::set_python_ready(outcome);
         if ready {
+            DESTROY_AT_EXIT.store(config.python.destroy_interpreter != Some(false), Ordering::Relaxed);
             // SAFETY: pchild lives until this child exits; the cleanup is in this
             // module, which a child never unloads.
             unsafe { ffi::apr_pool_cleanup_register(pchild, std::ptr::null(), Some(child_exit), Some(ffi::apr_pool_cleanup_null)) };

@@ -197,6 +197,9 @@ pub struct PythonSettings {
     pub restrict_stdout: Option<bool>,
     /// `WSGIRestrictSignal`: `signal.signal()` is intercepted (default On).
     pub restrict_signal: Option<bool>,
+    /// `WSGIDestroyInterpreter`: the interpreters are ended and Python is
+    /// finalised at process exit (default On, as mod_wsgi).
+    pub destroy_interpreter: Option<bool>,
     /// `WSGIPythonWarnings`: `-W` filters, in order.
     pub warnings: Vec<String>,
     /// `WSGIPythonEggs`: `PYTHON_EGG_CACHE` for Apache's children.
@@ -479,6 +482,7 @@ mod tests {
                 restrict_stdin: Some(false),
                 restrict_stdout: Some(true),
                 restrict_signal: Some(false),
+                destroy_interpreter: Some(false),
                 warnings: vec!["ignore".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.01),

@@ -22,7 +22,7 @@ pub const METRICS_FD: i32 = 5;
 pub use rwsgi_config::{HashSeed, InterpreterOptions, PythonSettings};
 
 const MAGIC: &[u8] = b"RWSGI-LAUNCH";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 /// A launch message is a few kilobytes; refuse anything absurd before reading it.
 pub const MAX_LAUNCH: usize = 1 << 20;
 /// Length of the per-group connection secret (see [`Launch::secret`]).
@@ -177,7 +177,7 @@ impl Launch {
                 put_u32(&mut out, seed);
             }
         }
-        for v in [p.dont_write_bytecode, p.restrict_stdin, p.restrict_stdout, p.restrict_signal] {
+        for v in [p.dont_write_bytecode, p.restrict_stdin, p.restrict_stdout, p.restrict_signal, p.destroy_interpreter] {
             put_opt_bool(&mut out, v);
         }
         put_strs(&mut out, &p.warnings);
@@ -280,6 +280,7 @@ impl Launch {
             restrict_stdin: r.opt_bool()?,
             restrict_stdout: r.opt_bool()?,
             restrict_signal: r.opt_bool()?,
+            destroy_interpreter: r.opt_bool()?,
             warnings: r.strs()?,
             eggs: r.opt_str()?,
             switch_interval: r.opt_f64()?,
@@ -462,6 +463,7 @@ mod tests {
                 restrict_stdin: Some(false),
                 restrict_stdout: None,
                 restrict_signal: Some(true),
+                destroy_interpreter: Some(false),
                 warnings: vec!["ignore::DeprecationWarning".into()],
                 eggs: Some("/tmp/eggs".into()),
                 switch_interval: Some(0.005),

@@ -120,6 +120,7 @@ pub fn initialize(
             let settings = each.for_interpreter(&process_group, group);
             after_start(py, &settings).and_then(|()| setup(py, group, &settings))
         }));
+        super::interpreters::remember_main(ffi::PyThreadState_Get());
         let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.
         ffi::PyEval_SaveThread();
@@ -220,38 +221,6 @@ def install():
     let module = PyModule::from_code(py, code, c"<mod_rwsgi restrict_signal>", c"_rwsgi_restrict_signal")?;
     module.getattr("install")?.call0()?;
     Ok(())
-}
-
-/// Runs the applications' `atexit` callbacks when the process shuts down (the
-/// interpreter itself is not finalised, which can hang on threads that never
-/// finish). A helper thread does it, and the caller waits at most `limit`, so a
-/// thread holding the GIL cannot stall the exit.
-pub fn run_exit_functions(reason: &str, limit: std::time::Duration) {
-    // SAFETY: plain query.
-    if unsafe { ffi::Py_IsInitialized() } == 0 {
-        return;
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reason = reason.to_string();
-    let spawned = crate::guard::spawn("rwsgi-atexit", None, move || {
-        crate::python::attach(|py| {
-            // In every interpreter (sub-interpreters first, as mod_wsgi ends them
-            // before the main one): mod_wsgi.subscribe_shutdown() callbacks
-            // first, then atexit's.
-            super::interpreters::each(py, |py, group| {
-                if let Err(e) = py.import("mod_wsgi").and_then(|m| m.call_method1("_process_stopping", (reason.as_str(),))) {
-                    tracing::error!(application = group, "shutdown callbacks failed: {e}");
-                }
-                if let Err(e) = py.import("atexit").and_then(|m| m.call_method0("_run_exitfuncs")) {
-                    tracing::error!(application = group, "atexit callbacks failed: {e}");
-                }
-            });
-        });
-        let _ = tx.send(());
-    });
-    if spawned.is_ok() && rx.recv_timeout(limit).is_err() {
-        tracing::warn!(pid = true, "atexit callbacks did not finish within {:.0}s; exiting anyway", limit.as_secs_f64());
-    }
 }
 
 #[cfg(test)]

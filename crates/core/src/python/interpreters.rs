@@ -13,10 +13,12 @@
 //! released around blocking calls exactly as in the main interpreter
 //! (`Python::detach` saves and restores whichever state is current).
 //!
-//! Interpreters are never ended: at exit each one runs its `atexit` and
-//! `subscribe_shutdown` callbacks (`interpreter::run_exit_functions`), and the
-//! process then exits without finalising anything, which cannot hang on, or
-//! crash under, request threads that still hold thread states.
+//! At process exit (`shutdown.rs`) each sub-interpreter is ended here, once no
+//! thread of ours can run Python again: the thread states our threads made in
+//! it are deleted first (CPython ends an interpreter only from its last thread
+//! state), and an interpreter in which a thread of its own (a Python daemon
+//! thread) still runs is left alone, since deleting that thread's state would
+//! crash it when it wakes.
 
 use std::cell::Cell;
 
@@ -59,6 +61,71 @@ static GROUPS: Mutex<Vec<(String, Addr)>> = Mutex::new(Vec::new());
 /// Serialises creating interpreters (a set-up can release the GIL).
 static CREATING: Mutex<()> = Mutex::new(());
 
+/// Every thread state our threads made, as (interpreter, thread state), the
+/// main interpreter's (each thread's PyGILState one) included: what is deleted
+/// before an interpreter is ended.
+static OURS: Mutex<Vec<(Addr, Addr)>> = Mutex::new(Vec::new());
+
+/// Records this thread's state in the main interpreter (`thread.rs`, and the
+/// state Python started with).
+pub(crate) fn remember_main(tstate: *mut ffi::PyThreadState) {
+    // SAFETY: a live thread state, only read for its interpreter.
+    let interp = unsafe { ffi::PyThreadState_GetInterpreter(tstate) } as Addr;
+    let mut ours = OURS.lock();
+    if !ours.contains(&(interp, tstate as Addr)) {
+        ours.push((interp, tstate as Addr));
+    }
+}
+
+/// At process exit, once no other thread of ours can run Python again
+/// (`shutdown.rs` closes the way in first): clears and deletes the thread
+/// states our other threads have in the current interpreter. Besides being
+/// what ending an interpreter needs, it is what lets `threading` join its
+/// threads: it waits for the thread that first imported it (one of ours) until
+/// that thread's state is deleted.
+pub(crate) fn delete_other_states(_py: Python<'_>) {
+    // SAFETY: the GIL is held (the token), so some state is current.
+    let current = unsafe { ffi::PyThreadState_Get() };
+    // SAFETY: as above.
+    let interp = unsafe { ffi::PyThreadState_GetInterpreter(current) } as Addr;
+    let others: Vec<Addr> = {
+        let mut ours = OURS.lock();
+        let others = ours.iter().filter(|&&(i, t)| i == interp && t != current as Addr).map(|&(_, t)| t).collect();
+        ours.retain(|&(i, t)| i != interp || t == current as Addr);
+        others
+    };
+    for t in others {
+        let t = t as *mut ffi::PyThreadState;
+        // SAFETY: a state of the current interpreter, not current, whose thread
+        // can no longer run Python (the caller's guarantee); cleared with this
+        // interpreter current, as CPython clears stale states.
+        unsafe {
+            ffi::PyThreadState_Clear(t);
+            ffi::PyThreadState_Delete(t);
+        }
+    }
+}
+
+/// What runs in an interpreter just before it is ended or finalised, with it
+/// current (for example, to drop what is cached for it).
+static END_HOOKS: Mutex<Vec<fn(Python<'_>)>> = Mutex::new(Vec::new());
+
+/// Adds `hook` to what runs in each interpreter (sub-interpreters and the main
+/// one) just before it is ended at process exit, with that interpreter current
+/// and the GIL held. Nothing runs in the interpreter after the hook but
+/// CPython's own teardown.
+pub fn on_end(hook: fn(Python<'_>)) {
+    END_HOOKS.lock().push(hook);
+}
+
+/// Runs the end hooks in the current interpreter.
+pub(crate) fn run_end_hooks(py: Python<'_>) {
+    let hooks = END_HOOKS.lock().clone();
+    for hook in hooks {
+        hook(py);
+    }
+}
+
 thread_local! {
     // (interpreter, this thread's state in it); leaked once per thread. A plain
     // Cell holding a pointer: no destructor is registered, which would pin the DSO.
@@ -89,12 +156,62 @@ fn remember(interp: Addr, tstate: Addr) {
         }
         // SAFETY: this thread's own vector, allocated just above or earlier.
         unsafe { &mut *states.get() }.push((interp, tstate));
-    })
+    });
+    OURS.lock().push((interp, tstate));
+}
+
+fn forget(interp: Addr) {
+    STATES.with(|states| {
+        if !states.get().is_null() {
+            // SAFETY: this thread's own vector.
+            unsafe { &mut *states.get() }.retain(|(i, _)| *i != interp);
+        }
+    });
+    OURS.lock().retain(|(i, _)| *i != interp);
+    GROUPS.lock().retain(|(_, i)| *i != interp);
 }
 
 /// Switched into a sub-interpreter; dropping it switches back.
 pub struct Entered {
     previous: *mut ffi::PyThreadState,
+}
+
+impl Entered {
+    /// Ends the interpreter this switched into (the application group
+    /// `group`) and switches back, after [`delete_other_states`]: CPython ends
+    /// it from this thread's state, which must be its last. If a thread of its
+    /// own is still running (a Python daemon thread), it is left as it is and
+    /// their count is returned.
+    pub(crate) fn end(self, py: Python<'_>, group: &str) -> Result<(), usize> {
+        // SAFETY: the GIL is held and this thread's state in the interpreter is current.
+        let current = unsafe { ffi::PyThreadState_Get() };
+        // SAFETY: as above; the interpreter is live while one of its states is current.
+        let interp = unsafe { ffi::PyThreadState_GetInterpreter(current) };
+        let mut others = 0;
+        // SAFETY: the GIL is held, so no thread state of this interpreter is
+        // made or deleted while the list is walked.
+        let mut t = unsafe { ffi::PyInterpreterState_ThreadHead(interp) };
+        while !t.is_null() {
+            others += usize::from(t != current);
+            // SAFETY: as above.
+            t = unsafe { ffi::PyThreadState_Next(t) };
+        }
+        if others > 0 {
+            return Err(others);
+        }
+        run_end_hooks(py);
+        tracing::info!(pid = true, "Destroy interpreter '{group}'.");
+        // SAFETY: `current` is now the interpreter's only thread state and has no
+        // frame (nothing of Python is running on this thread); afterwards no
+        // state is current and the GIL is still held.
+        unsafe { ffi::Py_EndInterpreter(current) };
+        let previous = self.previous;
+        std::mem::forget(self);
+        // SAFETY: back to this thread's state from before the switch, GIL held.
+        unsafe { ffi::PyThreadState_Swap(previous) };
+        forget(interp as Addr);
+        Ok(())
+    }
 }
 
 impl Drop for Entered {

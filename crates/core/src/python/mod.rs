@@ -6,6 +6,7 @@ pub mod interpreters;
 pub mod native_class;
 pub mod per_interpreter;
 pub mod script;
+pub mod shutdown;
 pub mod thread;
 
 pub use thread::{attach, attach_in};

@@ -18,6 +18,7 @@ thread_local! {
 
 /// Runs `f` with the GIL held on this thread's long-lived thread state.
 pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    let _inside = super::shutdown::Inside::enter();
     PINNED.with(|pinned| {
         if !pinned.get() {
             // SAFETY: Python is initialised (child_init ran before any request thread
@@ -25,6 +26,7 @@ pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
             // state with a count of 1; SaveThread releases the GIL but keeps the state.
             unsafe {
                 ffi::PyGILState_Ensure();
+                super::interpreters::remember_main(ffi::PyThreadState_Get());
                 ffi::PyEval_SaveThread();
             }
             pinned.set(true);

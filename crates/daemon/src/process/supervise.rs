@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use super::connection::Connection;
 use super::state::{Active, State};
 use super::setup;
-use crate::python::{self, interpreter};
+use crate::python;
 
 /// The main thread: waits for a signal or a recycling trigger, then drains.
 pub(super) fn supervise(state: &Arc<State>) -> i32 {
@@ -72,7 +72,9 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
     }
     let reason = state.reason.lock().unwrap_or("shutdown signal").replace([' ', '-'], "_");
     crate::metrics::stopping(&reason);
-    interpreter::run_exit_functions(&reason, Duration::from_secs(2));
+    // Request threads still in a request keep Python from being finalised
+    // (python::shutdown checks); the others never run Python again.
+    python::shutdown::at_exit(&reason, state.group.python.destroy_interpreter != Some(false), Duration::from_secs(2));
     0
 }
 
