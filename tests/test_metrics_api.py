@@ -250,6 +250,74 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
         assert shape(sm)["processes"] == shape(ref_sm)["processes"]
 
 
+# The same limits for each MPM (prefork: one thread per child).
+FRESH_MPM = {
+    "event": SCOREBOARD_MPM,
+    "worker": SCOREBOARD_MPM,
+    "prefork": "StartServers 2\nMinSpareServers 1\nMaxSpareServers 3\nServerLimit 3\nMaxRequestWorkers 3\n",
+}
+
+
+def in_flight(answer, release):
+    return [w for p in answer["sm"]["processes"] for w in p["workers"] if w["status"] == "W" and w["request"] == "GET /d/slow?%s HTTP/1.1" % release]
+
+
+def seen_within(srv, until, limit):
+    """Polls the daemon's view (/d/sm) until `until(answer)`; the seconds it took."""
+    start = time.monotonic()
+    while True:
+        answer = srv.get("/d/sm").json()
+        took = time.monotonic() - start
+        if until(answer):
+            return took
+        workers = [(w["status"], w["access_count"], w["request"]) for p in answer["sm"]["processes"] for w in p["workers"] if p["pid"]]
+        assert took < limit, "not seen in the daemon's copy of the scoreboard within %.1f s: %r" % (limit, workers)
+        time.sleep(0.05)
+
+
+def check_fresh(srv, tag):
+    """Three requests in flight, each seen from a daemon process within about
+    two seconds (Apache's children refresh the copy every second; the
+    parent's monitor hook alone, every ten seconds, passes this about once
+    in 60), and access counts that advance as soon."""
+    for k in range(3):
+        release = srv.path("release-%s-%d" % (tag, k))
+        slow = threading.Thread(target=lambda: srv.get("/d/slow?" + release, timeout=60))
+        slow.start()
+        try:
+            # Apache's children see it at once (the scoreboard itself).
+            poll(srv, "/e/sm", lambda a: in_flight(a, release), timeout=10)
+            seen_within(srv, lambda a: in_flight(a, release), 2.5)
+        finally:
+            open(release, "w").close()
+            slow.join()
+        served = sum(w["access_count"] for p in srv.get("/e/sm").json()["sm"]["processes"] for w in p["workers"])
+        for _ in range(10):
+            srv.get("/e/sm")
+        seen_within(srv, lambda a: sum(w["access_count"] for p in a["sm"]["processes"] for w in p["workers"]) >= served + 10, 2.5)
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_daemon_scoreboard_copy_is_fresh(apache, mpm):
+    """server-metrics=On: the daemon's copy of the scoreboard is about a
+    second old (one of Apache's children copies it every second), with each
+    MPM, before and after a graceful restart; the copying thread keeps no
+    child from stopping (the old children exit at once, Apache stops cleanly,
+    no crash in the log)."""
+    srv = apache(SCOREBOARD_SITE % {"on": "server-metrics=On"}, apps={"sb.wsgi": SCOREBOARD_APP}, module="rwsgi", mpm_config=FRESH_MPM[mpm], mpm=mpm)
+    os.chmod(srv.root, 0o1777)
+    poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]), timeout=10)
+    check_fresh(srv, "a")
+    old = {p["pid"] for p in srv.get("/e/sm").json()["sm"]["processes"] if p["pid"]}
+    srv.graceful()
+    deadline = time.monotonic() + 10
+    while old & set(srv.child_pids()):
+        assert time.monotonic() < deadline, "old children still running: %r" % (old & set(srv.child_pids()))
+        time.sleep(0.1)
+    check_fresh(srv, "b")
+    srv.stop()
+
+
 SIZES_APP = r'''
 import json, mod_wsgi
 def application(environ, start_response):
