@@ -143,6 +143,24 @@ MaxRequestWorkers 6
 
 SCOREBOARD_APP = r'''
 import json, os, time, mod_wsgi
+def scribble():
+    """What a buggy or hostile process of the group can do: leave the
+    sequence word of its copy of the scoreboard odd (a rewrite under way)."""
+    import struct
+    for line in open("/proc/self/maps"):
+        if "rwsgi-metrics" not in line:
+            continue
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+            at = data.find(struct.pack("<Q", 0x5257534749534231))  # the copy's magic
+            while at % 8:
+                at = data.find(struct.pack("<Q", 0x5257534749534231), at + 1)
+            mem.seek(lo + at + 32)  # magic, version, processes, threads, seq
+            mem.write(struct.pack("<Q", 0x1234567))
+            return
+    raise RuntimeError("no metrics mapping")
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":
@@ -152,6 +170,8 @@ def application(environ, start_response):
             if os.path.exists(release):
                 break
             time.sleep(0.1)
+    if path == "/scribble":
+        scribble()
     body = json.dumps({"pid": os.getpid(), "sm": mod_wsgi.server_metrics() if path != "/slow" else None})
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body.encode()]
@@ -187,14 +207,14 @@ def scoreboard_site(apache, module, on="server-metrics=On"):
 
 def test_daemon_server_metrics_is_apaches_scoreboard(apache):
     """server-metrics=On: a daemon process reports Apache's scoreboard (the
-    copy the Apache parent refreshes in the group's memory): Apache's limits,
+    copy Apache's side refreshes in the group's memory): Apache's limits,
     Apache's children, a request in flight seen from another request, and
     access counts that grow. Off: None."""
     srv = scoreboard_site(apache, "rwsgi")
     # A copy from the start (made before Apache forks its children), with Apache's limits.
     early = srv.get("/d/sm").json()["sm"]
     assert early is not None and (early["server_limit"], early["thread_limit"]) == (3, 6)
-    # Apache's children in it from the parent's next copy on.
+    # Apache's children in it from the next copy on.
     first = poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]))
     sm, daemon_pid = first["sm"], first["pid"]
     assert (sm["server_limit"], sm["thread_limit"]) == (3, 6)
@@ -316,6 +336,23 @@ def test_daemon_scoreboard_copy_is_fresh(apache, mpm):
         time.sleep(0.1)
     check_fresh(srv, "b")
     srv.stop()
+
+
+def test_daemon_scribbling_on_its_copy_stops_it_only_for_a_while(apache):
+    """A process of the group that leaves its copy's sequence word odd: its
+    server_metrics() is None while the copy looks half-written, then the
+    next writer takes the copy over (3 s later, a warning in the error log)
+    and it is fresh again; Apache's children and other groups are unharmed."""
+    srv = scoreboard_site(apache, "rwsgi")
+    poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]), timeout=10)
+    mark = srv.log_mark()
+    assert srv.get("/d/scribble").json()["sm"] is None
+    assert srv.get("/e/sm").json()["sm"] is not None
+    start = time.monotonic()
+    poll(srv, "/d/sm", lambda a: a["sm"] is not None, timeout=15)
+    assert time.monotonic() - start > 2.0  # not before the takeover delay
+    srv.wait_for_log(r"daemon process group 'sm': its copy of Apache's scoreboard had been left half-written for 3 s", since=mark, timeout=5)
+    check_fresh(srv, "after")
 
 
 SIZES_APP = r'''
