@@ -229,17 +229,16 @@ pub fn start_copier(pchild: crate::apache::Pool) {
 fn copier(r: &Regions) {
     let me = i64::from(std::process::id());
     let mut stop = COPIER.0.lock();
-    loop {
-        COPIER.1.wait_for(&mut stop, CHILD_COPY_EVERY);
-        if *stop {
-            return;
-        }
+    // A first look at once: a child that lives less than a second (prefork
+    // under a low MaxConnectionsPerChild) still copies.
+    while !*stop {
         let now = rwsgi_core::protocol::now_micros().max(0) as u64;
         let stale = r.groups.iter().filter_map(|g| g.scoreboard).any(|s| now.saturating_sub(s.copied_us()) >= CHILD_COPY_STALE_US);
         if stale || crate::apache::scoreboard::first_serving_pid() == Some(me) {
             // With the lock held: the child's exit waits for this copy to end.
             publish_all(r);
         }
+        COPIER.1.wait_for(&mut stop, CHILD_COPY_EVERY);
     }
 }
 
