@@ -3,13 +3,16 @@
 //! sealed-size memfd per daemon group, passed to its processes at launch),
 //! each child's slot, what Apache's children count for daemon groups, the
 //! copy of Apache's scoreboard kept in the memfd of each group with
-//! server-metrics=On, and the `rwsgi-metrics` endpoint.
+//! server-metrics=On (by one of Apache's children about every second, and by
+//! the parent), and the `rwsgi-metrics` endpoint.
 //!
 //! Regions are kept for the parent's life in its process pool (by name and
 //! size), so counters keep going up across restarts and a reload of this
 //! module. A daemon group's memfd is writable by that group's processes only:
 //! everything read from it goes through `rwsgi_metrics::read`, which clamps it.
-//! The parent only writes to a group's copy of the scoreboard, never reads it.
+//! Apache's side only writes to a group's copy of the scoreboard, never reads
+//! it (beyond its seqlock word and the time it was made, which decide only
+//! whether and when that group's copy is rewritten).
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use parking_lot::RwLock;
 use rwsgi_core::metrics::{ExitReason, ProcessBlock, Region, region_size};
-use rwsgi_metrics::scoreboard::{Dims, Summary};
+use rwsgi_metrics::scoreboard::{Dims, Published, Summary};
 use rwsgi_metrics::{read, report, status};
 
 use crate::apache::{Request, brigade::Brigade, mpm};
@@ -31,7 +34,9 @@ struct GroupRegions {
     region: &'static Region,
     /// What Apache's children count for the group (one block, not writable by the group).
     front: &'static Region,
-    /// server-metrics=On: where the parent copies Apache's scoreboard (after the region).
+    /// server-metrics=On: where Apache's side copies its scoreboard (after the
+    /// region). The parent maps it before it forks: Apache's children write
+    /// through the same shared mapping.
     scoreboard: Option<&'static Summary>,
 }
 
@@ -168,16 +173,85 @@ pub fn parent_setup(groups: &mut [rwsgi_daemon::group::Group]) {
 /// Copies Apache's scoreboard into the memfd of each group with
 /// server-metrics=On (the parent: its monitor hook, pre_mpm and post_config).
 /// Apache runs the monitor hook every tenth turn of its main loop, which waits
-/// a second a turn: a copy is at most about 10 seconds old.
+/// a second a turn; the children's copier ([`start_copier`]) keeps the copy
+/// about a second old between those.
 pub fn copy_scoreboard() {
-    let r = regions();
-    let copies: Vec<&'static Summary> = r.groups.iter().filter_map(|g| g.scoreboard).collect();
-    let Some(dims) = copies.first().map(|s| s.dims()) else { return };
+    publish_all(&regions());
+}
+
+/// One copy of the scoreboard into every group's memfd (each taken by its
+/// seqlock; a group whose copy another writer holds is skipped this round).
+fn publish_all(r: &Regions) {
+    let copies: Vec<(&str, &'static Summary)> = r.groups.iter().filter_map(|g| Some((g.name.as_str(), g.scoreboard?))).collect();
+    let Some(dims) = copies.first().map(|(_, s)| s.dims()) else { return };
     let Some(sb) = crate::apache::scoreboard::read_first(dims.processes, dims.threads) else { return };
     let now = rwsgi_core::protocol::now_micros().max(0) as u64;
     let round = next_round();
-    for copy in copies {
-        copy.publish(round, &sb, now);
+    for (group, copy) in copies {
+        if copy.publish(round, &sb, now) == Published::TookOver {
+            tracing::warn!(
+                "daemon process group '{group}': its copy of Apache's scoreboard had been left half-written for {} s (a writer killed, or the group's processes writing there); rewritten",
+                rwsgi_metrics::scoreboard::TAKEOVER_NS / 1_000_000_000
+            );
+        }
+    }
+}
+
+/// How often Apache's children refresh the copies.
+const CHILD_COPY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// A copy this old (µs) is refreshed by any child, elected or not (the
+/// elected child is gone, stopped, or has not yet been told its slot).
+const CHILD_COPY_STALE_US: u64 = 2_500_000;
+
+/// The copier's stop flag, and what wakes it.
+static COPIER: (parking_lot::Mutex<bool>, parking_lot::Condvar) = (parking_lot::Mutex::new(false), parking_lot::Condvar::new());
+
+/// child_init: when a daemon group has server-metrics=On, a background
+/// thread in this child that keeps the groups' copies of the scoreboard
+/// about a second old. Each child's copier wakes every second; the one in
+/// the lowest slot of the running generation that is not stopping copies
+/// (the others only when the copy has grown stale). Nothing on the request
+/// path. Stopped by `pchild`'s cleanup; it never holds the child up (its
+/// exit waits at most for one copy under way, bounded).
+pub fn start_copier(pchild: crate::apache::Pool) {
+    let r = regions();
+    if !r.groups.iter().any(|g| g.scoreboard.is_some()) {
+        return;
+    }
+    *COPIER.0.lock() = false;
+    if let Err(e) = crate::apache::process::spawn_without_signals("rwsgi-sbcopy", move || copier(&r)) {
+        tracing::error!("server-metrics=On: cannot start the thread that copies Apache's scoreboard every second ({e}); daemon processes see the parent's copy, up to 10 s old");
+        return;
+    }
+    pchild.adopt(CopierStop);
+}
+
+fn copier(r: &Regions) {
+    let me = i64::from(std::process::id());
+    let mut stop = COPIER.0.lock();
+    // A first look at once: a child that lives less than a second (prefork
+    // under a low MaxConnectionsPerChild) still copies.
+    while !*stop {
+        let now = rwsgi_core::protocol::now_micros().max(0) as u64;
+        let stale = r.groups.iter().filter_map(|g| g.scoreboard).any(|s| now.saturating_sub(s.copied_us()) >= CHILD_COPY_STALE_US);
+        if stale || crate::apache::scoreboard::first_serving_pid() == Some(me) {
+            // With the lock held: the child's exit waits for this copy to end.
+            publish_all(r);
+        }
+        COPIER.1.wait_for(&mut stop, CHILD_COPY_EVERY);
+    }
+}
+
+/// pchild's cleanup: stops the copier, after the copy under way if any
+/// (a half-written copy would wait for the takeover), never for long.
+struct CopierStop;
+
+impl Drop for CopierStop {
+    fn drop(&mut self) {
+        if let Some(mut stop) = COPIER.0.try_lock_for(std::time::Duration::from_millis(250)) {
+            *stop = true;
+            COPIER.1.notify_all();
+        }
     }
 }
 

@@ -5,6 +5,7 @@ Debian's mod_wsgi 4.9.4 for the same requests where it is installed."""
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -143,6 +144,24 @@ MaxRequestWorkers 6
 
 SCOREBOARD_APP = r'''
 import json, os, time, mod_wsgi
+def scribble():
+    """What a buggy or hostile process of the group can do: leave the
+    sequence word of its copy of the scoreboard odd (a rewrite under way)."""
+    import struct
+    for line in open("/proc/self/maps"):
+        if "rwsgi-metrics" not in line:
+            continue
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+            at = data.find(struct.pack("<Q", 0x5257534749534231))  # the copy's magic
+            while at % 8:
+                at = data.find(struct.pack("<Q", 0x5257534749534231), at + 1)
+            mem.seek(lo + at + 32)  # magic, version, processes, threads, seq
+            mem.write(struct.pack("<Q", 0x1234567))
+            return
+    raise RuntimeError("no metrics mapping")
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":
@@ -152,6 +171,8 @@ def application(environ, start_response):
             if os.path.exists(release):
                 break
             time.sleep(0.1)
+    if path == "/scribble":
+        scribble()
     body = json.dumps({"pid": os.getpid(), "sm": mod_wsgi.server_metrics() if path != "/slow" else None})
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body.encode()]
@@ -187,14 +208,14 @@ def scoreboard_site(apache, module, on="server-metrics=On"):
 
 def test_daemon_server_metrics_is_apaches_scoreboard(apache):
     """server-metrics=On: a daemon process reports Apache's scoreboard (the
-    copy the Apache parent refreshes in the group's memory): Apache's limits,
+    copy Apache's side refreshes in the group's memory): Apache's limits,
     Apache's children, a request in flight seen from another request, and
     access counts that grow. Off: None."""
     srv = scoreboard_site(apache, "rwsgi")
     # A copy from the start (made before Apache forks its children), with Apache's limits.
     early = srv.get("/d/sm").json()["sm"]
     assert early is not None and (early["server_limit"], early["thread_limit"]) == (3, 6)
-    # Apache's children in it from the parent's next copy on.
+    # Apache's children in it from the next copy on.
     first = poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]))
     sm, daemon_pid = first["sm"], first["pid"]
     assert (sm["server_limit"], sm["thread_limit"]) == (3, 6)
@@ -248,6 +269,112 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
         assert (sm["server_limit"], sm["thread_limit"]) == (ref_sm["server_limit"], ref_sm["thread_limit"])
         assert len(sm["processes"]) == len(ref_sm["processes"])
         assert shape(sm)["processes"] == shape(ref_sm)["processes"]
+
+
+# The same limits for each MPM (prefork: one thread per child).
+FRESH_MPM = {
+    "event": SCOREBOARD_MPM,
+    "worker": SCOREBOARD_MPM,
+    "prefork": "StartServers 2\nMinSpareServers 1\nMaxSpareServers 3\nServerLimit 3\nMaxRequestWorkers 3\n",
+}
+
+
+def in_flight(answer, release):
+    return [w for p in answer["sm"]["processes"] for w in p["workers"] if w["status"] == "W" and w["request"] == "GET /d/slow?%s HTTP/1.1" % release]
+
+
+def seen_within(srv, until, limit):
+    """Polls the daemon's view (/d/sm) until `until(answer)`; the seconds it took."""
+    start = time.monotonic()
+    while True:
+        answer = srv.get("/d/sm").json()
+        took = time.monotonic() - start
+        if until(answer):
+            return took
+        workers = [(w["status"], w["access_count"], w["request"]) for p in answer["sm"]["processes"] for w in p["workers"] if p["pid"]]
+        assert took < limit, "not seen in the daemon's copy of the scoreboard within %.1f s: %r" % (limit, workers)
+        time.sleep(0.05)
+
+
+def check_fresh(srv, tag):
+    """Three requests in flight, each seen from a daemon process within about
+    two seconds (Apache's children refresh the copy every second; the
+    parent's monitor hook alone, every ten seconds, passes this about once
+    in 60), and access counts that advance as soon."""
+    for k in range(3):
+        release = srv.path("release-%s-%d" % (tag, k))
+        slow = threading.Thread(target=lambda: srv.get("/d/slow?" + release, timeout=60))
+        slow.start()
+        try:
+            # Apache's children see it at once (the scoreboard itself).
+            poll(srv, "/e/sm", lambda a: in_flight(a, release), timeout=10)
+            seen_within(srv, lambda a: in_flight(a, release), 2.5)
+        finally:
+            open(release, "w").close()
+            slow.join()
+        served = sum(w["access_count"] for p in srv.get("/e/sm").json()["sm"]["processes"] for w in p["workers"])
+        for _ in range(10):
+            srv.get("/e/sm")
+        seen_within(srv, lambda a: sum(w["access_count"] for p in a["sm"]["processes"] for w in p["workers"]) >= served + 10, 2.5)
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_daemon_scoreboard_copy_is_fresh(apache, mpm):
+    """server-metrics=On: the daemon's copy of the scoreboard is about a
+    second old (one of Apache's children copies it every second), with each
+    MPM, before and after a graceful restart; the copying thread keeps no
+    child from stopping (the old children exit at once, Apache stops cleanly,
+    no crash in the log)."""
+    srv = apache(SCOREBOARD_SITE % {"on": "server-metrics=On"}, apps={"sb.wsgi": SCOREBOARD_APP}, module="rwsgi", mpm_config=FRESH_MPM[mpm], mpm=mpm)
+    os.chmod(srv.root, 0o1777)
+    poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]), timeout=10)
+    check_fresh(srv, "a")
+    old = {p["pid"] for p in srv.get("/e/sm").json()["sm"]["processes"] if p["pid"]}
+    srv.graceful()
+    deadline = time.monotonic() + 10
+    while old & set(srv.child_pids()):
+        assert time.monotonic() < deadline, "old children still running: %r" % (old & set(srv.child_pids()))
+        time.sleep(0.1)
+    check_fresh(srv, "b")
+    srv.stop()
+
+
+def test_prefork_children_with_the_copier_recycle_cleanly(apache):
+    """Prefork, server-metrics=On, MaxConnectionsPerChild 2: children with the
+    copying thread exit as soon as they are done (new pids keep coming, no
+    request waits for one), Apache warns of no child that would not stop,
+    and the copy follows the new children."""
+    mpm = FRESH_MPM["prefork"] + "MaxConnectionsPerChild 2\n"
+    srv = apache(SCOREBOARD_SITE % {"on": "server-metrics=On"}, apps={"sb.wsgi": SCOREBOARD_APP}, module="rwsgi", mpm_config=mpm, mpm="prefork")
+    before = {p["pid"] for p in poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]), timeout=10)["sm"]["processes"] if p["pid"]}
+    mark = srv.log_mark()
+    pids = set()
+    for _ in range(16):
+        start = time.monotonic()
+        pids.add(srv.get("/e/sm").json()["pid"])
+        assert time.monotonic() - start < 2.0
+    assert len(pids) >= 5, pids
+    # Children come and go with every other request (these too): the copy
+    # lists children that came after those it listed before.
+    seen_within(srv, lambda a: {p["pid"] for p in a["sm"]["processes"] if p["pid"]} - before - {0}, 3.0)
+    assert not re.search(r"did not exit|still did not|exit signal", srv.error_log(mark)), srv.error_log(mark)
+
+
+def test_daemon_scribbling_on_its_copy_stops_it_only_for_a_while(apache):
+    """A process of the group that leaves its copy's sequence word odd: its
+    server_metrics() is None while the copy looks half-written, then the
+    next writer takes the copy over (3 s later, a warning in the error log)
+    and it is fresh again; Apache's children and other groups are unharmed."""
+    srv = scoreboard_site(apache, "rwsgi")
+    poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]), timeout=10)
+    mark = srv.log_mark()
+    assert srv.get("/d/scribble").json()["sm"] is None
+    assert srv.get("/e/sm").json()["sm"] is not None
+    start = time.monotonic()
+    poll(srv, "/d/sm", lambda a: a["sm"] is not None, timeout=15)
+    assert time.monotonic() - start > 2.0  # not before the takeover delay
+    srv.wait_for_log(r"daemon process group 'sm': its copy of Apache's scoreboard had been left half-written for 3 s", since=mark, timeout=5)
+    check_fresh(srv, "after")
 
 
 SIZES_APP = r'''

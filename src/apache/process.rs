@@ -225,3 +225,22 @@ pub fn reset_child_exit_wakeup() {
         }
     }
 }
+
+/// Starts a background thread in an Apache child (under the panic guard)
+/// that takes none of the process's signals: Apache's children stop on
+/// signals their main thread must take (prefork's handlers call exit from
+/// the thread the signal lands on; a threaded MPM's main thread waits for
+/// them). The thread is made with every signal blocked, so none lands on it
+/// even before it runs.
+pub fn spawn_without_signals(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    // SAFETY: a full set, and this thread's mask saved and put back around the spawn.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+        let spawned = crate::apache::guard::spawn(name, None, body);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        spawned.map(drop)
+    }
+}

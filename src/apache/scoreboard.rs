@@ -65,3 +65,26 @@ pub fn read_first(max_processes: usize, max_threads: usize) -> Option<Scoreboard
         processes,
     })
 }
+
+/// The pid of the child in the lowest process slot of the running
+/// generation that is not stopping (the one that copies the scoreboard for
+/// daemon groups), if any. A slot whose generation the MPM does not record
+/// (older prefork) still counts, after those that match.
+pub fn first_serving_pid() -> Option<i64> {
+    // SAFETY: zeroed plain C structs the shim fills in.
+    let mut limits: ffi::rwsgi_sb_limits = unsafe { std::mem::zeroed() };
+    // SAFETY: the shim checks the scoreboard exists before reading it.
+    if unsafe { ffi::rwsgi_scoreboard_limits(&mut limits) } == 0 {
+        return None;
+    }
+    let serving: Vec<(i64, bool)> = (0..limits.server_limit.clamp(0, 100_000))
+        .filter_map(|i| {
+            // SAFETY: as above; i is below the MPM's server limit.
+            let mut p: ffi::rwsgi_sb_process = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            let found = unsafe { ffi::rwsgi_scoreboard_process(i, &mut p) } != 0;
+            (found && p.pid > 0 && p.quiescing == 0).then_some((p.pid as i64, p.generation == limits.running_generation))
+        })
+        .collect();
+    serving.iter().find(|(_, current)| *current).or(serving.first()).map(|&(pid, _)| pid)
+}

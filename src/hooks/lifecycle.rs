@@ -54,7 +54,9 @@ pub unsafe extern "C" fn post_config(
 }
 
 /// The parent's periodic hook (every tenth turn of the MPM's main loop, about
-/// every 10 seconds): refreshes the daemon groups' copies of the scoreboard.
+/// every 10 seconds): refreshes the daemon groups' copies of the scoreboard
+/// (Apache's children keep them about a second old; this copy stands in
+/// when none of them can, and takes over a copy one left half-written).
 pub unsafe extern "C" fn monitor(_p: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) -> c_int {
     guard::contain("monitor", ffi::DECLINED, || {
         crate::metrics::copy_scoreboard();
@@ -102,6 +104,8 @@ pub unsafe extern "C" fn child_init(pchild: *mut ffi::apr_pool_t, s: *mut ffi::s
         }
         let config = server_config(server);
         crate::metrics::child_init();
+        // SAFETY: pchild lives until this child exits.
+        crate::metrics::start_copier(unsafe { Pool::from_raw(pchild) });
         rwsgi_core::metrics::set_scoreboard_source(crate::apache::scoreboard::read);
         rwsgi_core::metrics::enable_server_metrics(config.server_metrics == Some(true));
         rwsgi_core::wsgi::events::set_slow_threshold(config.slow_requests.unwrap_or(0.0));

@@ -1,7 +1,7 @@
 //! Where this daemon process counts: its slot of the group's metrics region
 //! (the memfd the Apache parent passed on METRICS_FD), or a private region
 //! when none was passed; and, with server-metrics=On, the copy of Apache's
-//! scoreboard the parent keeps after the region, which `server_metrics()`
+//! scoreboard Apache's side keeps after the region (about a second old), which `server_metrics()`
 //! reports.
 
 use rwsgi_core::metrics::{self, ExitReason, Region, Scoreboard};

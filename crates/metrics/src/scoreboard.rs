@@ -1,16 +1,21 @@
 //! Apache's scoreboard as `mod_wsgi.server_metrics()` reports it, and a
-//! bounded copy of it ([`Summary`]) that the Apache parent writes into a
-//! daemon group's metrics memfd, so that the group's processes (exec'd
-//! programs that never map Apache's scoreboard) can report it too.
+//! bounded copy of it ([`Summary`]) that Apache's side writes into a daemon
+//! group's metrics memfd, so that the group's processes (exec'd programs
+//! that never map Apache's scoreboard) can report it too.
 //!
-//! The copy is a seqlock: the parent makes `seq` odd, rewrites everything,
-//! and makes it even again; a reader keeps a copy only if `seq` was the same
-//! even number before and after it read, and tries [`READ_TRIES`] times. The
-//! parent never reads the copy (the group's processes can write to it), and
-//! sizes it from its own [`Dims`], never from the header. The reader (a
-//! daemon process, which can only mislead itself by writing there) takes its
-//! dimensions from the header only if they fit the mapping, and clamps every
-//! value it takes out.
+//! The copy is a seqlock with several possible writers (the Apache parent,
+//! and any of Apache's children): a writer takes it by turning `seq` from
+//! even to odd with a compare-and-swap (and skips its round if `seq` is odd:
+//! someone else is writing), rewrites everything, and makes it even again.
+//! A reader keeps a copy only if `seq` was the same even number before and
+//! after it read, and tries [`READ_TRIES`] times. A sequence that stays the
+//! same odd number for [`TAKEOVER_NS`] (a writer killed half-way, or a
+//! group's process that wrote it) is taken over by the next writer that sees
+//! it twice that far apart. Writers never read the copy beyond `seq` (the
+//! group's processes can write to it), and size it from their own [`Dims`],
+//! never from the header. The reader (a daemon process, which can only
+//! mislead itself by writing there) takes its dimensions from the header
+//! only if they fit the mapping, and clamps every value it takes out.
 
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -27,6 +32,10 @@ pub const REQUEST_BYTES: usize = 64;
 pub const VHOST_BYTES: usize = 32;
 /// How often a reader tries to find the copy between two rewrites.
 pub const READ_TRIES: usize = 16;
+/// How long (in the writers' rounds: the monotonic clock, ns) a sequence may
+/// stay the same odd number before a writer takes it over. A rewrite takes
+/// well under a millisecond.
+pub const TAKEOVER_NS: u64 = 3_000_000_000;
 
 /// A worker's status as mod_wsgi spells it (one letter of mod_status's key).
 pub const STATUS_LETTERS: &[u8] = b"._SRWKLDCGI";
@@ -118,9 +127,9 @@ struct Header {
     version: AtomicU64,
     processes: AtomicU64,
     threads: AtomicU64,
-    /// Odd while the parent rewrites the copy; 0 until its first copy.
+    /// Odd while a writer rewrites the copy; 0 until the first copy.
     seq: AtomicU64,
-    /// When the parent made the copy (µs since the epoch).
+    /// When the copy was made (µs since the epoch).
     copied_us: AtomicU64,
     server_limit: AtomicU64,
     thread_limit: AtomicU64,
@@ -187,6 +196,23 @@ fn clamp_time(v: u64) -> i64 {
 pub struct Summary {
     base: *const u8,
     dims: Dims,
+    /// The writer's own memory: the odd sequence it found last, and the
+    /// round it first found it in (for the takeover).
+    seen_odd: AtomicU64,
+    seen_since: AtomicU64,
+}
+
+/// What a writer's round did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// A whole copy, readable now.
+    Written,
+    /// Someone else was writing: nothing done.
+    Busy,
+    /// A sequence odd for [`TAKEOVER_NS`] was taken over, and the copy written.
+    TookOver,
+    /// Another writer took the copy over half-way: it finishes the copy.
+    Lost,
 }
 
 // SAFETY: a summary is only atomics; sharing it between threads is what it is for.
@@ -204,7 +230,7 @@ impl Summary {
         if base.is_null() || !(base as usize).is_multiple_of(8) || !dims.valid() || len < dims.size() {
             return None;
         }
-        Some(Summary { base, dims })
+        Some(Summary { base, dims, seen_odd: AtomicU64::new(0), seen_since: AtomicU64::new(0) })
     }
 
     /// The reader's view: the dimensions the header gives, if they fit in `len`.
@@ -271,16 +297,46 @@ impl Summary {
         h.magic.store(MAGIC, Ordering::Release);
     }
 
-    /// Rewrites the copy from `sb` (the writer: one at a time). `round` is
-    /// different for every call on the same memory, rising (the parent's
-    /// monotonic clock): the seqlock's counter comes from it, never from the
-    /// shared memory. Slots past what `sb` holds are cleared.
-    pub fn publish(&self, round: u64, sb: &Scoreboard, now_us: u64) {
+    /// When the copy in the memory was made (µs since the epoch; 0 before
+    /// the first). Writers use it only to decide whether to write.
+    pub fn copied_us(&self) -> u64 {
+        self.header().copied_us.load(Ordering::Relaxed)
+    }
+
+    /// Takes the seqlock: an even `seq` becomes odd, above it and above
+    /// `round * 2`, so that every copy has sequence numbers of its own
+    /// whichever writer makes it (rounds come from the monotonic clock, the
+    /// same in every process). An odd `seq` is someone else's rewrite, taken
+    /// over only when this writer found the same odd number [`TAKEOVER_NS`]
+    /// earlier. Returns the odd number taken and whether it was a takeover.
+    fn lock(&self, round: u64) -> Option<(u64, bool)> {
+        let seq = &self.header().seq;
+        let current = seq.load(Ordering::Relaxed);
+        let takeover = current % 2 == 1;
+        if takeover {
+            let since = self.seen_since.load(Ordering::Relaxed);
+            if self.seen_odd.swap(current, Ordering::Relaxed) != current {
+                self.seen_since.store(round, Ordering::Relaxed);
+                return None;
+            }
+            if round.saturating_sub(since) < TAKEOVER_NS {
+                return None;
+            }
+        }
+        let odd = (round.wrapping_mul(2) | 1).max(current.wrapping_add(1) | 1);
+        seq.compare_exchange(current, odd, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        self.seen_odd.store(0, Ordering::Relaxed);
+        Some((odd, takeover))
+    }
+
+    /// Rewrites the copy from `sb`, as one of several writers (see the
+    /// module's comment). `round` rises from call to call (the monotonic
+    /// clock, ns). Slots past what `sb` holds are cleared.
+    pub fn publish(&self, round: u64, sb: &Scoreboard, now_us: u64) -> Published {
         let h = self.header();
-        let seq = round.wrapping_mul(2).wrapping_add(1).max(1);
-        self.init();
-        h.seq.store(seq, Ordering::Relaxed);
+        let Some((seq, took_over)) = self.lock(round) else { return Published::Busy };
         fence(Ordering::Release);
+        self.init();
         h.copied_us.store(now_us, Ordering::Relaxed);
         h.server_limit.store(sb.server_limit as u64, Ordering::Relaxed);
         h.thread_limit.store(sb.thread_limit as u64, Ordering::Relaxed);
@@ -289,6 +345,13 @@ impl Summary {
         let empty = ScoreProcess::default();
         let idle = ScoreWorker { status: '.', ..ScoreWorker::default() };
         for i in 0..self.dims.processes {
+            // Taken over (this writer was stopped longer than TAKEOVER_NS):
+            // the other writer's copy is the one that counts. What this one
+            // stored since its last check is the one way a reader can take a
+            // mixed copy: a writer stopped for seconds inside one process slot.
+            if h.seq.load(Ordering::Relaxed) != seq {
+                return Published::Lost;
+            }
             let p = sb.processes.get(i).unwrap_or(&empty);
             let slot = self.process(i);
             slot.pid.store(p.pid as u64, Ordering::Relaxed);
@@ -310,7 +373,13 @@ impl Summary {
                 store_text(&slot.vhost, &bytes_of(&w.vhost));
             }
         }
-        h.seq.store(seq.wrapping_add(1), Ordering::Release);
+        // Even again (never 0, which means "no copy yet"), unless taken over.
+        let done = seq.wrapping_add(1).max(2);
+        match h.seq.compare_exchange(seq, done, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) if took_over => Published::TookOver,
+            Ok(_) => Published::Written,
+            Err(_) => Published::Lost,
+        }
     }
 
     /// The last copy and when it was made (µs since the epoch), or None if
@@ -460,12 +529,79 @@ mod tests {
         assert_eq!(got.processes[0].workers.len(), 1);
     }
 
+    /// A second writer's view of `s`'s memory (as another process has it).
+    fn other_writer(s: &Summary) -> Summary {
+        // SAFETY: the same leaked memory, never freed.
+        unsafe { Summary::new(s.base, s.dims.size(), s.dims) }.unwrap()
+    }
+
     #[test]
     fn a_copy_being_rewritten_is_not_read() {
         let s = Summary::leak(Dims { processes: 1, threads: 1 }).unwrap();
-        s.publish(1, &board(1, 1, 1), 1);
+        assert_eq!(s.publish(1, &board(1, 1, 1), 1), Published::Written);
         s.header().seq.fetch_add(1, Ordering::Relaxed); // a writer stopped half-way
         assert_eq!(s.read(), None);
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let s = Summary::leak(Dims { processes: 1, threads: 1 }).unwrap();
+        let other = other_writer(&s);
+        assert_eq!(s.publish(5, &board(1, 1, 5), 5), Published::Written);
+        // The first writer holds the lock: the second skips its round, and
+        // the copy there stays unreadable until the first is done.
+        let (odd, took_over) = s.lock(10).unwrap();
+        assert!(odd % 2 == 1 && !took_over);
+        assert_eq!(other.publish(11, &board(1, 1, 11), 11), Published::Busy);
+        assert_eq!(s.read(), None);
+        s.header().seq.store(odd + 1, Ordering::Release);
+        assert_eq!(other.publish(12, &board(1, 1, 12), 12), Published::Written);
+        assert_eq!(s.read().unwrap().1, 12);
+        // Sequence numbers rise whichever writer writes, even with an
+        // earlier round: a reader never sees one number around two copies.
+        let before = s.header().seq.load(Ordering::Relaxed);
+        assert_eq!(s.publish(3, &board(1, 1, 3), 3), Published::Written);
+        assert!(s.header().seq.load(Ordering::Relaxed) > before);
+    }
+
+    #[test]
+    fn a_sequence_left_odd_is_taken_over() {
+        let s = Summary::leak(Dims { processes: 1, threads: 2 }).unwrap();
+        let other = other_writer(&s);
+        assert_eq!(s.publish(1, &board(1, 2, 1), 1), Published::Written);
+        // A writer killed half-way (or a group's process writing there).
+        s.header().seq.store(1001, Ordering::Relaxed);
+        let t0 = 5_000_000_000;
+        assert_eq!(other.publish(t0, &board(1, 2, 2), 2), Published::Busy);
+        assert_eq!(other.publish(t0 + TAKEOVER_NS - 1, &board(1, 2, 3), 3), Published::Busy);
+        assert_eq!(s.read(), None);
+        assert_eq!(other.publish(t0 + TAKEOVER_NS, &board(1, 2, 4), 4), Published::TookOver);
+        assert_eq!(s.read().unwrap(), (board(1, 2, 4), 4));
+        // A new odd number is someone else's rewrite again, whatever came before.
+        s.header().seq.store(u64::MAX, Ordering::Relaxed);
+        let t1 = t0 + 2 * TAKEOVER_NS;
+        assert_eq!(other.publish(t1, &board(1, 2, 5), 5), Published::Busy);
+        assert_eq!(other.publish(t1 + TAKEOVER_NS, &board(1, 2, 6), 6), Published::TookOver);
+        assert_eq!(s.read().unwrap(), (board(1, 2, 6), 6));
+        // A hostile even number next to the top: the copy stays readable.
+        s.header().seq.store(u64::MAX - 1, Ordering::Relaxed);
+        assert_eq!(other.publish(t1 + 2 * TAKEOVER_NS, &board(1, 2, 7), 7), Published::Written);
+        assert_eq!(s.read().unwrap(), (board(1, 2, 7), 7));
+        assert_eq!(other.publish(t1 + 3 * TAKEOVER_NS, &board(1, 2, 8), 8), Published::Written);
+        assert_eq!(s.read().unwrap(), (board(1, 2, 8), 8));
+    }
+
+    /// Every field of a copy comes from the same round (`copied` names it).
+    fn check_whole(sb: &Scoreboard, copied: i64) {
+        let k = copied;
+        assert_eq!(sb.running_generation, k);
+        for p in &sb.processes {
+            assert_eq!((p.pid, p.generation), (k, k));
+            for w in &p.workers {
+                assert_eq!((w.generation, w.access_count, w.last_used_us), (k, k as u64, k));
+                assert_eq!(w.request, format!("GET /{k} HTTP/1.1"));
+            }
+        }
     }
 
     #[test]
@@ -474,22 +610,13 @@ mod tests {
         let s: &'static Summary = Box::leak(Box::new(Summary::leak(dims).unwrap()));
         let writer = std::thread::spawn(move || {
             for k in 1..3000u64 {
-                s.publish(k, &board(4, 16, k as i64), k);
+                assert_eq!(s.publish(k, &board(4, 16, k as i64), k), Published::Written);
             }
         });
         let mut seen = 0;
         while !writer.is_finished() || seen == 0 {
             if let Some((sb, copied)) = s.read() {
-                // Every field of a copy comes from the same round.
-                let k = copied;
-                assert_eq!(sb.running_generation, k);
-                for p in &sb.processes {
-                    assert_eq!((p.pid, p.generation), (k, k));
-                    for w in &p.workers {
-                        assert_eq!((w.generation, w.access_count, w.last_used_us), (k, k as u64, k));
-                        assert_eq!(w.request, format!("GET /{k} HTTP/1.1"));
-                    }
-                }
+                check_whole(&sb, copied);
                 seen += 1;
             }
         }
@@ -498,9 +625,47 @@ mod tests {
     }
 
     #[test]
+    fn two_writers_racing_never_tear_a_copy() {
+        let dims = Dims { processes: 4, threads: 16 };
+        let s: &'static Summary = Box::leak(Box::new(Summary::leak(dims).unwrap()));
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let view = other_writer(s);
+                std::thread::spawn(move || {
+                    let mut written = 0;
+                    for k in 1..3000u64 {
+                        // Rounds of their own (odd and even), in the same clock.
+                        let round = k * 2 + w;
+                        match view.publish(round, &board(4, 16, round as i64), round) {
+                            Published::Written => written += 1,
+                            Published::Busy => {}
+                            other => panic!("{other:?} with no writer stopped"),
+                        }
+                    }
+                    written
+                })
+            })
+            .collect();
+        let mut seen = 0;
+        while writers.iter().any(|w| !w.is_finished()) || seen == 0 {
+            if let Some((sb, copied)) = s.read() {
+                check_whole(&sb, copied);
+                seen += 1;
+            }
+        }
+        let written: Vec<u32> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert!(written.iter().all(|&n| n > 0), "{written:?}");
+        assert!(seen > 0);
+        // Whoever wrote last, the copy there is whole and the lock free.
+        let (sb, copied) = s.read().unwrap();
+        check_whole(&sb, copied);
+        assert_eq!(s.header().seq.load(Ordering::Relaxed) % 2, 0);
+    }
+
+    #[test]
     fn hostile_values_are_clamped() {
         let s = Summary::leak(Dims { processes: 2, threads: 2 }).unwrap();
-        s.publish(1, &board(2, 2, 1), 1);
+        assert_eq!(s.publish(1, &board(2, 2, 1), 1), Published::Written);
         let h = s.header();
         h.seq.store(10, Ordering::Relaxed); // odd, then even again, as a reader would find it
         h.server_limit.store(u64::MAX, Ordering::Relaxed);
