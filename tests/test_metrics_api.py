@@ -215,15 +215,24 @@ def test_daemon_server_metrics_is_apaches_scoreboard(apache):
     # A copy from the start (made before Apache forks its children), with Apache's limits.
     early = srv.get("/d/sm").json()["sm"]
     assert early is not None and (early["server_limit"], early["thread_limit"]) == (3, 6)
-    # Apache's children in it from the next copy on.
-    first = poll(srv, "/d/sm", lambda a: any(p["pid"] for p in a["sm"]["processes"]))
+    # Apache's children in it from the next copies on (children that start
+    # later appear a copy later): wait until the copy lists the children the
+    # scoreboard itself lists.
+    def children(answer):
+        return {p["pid"] for p in answer["sm"]["processes"] if p["pid"]}
+    deadline = time.monotonic() + 40
+    while True:
+        first, embedded = srv.get("/d/sm").json(), srv.get("/e/sm").json()
+        if children(first) and children(first) == children(embedded) and embedded["pid"] in children(first):
+            break
+        assert time.monotonic() < deadline, (first, embedded)
+        time.sleep(0.3)
     sm, daemon_pid = first["sm"], first["pid"]
     assert (sm["server_limit"], sm["thread_limit"]) == (3, 6)
     assert len(sm["processes"]) == 3 and all(len(p["workers"]) == 6 for p in sm["processes"])
     assert [p["process_num"] for p in sm["processes"]] == [0, 1, 2]
-    pids = {p["pid"] for p in sm["processes"] if p["pid"]}
+    pids = children(first)
     # Apache's children, never the daemon itself, and what an Apache child reads itself.
-    embedded = srv.get("/e/sm").json()
     assert daemon_pid not in pids and embedded["pid"] != daemon_pid
     assert embedded["pid"] in pids, (embedded["pid"], pids)
     assert pids <= set(srv.child_pids())

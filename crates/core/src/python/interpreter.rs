@@ -120,6 +120,8 @@ pub fn initialize(
             let settings = each.for_interpreter(&process_group, group);
             after_start(py, &settings).and_then(|()| setup(py, group, &settings))
         }));
+        // Each interpreter's own classes and objects go with it, in it.
+        super::interpreters::on_end(super::per_interpreter::forget);
         super::interpreters::remember_main(ffi::PyThreadState_Get());
         let setup = Python::attach(|py| super::interpreters::run_setup(py, ""));
         // Release the GIL taken by initialisation; request threads attach on their own.
