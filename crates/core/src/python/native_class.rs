@@ -62,7 +62,9 @@ pub struct Class<T: 'static> {
     pub getattr: Option<Unary<T>>,
     /// Without it, Python cannot make instances (only Rust can).
     pub new: Option<New<T>>,
-    /// With it, instances take part in cycle collection.
+    /// With it, instances take part in cycle collection. A value that holds
+    /// Python references must have one (its drop is then run with pyo3
+    /// told that the thread is attached).
     pub traverse: Option<Traverse<T>>,
     /// Set by [`class`] (public only so that struct update syntax can be used).
     pub key: Key,
@@ -191,38 +193,42 @@ impl<T: Native> Class<T> {
     }
 
     fn make_tables(&'static self) -> Tables {
-        {
-            assert!(self.methods.len() <= MAX_METHODS, "{:?} has more than {MAX_METHODS} methods", self.name);
-            let mut methods: Vec<ffi::PyMethodDef> = self
-                .methods
-                .iter()
-                .enumerate()
-                .map(|(i, (name, _))| ffi::PyMethodDef {
-                    ml_name: name.as_ptr(),
-                    ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: method_trampoline::<T>(i) },
-                    ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-                    ml_doc: std::ptr::null(),
-                })
-                .collect();
-            methods.push(ffi::PyMethodDef::zeroed());
-            let mut getset: Vec<ffi::PyGetSetDef> = self
-                .getters
-                .iter()
-                .enumerate()
-                .map(|(i, (name, _))| ffi::PyGetSetDef {
-                    name: name.as_ptr(),
-                    get: Some(getter::<T>),
-                    set: None,
-                    doc: std::ptr::null(),
-                    closure: i as *mut c_void,
-                })
-                .collect();
-            getset.push(ffi::PyGetSetDef { name: std::ptr::null(), get: None, set: None, doc: std::ptr::null(), closure: std::ptr::null_mut() });
-            Tables { methods: methods.into_boxed_slice(), getset: getset.into_boxed_slice() }
-        }
+        let mut methods: Vec<ffi::PyMethodDef> = self
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| ffi::PyMethodDef {
+                ml_name: name.as_ptr(),
+                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: method_trampoline::<T>(i) },
+                ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                ml_doc: std::ptr::null(),
+            })
+            .collect();
+        methods.push(ffi::PyMethodDef::zeroed());
+        let mut getset: Vec<ffi::PyGetSetDef> = self
+            .getters
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| ffi::PyGetSetDef {
+                name: name.as_ptr(),
+                get: Some(getter::<T>),
+                set: None,
+                doc: std::ptr::null(),
+                closure: i as *mut c_void,
+            })
+            .collect();
+        getset.push(ffi::PyGetSetDef { name: std::ptr::null(), get: None, set: None, doc: std::ptr::null(), closure: std::ptr::null_mut() });
+        Tables { methods: methods.into_boxed_slice(), getset: getset.into_boxed_slice() }
     }
 
     fn make_type<'py>(&'static self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // Python's allocator aligns objects to 16 bytes.
+        if self.methods.len() > MAX_METHODS || std::mem::align_of::<Instance<T>>() > 16 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "internal error: class {:?} has more than {MAX_METHODS} methods or a value aligned to more than 16 bytes",
+                self.name
+            )));
+        }
         let tables = self.tables();
         let mut slots: Vec<ffi::PyType_Slot> = Vec::new();
         let mut slot = |slot: c_int, pfunc: *mut c_void| slots.push(ffi::PyType_Slot { slot, pfunc });
@@ -520,11 +526,12 @@ unsafe extern "C" fn dealloc<T: Native>(slf: *mut ffi::PyObject) {
     crate::guard::contain_or(
         "freeing a mod_wsgi object",
         || {
-            attached(|_| {
-                // SAFETY: the value was initialised when the instance was made
-                // and is dropped exactly once, here.
-                unsafe { ManuallyDrop::drop(&mut (*slf.cast::<Instance<T>>()).value) }
-            })
+            // SAFETY: the value was initialised when the instance was made
+            // and is dropped exactly once, here.
+            let drop_value = || unsafe { ManuallyDrop::drop(&mut (*slf.cast::<Instance<T>>()).value) };
+            // Only values with Python references (which have a traverse)
+            // need pyo3 told, as in `entry`; the others are plain Rust.
+            if T::class().traverse.is_some() { attached(|_| drop_value()) } else { drop_value() }
         },
         || (),
     );
