@@ -162,6 +162,9 @@ SERVERS = {
     "static": dict(kind="apache", module="rwsgi", daemon=False),
     "mod_rwsgi embedded": dict(kind="apache", module="rwsgi", daemon=False),
     "mod_rwsgi daemon": dict(kind="apache", module="rwsgi", daemon=True),
+    # A/B: the same two servers from another build (--base DIR).
+    "mod_rwsgi embedded (base)": dict(kind="apache", module="rwsgi", daemon=False, base=True),
+    "mod_rwsgi daemon (base)": dict(kind="apache", module="rwsgi", daemon=True, base=True),
     "mod_wsgi embedded": dict(kind="apache", module="wsgi", daemon=False),
     "mod_wsgi daemon": dict(kind="apache", module="wsgi", daemon=True),
     "nginx + uWSGI": dict(kind="uwsgi", daemon=True),
@@ -183,10 +186,12 @@ def prepare(name):
         return Granian()
     if spec["kind"] == "ceiling":
         return bench_server(spec["module"], CEILING_CONFIG.replace("{so}", ceiling_module()))
-    return bench_server(spec["module"], app_config(spec["module"], spec["daemon"]))
+    module_path = os.path.join(BASE, "libmod_rwsgi.so") if spec.get("base") else None
+    return bench_server(spec["module"], app_config(spec["module"], spec["daemon"]), module_path=module_path)
 
 
 _ceiling_so = None
+BASE = None
 
 
 def ceiling_module():
@@ -400,7 +405,7 @@ class Granian(PeerServer):
         return pid not in (p.pid for p in self.procs)
 
 
-def bench_server(module, config, mpm_config=MPM, loglevel="warn", extra_modules=()):
+def bench_server(module, config, mpm_config=MPM, loglevel="warn", extra_modules=(), module_path=None):
     """An Apache (not started) with the bench applications and static files in
     its root; `config` routes them (see app_config)."""
     srv = harness.ApacheServer(
@@ -410,6 +415,7 @@ def bench_server(module, config, mpm_config=MPM, loglevel="warn", extra_modules=
         loglevel=loglevel,
         mpm_config=mpm_config,
         extra_modules=extra_modules,
+        module_path=module_path,
     )
     # Debian's mod_wsgi can crash while exiting; the benchmark is not about that.
     srv.bad_log_patterns = []
@@ -493,6 +499,23 @@ def rss_kib(srv, daemon_only=False):
         m = re.search(r"VmRSS:\s+(\d+) kB", status)
         total += int(m.group(1)) if m else 0
     return total
+
+
+def cpu_seconds(srv):
+    """User + system CPU time the server's processes have used so far (for a
+    peer, all of its processes). Over a timed run, divided by the requests,
+    it is what a request costs the server, kernel included: on a shared
+    machine steadier than req/s, which other load moves."""
+    pids = srv.pids()[0] if isinstance(srv, PeerServer) else srv._our_pids() + daemon_pids(srv)
+    ticks = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def pid_rss_kib(pid):
@@ -711,6 +734,7 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--transfer-mib", type=int, default=1024, help="size of upload-1gib and download-1gib (--smoke: 64)")
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of: " + ", ".join(SERVERS))
+    ap.add_argument("--base", help="a build directory (libmod_rwsgi.so and rwsgi-daemon) for the A/B servers 'mod_rwsgi embedded (base)' and 'mod_rwsgi daemon (base)'")
     ap.add_argument("--workloads", default=",".join(list(WORKLOADS) + SPECIAL), help="comma-separated subset of: " + ", ".join(list(WORKLOADS) + SPECIAL))
     args = ap.parse_args()
     if args.smoke:
@@ -726,6 +750,11 @@ def main():
         if w not in WORKLOADS and w not in SPECIAL:
             raise SystemExit("unknown workload %r" % w)
 
+    global BASE
+    if any(SERVERS[n].get("base") for n in servers):
+        if not args.base or not os.path.exists(os.path.join(args.base, "libmod_rwsgi.so")):
+            raise SystemExit("the (base) servers need --base DIR with libmod_rwsgi.so and rwsgi-daemon")
+        BASE = os.path.abspath(args.base)
     print("versions:", versions())
     if args.instructions:
         instructions(servers, workloads)
@@ -767,12 +796,14 @@ def main():
                     url = srv.url(path)
                     strict = workload not in SCALE_CONNECTIONS
                     wrk(url, extra, 1, connections, strict)  # warm-up
+                    cpu_before = cpu_seconds(srv)
                     rps, p99, errors = wrk(url, extra, args.seconds, connections, strict)
-                    results.setdefault((name, workload), []).append((rps, p99, errors))
+                    cpu_us = (cpu_seconds(srv) - cpu_before) * 1e6 / max(1.0, rps * max(1, round(args.seconds)))
+                    results.setdefault((name, workload), []).append((rps, p99, errors, cpu_us))
                     rss.setdefault((name, workload), []).append(rss_kib(srv))
                     if SERVERS[name]["daemon"]:
                         daemon_rss.setdefault((name, workload), []).append(rss_kib(srv, daemon_only=True))
-                    print("round %d  %-20s %-16s %10.0f req/s  p99 %7.2f ms%s" % (round_no, name, workload, rps, p99, "  socket errors %d" % errors if errors else ""), flush=True)
+                    print("round %d  %-20s %-16s %10.0f req/s  p99 %7.2f ms  CPU %6.1f us/req%s" % (round_no, name, workload, rps, p99, cpu_us, "  socket errors %d" % errors if errors else ""), flush=True)
                 if kind not in ("ceiling",) and name != "static":
                     for workload in ("upload-1gib", "download-1gib"):
                         if workload in workloads:
@@ -792,23 +823,23 @@ def main():
         return median([g[i] for g in got]) if got else None
 
     print()
-    print("| workload | server | req/s (median) | vs ceiling | p99 ms | p99 vs ceiling | vs mod_wsgi same mode | vs static | socket errors | RSS MiB (daemons) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| workload | server | req/s (median) | vs ceiling | p99 ms | p99 vs ceiling | vs mod_wsgi same mode | vs static | socket errors | RSS MiB (daemons) | server CPU us/req | vs ceiling |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for workload in wrk_loads:
-        ceiling_rps, ceiling_p99 = med(results, ("ceiling", workload), 0), med(results, ("ceiling", workload), 1)
+        ceiling_rps, ceiling_p99, ceiling_cpu = (med(results, ("ceiling", workload), i) for i in (0, 1, 3))
         static_rps = med(results, ("static", workload), 0)
         for name in servers:
             if (name, workload) not in results:
                 continue
-            rps, p99, errors = (med(results, (name, workload), i) for i in range(3))
+            rps, p99, errors, cpu = (med(results, (name, workload), i) for i in range(4))
             peer = name.replace("mod_rwsgi", "mod_wsgi") if name.startswith("mod_rwsgi") else None
             peer_rps = med(results, (peer, workload), 0) if peer else None
             mem = "%.0f" % (median(rss[(name, workload)]) / 1024)
             if (name, workload) in daemon_rss:
                 mem += " (%.0f)" % (median(daemon_rss[(name, workload)]) / 1024)
             ratio = lambda a, b: "%.2fx" % (a / b) if a and b else "-"
-            print("| %s | %s | %.0f | %s | %.2f | %s | %s | %s | %.0f | %s |" % (
-                workload, name, rps, ratio(rps, ceiling_rps), p99, ratio(p99, ceiling_p99), ratio(rps, peer_rps), ratio(rps, static_rps), errors, mem))
+            print("| %s | %s | %.0f | %s | %.2f | %s | %s | %s | %.0f | %s | %.1f | %s |" % (
+                workload, name, rps, ratio(rps, ceiling_rps), p99, ratio(p99, ceiling_p99), ratio(rps, peer_rps), ratio(rps, static_rps), errors, mem, cpu, ratio(cpu, ceiling_cpu)))
     if transfers:
         print()
         print("| transfer (%d MiB) | server | MiB/s (median) | seconds | peak RSS MiB (application processes) |" % args.transfer_mib)

@@ -3,6 +3,8 @@ configuration time (apache2 -t, start-up), and server-metrics.
 """
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -76,3 +78,46 @@ def test_config_error_unknown_user(apache):
     with pytest.raises(RuntimeError) as e:
         srv.start()
     assert "no such user 'no-such-user-xyz'" in str(e.value)
+
+
+# ---- socket buffers ----------------------------------------------------------
+
+
+def established_send_buffers(pid):
+    """SO_SNDBUF (as the kernel holds it: doubled) of each connected Unix
+    socket process `pid` has open, from `ss -xm`."""
+    out = subprocess.run(["ss", "-xmpH", "state", "established"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        m = re.search(r"\btb(\d+)", line)
+        if m and re.search(r"pid=%d," % pid, line):
+            found.append(int(m.group(1)))
+    return found
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read socket buffers")
+def test_send_buffer_size_reaches_the_daemons_connections(apache):
+    """send-buffer-size= sets the send buffer of each connection a daemon
+    accepts (on the listening socket alone it would not: a Unix connection
+    starts with the system's default), and without it both ends ask for
+    fdpass::SEND_BUFFER (512 KiB, which the kernel doubles)."""
+    with open("/proc/sys/net/core/wmem_max") as f:
+        wmem_max = int(f.read())
+    kernel = lambda asked: 2 * min(asked, wmem_max)  # noqa: E731 - what SO_SNDBUF becomes
+    config = """
+        WSGIDaemonProcess sbdefault threads=2
+        WSGIDaemonProcess sbgiven threads=2 send-buffer-size=300000
+        WSGIScriptAlias /sbdefault {root}/app.wsgi process-group=sbdefault application-group=%{GLOBAL}
+        WSGIScriptAlias /sbgiven {root}/app.wsgi process-group=sbgiven application-group=%{GLOBAL}
+        """
+    srv = apache(config, apps={"app.wsgi": APP}, **EMBEDDED)
+    # The Apache child keeps each connection after its response, so the
+    # daemon's end stays open to be read.
+    default_pid = int(srv.get("/sbdefault/pid").body)
+    given_pid = int(srv.get("/sbgiven/pid").body)
+    assert established_send_buffers(default_pid) == [kernel(512 << 10)]
+    assert established_send_buffers(given_pid) == [kernel(300000)]
+    # The daemons carry Apache's command line too: the rest are its children.
+    children = set(srv._our_pids()) - {srv.pid, default_pid, given_pid}
+    child_buffers = [b for pid in children for b in established_send_buffers(pid)]
+    assert sorted(child_buffers) == [kernel(512 << 10)] * 2, child_buffers

@@ -120,6 +120,7 @@ pub(super) fn connect(_r: &Request, group: &Group) -> Result<(DaemonConnection, 
                 // empty socket buffer; if the daemon is gone, writing the request fails
                 // and is handled there.
                 let _ = std::io::Write::write_all(&mut &stream, &group.secret);
+                crate::fdpass::set_send_buffer(&stream, crate::fdpass::SEND_BUFFER);
                 return Ok((DaemonConnection { reader: FdReader::new(stream, READ_BUFFER), timeout: None, pid: 0 }, attempts));
             }
             // This child's generation ended (a graceful restart) while it finishes

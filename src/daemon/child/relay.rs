@@ -13,8 +13,10 @@ use crate::protocol::relay::{ResponseCheck, Step, Violation};
 use crate::protocol::{self, BodyError, DataHeader, FrameError, Kind, ReadRequest};
 
 /// Body data is relayed in pieces of this size, so the child never holds a
-/// whole frame.
-const PIECE: usize = 64 << 10;
+/// whole frame. A quarter of the connection's send buffer
+/// (fdpass::SEND_BUFFER, doubled by the kernel): a piece never waits for
+/// room, and the other side wakes once per piece.
+const PIECE: usize = 256 << 10;
 
 /// How a relay ended.
 pub(super) enum Finish {

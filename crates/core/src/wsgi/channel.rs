@@ -34,6 +34,20 @@ pub trait Channel: Send + Sync {
     fn write_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected>;
     /// Ends a complete response.
     fn finish(&self) -> Result<(), Disconnected>;
+    /// `write`, if it is done without waiting (the bytes are only queued):
+    /// `None` when it would wait, and then nothing was taken. Called with the
+    /// GIL held, so that a response that only queues keeps it: every release
+    /// can hand the GIL to another request thread, and taking it back then
+    /// waits for that thread.
+    fn write_now(&self, _data: &[u8], _flush: bool) -> Option<Result<(), Disconnected>> {
+        None
+    }
+    /// `finish`, if the transport can end the response without waiting here,
+    /// by queueing its end and sending it once the request's thread has let go
+    /// of the GIL; `None` otherwise (as for `write_now`).
+    fn finish_now(&self) -> Option<Result<(), Disconnected>> {
+        None
+    }
     /// The response must not carry a body (HEAD).
     fn header_only(&self) -> bool;
     fn client_gone(&self) -> bool;

@@ -112,12 +112,15 @@ impl Response {
         }
         let chunk = SendBytes(data.as_ptr(), data.len());
         let since = super::events::clock();
-        let written = py.detach(move || {
-            let chunk = chunk;
-            // SAFETY: the bytes belong to a Python object the caller keeps alive
-            // until this returns.
-            channel.write(unsafe { std::slice::from_raw_parts(chunk.0, chunk.1) }, flush)
-        });
+        let written = match channel.write_now(data, flush) {
+            Some(written) => written,
+            None => py.detach(move || {
+                let chunk = chunk;
+                // SAFETY: the bytes belong to a Python object the caller keeps alive
+                // until this returns.
+                channel.write(unsafe { std::slice::from_raw_parts(chunk.0, chunk.1) }, flush)
+            }),
+        };
         self.request.stats().wrote(data.len() as u64, since);
         Ok(written)
     }
@@ -159,7 +162,10 @@ impl Response {
         if channel.client_gone() {
             return Ok(Err(Disconnected));
         }
-        Ok(py.detach(move || channel.finish()))
+        Ok(match channel.finish_now() {
+            Some(finished) => finished,
+            None => py.detach(move || channel.finish()),
+        })
     }
 }
 

@@ -33,6 +33,10 @@ pub(super) fn accept_loop(state: &Arc<State>) {
                 continue;
             }
         };
+        // send-buffer-size= when given (on the listener it would not reach
+        // accepted Unix connections, which start with the system's default).
+        let send_buffer = state.group.options.send_buffer_size.map_or(crate::fdpass::SEND_BUFFER, |n| n as usize);
+        crate::fdpass::set_send_buffer(&stream, send_buffer);
         let connection = match Connection::new(stream, state.poller.token(), read_timeout, write_timeout) {
             Ok(c) => Arc::new(c),
             Err(e) => {

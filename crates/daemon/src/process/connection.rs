@@ -156,6 +156,36 @@ impl Connection {
         })
     }
 
+    /// Queues a frame if it fits the queue (no system call: the caller may
+    /// hold the GIL); `None` when it does not, and then nothing was queued.
+    fn queue(&self, kind: Kind, parts: &[&[u8]]) -> Option<Result<(), Disconnected>> {
+        if self.broken.load(Ordering::Acquire) || super::fork::forked() {
+            return Some(Err(Disconnected));
+        }
+        let mut pending = self.pending.lock();
+        if self.timed_out.load(Ordering::Acquire) {
+            return Some(Err(Disconnected));
+        }
+        let size: usize = parts.iter().map(|p| p.len()).sum();
+        if pending.len() + size + protocol::HEADER_SIZE > COALESCE {
+            return None;
+        }
+        let request = self.request.load(Ordering::Acquire);
+        Some(protocol::append_frame(&mut pending, kind, request, parts).map_err(|_| Disconnected))
+    }
+
+    /// Writes what is queued (a response's end queued by `finish_now`); the
+    /// request thread calls it once it has let go of the GIL.
+    pub(super) fn flush(&self) -> Result<(), Disconnected> {
+        let mut pending = self.pending.lock();
+        if pending.is_empty() || self.timed_out.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let written = self.write_all(&pending);
+        pending.clear();
+        written
+    }
+
     /// Sends `len` bytes of file `fd` from `offset` as a File frame carrying the
     /// descriptor (queued frames go first, to keep the order).
     fn send_file(&self, fd: i32, offset: u64, len: u64) -> Result<(), Disconnected> {
@@ -317,6 +347,27 @@ impl Channel for DaemonChannel {
         self.connection.send(End::KIND, &[&end[..n]], true)?;
         self.connection.ended.store(true, Ordering::Release);
         Ok(())
+    }
+
+    fn write_now(&self, data: &[u8], flush: bool) -> Option<Result<(), Disconnected>> {
+        // A flush is a system call, made with the GIL released: holding it
+        // there lets the woken Apache child's thread preempt this one with the
+        // GIL held (measured: more context switches per request, not fewer).
+        if flush || data.len() > protocol::MAX_DATA_CHUNK {
+            return None;
+        }
+        self.connection.queue(DataHeader::KIND, &[&DataHeader { flush: false, len: data.len() }.flag(), data])
+    }
+
+    fn finish_now(&self) -> Option<Result<(), Disconnected>> {
+        let (end, n) = End { close_connection: self.close_after.load(Ordering::Relaxed), pid: Some(self.pid) }.encode();
+        let queued = self.connection.queue(End::KIND, &[&end[..n]])?;
+        // The connection is reusable only once the queue is out and the write
+        // did not break it (reusable() checks both).
+        if queued.is_ok() {
+            self.connection.ended.store(true, Ordering::Release);
+        }
+        Some(queued)
     }
 
     fn header_only(&self) -> bool {

@@ -189,8 +189,12 @@ fn serve_request(state: &Arc<State>, thread: usize, connection: &Arc<Connection>
     let outcome = app::serve_request(Box::new(channel), &info, &script, &|visit| variables.iter().for_each(|(k, v)| visit(k, v)));
     // A process the application forked, returning here: it leaves at once.
     super::fork::exit_if_forked();
-    if let Outcome::Failed(status) = outcome {
-        connection.fail_unstarted(status);
+    match outcome {
+        Outcome::Failed(status) => connection.fail_unstarted(status),
+        // The response's end, queued while the GIL was held (DaemonChannel::finish_now).
+        Outcome::Served => {
+            let _ = connection.flush();
+        }
     }
     *state.slots[thread].lock() = None;
     state.active.fetch_sub(1, Ordering::AcqRel);
