@@ -436,6 +436,16 @@ def application(environ, start_response):
 """
 
 
+def start_options_site(srv):
+    """Starts a site whose /a (group alpha: its own path layer, stdout
+    restricted) and /b (group beta: neither) run OPTIONS_APP, and checks both."""
+    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
+    srv.write_file("opts.wsgi", OPTIONS_APP)
+    srv.start()
+    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
+    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+
+
 @both_modes
 def test_interpreter_options_scope_path_and_restrictions_to_their_groups(apache):
     srv = apache(
@@ -450,11 +460,7 @@ def test_interpreter_options_scope_path_and_restrictions_to_their_groups(apache)
         "WSGIScriptAlias /a {root}/opts.wsgi application-group=alpha\n"
         "WSGIScriptAlias /b {root}/opts.wsgi application-group=beta\n"
         "WSGIScriptAlias /g {root}/opts.wsgi application-group=%{GLOBAL}\n", start=False)
-    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
-    srv.write_file("opts.wsgi", OPTIONS_APP)
-    srv.start()
-    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
-    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+    start_options_site(srv)
     assert srv.get("/g").json() == {"layer": None, "stdout": "free"}
     # On Python 3.11: one start-up warning per place that asks for it.
     lines = srv.log_lines(r"needs Python 3\.12 or later")
@@ -481,11 +487,7 @@ def test_interpreter_options_as_configuration_tools_write_them(apache):
         "</IfModule>\n"
         "WSGIScriptAlias /a {root}/opts.wsgi application-group=alpha\n"
         "WSGIScriptAlias /b {root}/opts.wsgi application-group=beta\n", start=False)
-    srv.write_file("layer/layer_mod.py", "NAME = 'layer'\n")
-    srv.write_file("opts.wsgi", OPTIONS_APP)
-    srv.start()
-    assert srv.get("/a").json() == {"layer": "layer", "stdout": "restricted"}
-    assert srv.get("/b").json() == {"layer": None, "stdout": "free"}
+    start_options_site(srv)
 
 
 def test_interpreter_options_reject_a_second_argument(apache):
@@ -743,22 +745,30 @@ def test_objects_the_application_sees_are_each_interpreters_own(apache, mpm):
     srv.check_log()
 
 
-@pytest.mark.parametrize("mpm", MPMS)
-def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache, mpm):
-    """Embedded mode: Apache children with several interpreters whose objects
-    outlive their requests end by MaxConnectionsPerChild, graceful restart and
-    stop; none crashes (the error log names every abnormal child exit)."""
-    srv = objects_server(apache, mpm, config="MaxConnectionsPerChild 4\n", mode="embedded")
+def serve_objects_through_restarts(srv, recycled=None):
+    """Serves every object group four times (enough to recycle processes),
+    then through a graceful restart and a stop: no crash, atexit wrote."""
     srv.start()
     for _ in range(4):
         for path in OBJECT_GROUPS:
             check_objects(srv, path)
+    if recycled:
+        srv.wait_for_log(recycled)
     srv.graceful()
     for path in OBJECT_GROUPS:
         check_objects(srv, path)
     srv.stop()
     assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
     srv.check_log()
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_objects_survive_recycling_and_restarts_in_an_apache_child(apache, mpm):
+    """Embedded mode: Apache children with several interpreters whose objects
+    outlive their requests end by MaxConnectionsPerChild, graceful restart and
+    stop; none crashes (the error log names every abnormal child exit)."""
+    srv = objects_server(apache, mpm, config="MaxConnectionsPerChild 4\n", mode="embedded")
+    serve_objects_through_restarts(srv)
 
 
 def test_objects_survive_recycling_and_restarts_in_a_daemon(apache):
@@ -768,17 +778,7 @@ def test_objects_survive_recycling_and_restarts_in_a_daemon(apache):
     srv = objects_server(apache, mode="embedded", config=(
         "WSGIDaemonProcess objects processes=1 threads=4 maximum-requests=5\n"
         "WSGIProcessGroup objects\n"))
-    srv.start()
-    for _ in range(4):
-        for path in OBJECT_GROUPS:
-            check_objects(srv, path)
-    srv.wait_for_log(r"shutting down \(maximum-requests\)")
-    srv.graceful()
-    for path in OBJECT_GROUPS:
-        check_objects(srv, path)
-    srv.stop()
-    assert len(re.findall(r"atexit writes in ", srv.error_log())) >= 3
-    srv.check_log()
+    serve_objects_through_restarts(srv, recycled=r"shutting down \(maximum-requests\)")
 
 
 INTERRUPT_APP = """
