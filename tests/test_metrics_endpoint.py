@@ -300,3 +300,63 @@ def test_restarts_by_interval_inactivity_and_cpu_limit_are_counted(apache, parse
     _, fams = scrape(srv, parser)
     for g in wanted:
         assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason="crash") == 0
+
+
+MEMORY_APP = r"""
+import os
+held = []
+def application(environ, start_response):
+    query = environ.get("QUERY_STRING")
+    if query == "fill":
+        # Hold memory until the limit refuses more, then give one piece back
+        # so that the response can be made.
+        try:
+            while True:
+                held.append(bytearray(4 << 20))
+        except MemoryError:
+            held.pop()
+    elif query == "huge":
+        # One allocation the limit refuses: a MemoryError, nothing held.
+        try:
+            bytearray(1 << 40)
+        except MemoryError:
+            pass
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+
+MEMORY_CONFIG = """
+WSGIDaemonProcess mem processes=1 threads=1 memory-limit=400000000 graceful-timeout=5
+WSGIScriptAlias /mem {root}/mem.wsgi process-group=mem application-group=%{GLOBAL}
+<Location /metrics>
+    SetHandler rwsgi-metrics
+    Require all granted
+</Location>
+"""
+
+
+def test_memory_limit_restarts_a_process_that_fills_it_and_is_counted(apache, parser):
+    """memory-limit=: one allocation the limit refuses is the application's
+    MemoryError and nothing more; a process that holds 95% of its limit
+    restarts gracefully, counted as memory_limit."""
+    srv = apache(MEMORY_CONFIG, apps={"mem.wsgi": MEMORY_APP}, mode="embedded")
+    first = srv.get("/mem").body
+    assert srv.get("/mem?huge").body == first
+    time.sleep(1.5)  # the supervisor looks once a second
+    assert srv.get("/mem").body == first
+    r = srv.get("/mem?fill", timeout=60)
+    assert r.status == 200 and r.body == first
+    srv.wait_for_log(r"the process holds \d+ MiB, 95% or more of its memory-limit of 381 MiB; restarting it")
+
+    def counted():
+        _, fams = scrape(srv, parser)
+        return value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="mem", reason="memory_limit") >= 1
+
+    deadline = time.monotonic() + 20
+    while not counted():
+        assert time.monotonic() < deadline, scrape(srv, parser)[0]
+        time.sleep(0.3)
+    assert srv.get("/mem").body != first
+    _, fams = scrape(srv, parser)
+    assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="mem", reason="crash") == 0
+    srv.check_log()

@@ -22,6 +22,7 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
     loop {
         if refreshed.elapsed() >= Duration::from_secs(1) {
             crate::metrics::refresh();
+            check_memory(state);
             refreshed = Instant::now();
         }
         let mut pfd = libc::pollfd { fd: signals, events: libc::POLLIN, revents: 0 };
@@ -76,6 +77,43 @@ pub(super) fn supervise(state: &Arc<State>) -> i32 {
     // (python::shutdown checks); the others never run Python again.
     python::shutdown::at_exit(&reason, state.group.python.destroy_interpreter != Some(false), Duration::from_secs(2));
     0
+}
+
+/// How full memory-limit= (RLIMIT_DATA) or virtual-memory-limit= (RLIMIT_AS)
+/// may get before the process is recycled, in percent. An allocation the
+/// limit refuses never counts, so a process gets this close only by holding
+/// the memory (a leak, a cache without bound); from there each allocation
+/// risks a MemoryError, and a fresh process serves better.
+const MEMORY_LIMIT_FULL_PERCENT: u64 = 95;
+
+/// The process's data size (what RLIMIT_DATA limits) and virtual size (RLIMIT_AS), in bytes.
+fn memory_sizes() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |field: &str| {
+        status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((kib("VmData:")? * 1024, kib("VmSize:")? * 1024))
+}
+
+/// memory-limit= / virtual-memory-limit=: a process whose memory has reached
+/// `MEMORY_LIMIT_FULL_PERCENT` of its limit restarts gracefully.
+fn check_memory(state: &State) {
+    let o = &state.group.options;
+    if o.memory_limit.is_none() && o.virtual_memory_limit.is_none() {
+        return;
+    }
+    let Some((data, size)) = memory_sizes() else { return };
+    let full = |used: u64, limit: Option<u64>| limit.is_some_and(|l| used.saturating_mul(100) >= l.saturating_mul(MEMORY_LIMIT_FULL_PERCENT));
+    for (name, used, limit) in [("memory-limit", data, o.memory_limit), ("virtual-memory-limit", size, o.virtual_memory_limit)] {
+        if full(used, limit) && state.reason.lock().is_none() {
+            tracing::warn!(
+                "the process holds {} MiB, {MEMORY_LIMIT_FULL_PERCENT}% or more of its {name} of {} MiB; restarting it",
+                used >> 20,
+                limit.unwrap_or(0) >> 20
+            );
+            state.request_shutdown("memory-limit");
+        }
+    }
 }
 
 fn check_triggers(state: &Arc<State>) {
@@ -189,4 +227,13 @@ fn dump_stacks(state: &Arc<State>) {
         let _ = tx.send(());
     });
     let _ = rx.recv_timeout(Duration::from_secs(2));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_sizes_are_read_from_proc() {
+        let (data, size) = super::memory_sizes().expect("/proc/self/status has VmData and VmSize");
+        assert!(data > 0 && data <= size, "{data} {size}");
+    }
 }
