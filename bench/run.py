@@ -733,7 +733,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--transfer-mib", type=int, default=1024, help="size of upload-1gib and download-1gib (--smoke: 64)")
-    ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of: " + ", ".join(SERVERS))
+    ap.add_argument("--servers", default=",".join(n for n in SERVERS if not SERVERS[n].get("base")),
+                    help="comma-separated subset of: " + ", ".join(SERVERS) + " (the (base) ones need --base; the default is every other)")
     ap.add_argument("--base", help="a build directory (libmod_rwsgi.so and rwsgi-daemon) for the A/B servers 'mod_rwsgi embedded (base)' and 'mod_rwsgi daemon (base)'")
     ap.add_argument("--workloads", default=",".join(list(WORKLOADS) + SPECIAL), help="comma-separated subset of: " + ", ".join(list(WORKLOADS) + SPECIAL))
     args = ap.parse_args()
