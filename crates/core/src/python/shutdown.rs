@@ -230,6 +230,14 @@ fn join_threads(py: Python<'_>, group: &str, at: &impl Fn(String)) {
     if let Some(threading) = threading
         && let Err(e) = threading.call_method0("_shutdown")
     {
-        tracing::error!(application = group, "joining the threads failed: {e}");
+        // threading._shutdown asserts on the state of the thread that first
+        // imported threading in this interpreter, which can be one of ours
+        // already deleted; the non-daemon threads are then joined here (the
+        // watchdog still bounds the wait).
+        tracing::debug!(application = group, "threading._shutdown failed ({e}); joining the non-daemon threads directly");
+        let join = c"import threading as t\nfor x in t.enumerate():\n    if x is not t.main_thread() and x is not t.current_thread() and not x.daemon:\n        x.join()\n";
+        if let Err(e) = py.run(join, None, None) {
+            tracing::error!(application = group, "joining the threads failed: {e}");
+        }
     }
 }
