@@ -279,6 +279,19 @@ WSGIScriptAlias /cpu {root}/limits.wsgi process-group=cpu application-group=%{GL
 """
 
 
+def wait_for_restarts(srv, parser, wanted, timeout=20):
+    """Scrapes until every group in `wanted` has counted at least one restart
+    under its reason ({group: reason}); returns those metric families."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, fams = scrape(srv, parser)
+        if all(value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason=r) >= 1
+               for g, r in wanted.items()):
+            return fams
+        assert time.monotonic() < deadline, scrape(srv, parser)[0]
+        time.sleep(0.3)
+
+
 def test_restarts_by_interval_inactivity_and_cpu_limit_are_counted(apache, parser):
     """restart-interval, inactivity-timeout and cpu-time-limit each restart a
     process, and each is counted under its own reason."""
@@ -288,16 +301,7 @@ def test_restarts_by_interval_inactivity_and_cpu_limit_are_counted(apache, parse
     assert srv.get("/cpu?spin", timeout=30).status == 200
     wanted = {"interval": "restart_interval", "idle": "inactivity_timeout", "cpu": "cpu_time_limit"}
 
-    def counted():
-        _, fams = scrape(srv, parser)
-        return all(value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason=r) >= 1
-                   for g, r in wanted.items())
-
-    deadline = time.monotonic() + 20
-    while not counted():
-        assert time.monotonic() < deadline, scrape(srv, parser)[0]
-        time.sleep(0.3)
-    _, fams = scrape(srv, parser)
+    fams = wait_for_restarts(srv, parser, wanted)
     for g in wanted:
         assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group=g, reason="crash") == 0
 
@@ -348,15 +352,7 @@ def test_memory_limit_restarts_a_process_that_fills_it_and_is_counted(apache, pa
     assert r.status == 200 and r.body == first
     srv.wait_for_log(r"the process holds \d+ MiB, 95% or more of its memory-limit of 381 MiB; restarting it")
 
-    def counted():
-        _, fams = scrape(srv, parser)
-        return value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="mem", reason="memory_limit") >= 1
-
-    deadline = time.monotonic() + 20
-    while not counted():
-        assert time.monotonic() < deadline, scrape(srv, parser)[0]
-        time.sleep(0.3)
+    fams = wait_for_restarts(srv, parser, {"mem": "memory_limit"})
     assert srv.get("/mem").body != first
-    _, fams = scrape(srv, parser)
     assert value(fams, "rwsgi_process_restarts", "rwsgi_process_restarts_total", group="mem", reason="crash") == 0
     srv.check_log()
